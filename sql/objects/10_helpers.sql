@@ -1,0 +1,180 @@
+-- Helpers for policies and RPCs, and the triggers that keep timestamps honest.
+
+-- The organisations the caller belongs to, optionally only those where they hold one of `roles`.
+-- security definer: policies on org_members would otherwise recurse into themselves.
+-- Policies call it as `(select salesflow.my_org_ids(...))`, an init plan evaluated once per
+-- statement rather than once per row.
+create or replace function salesflow.my_org_ids(
+    roles salesflow.member_role[] default null
+) returns uuid[]
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select coalesce(pg_catalog.array_agg(m.org_id), '{}')
+    from salesflow.org_members as m
+    where m.user_id = (select auth.uid())
+      and (my_org_ids.roles is null or m.role = any(my_org_ids.roles))
+$$;
+
+comment on function salesflow.my_org_ids(salesflow.member_role[]) is
+'Organisations of auth.uid(), optionally filtered by role; used by RLS policies.';
+
+-- Lower-cased, trimmed email, or null for blank input.
+create or replace function salesflow.normalize_email(email text) returns text
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select nullif(pg_catalog.lower(pg_catalog.btrim(normalize_email.email)), '')
+$$;
+
+-- Phone numbers as "+" and digits: spaces, dots, dashes and brackets dropped, "00" becomes "+".
+create or replace function salesflow.normalize_phone(phone text) returns text
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select nullif(
+        pg_catalog.regexp_replace(
+            pg_catalog.regexp_replace(pg_catalog.btrim(normalize_phone.phone), '[\s().\-/]', '', 'g'),
+            '^00', '+'
+        ),
+        ''
+    )
+$$;
+
+-- A channel address in the form channel_identities stores.
+create or replace function salesflow.normalize_address(channel salesflow.channel, address text) returns text
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select case
+        when normalize_address.channel in ('whatsapp', 'sms', 'phone')
+            then salesflow.normalize_phone(normalize_address.address)
+        else salesflow.normalize_email(normalize_address.address)
+    end
+$$;
+
+-- Raise PostgREST's custom-status error so the gateway and PostgREST both answer 404.
+create or replace function salesflow.not_found(what text, id uuid) returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    raise sqlstate 'PT404' using
+        message = pg_catalog.format('%s %s not found', what, id),
+        hint = 'The row does not exist or belongs to an organisation you are not a member of.';
+end
+$$;
+
+create or replace function salesflow.touch_updated_at() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    new.updated_at := pg_catalog.now();
+    return new;
+end
+$$;
+
+create or replace trigger companies_touch before update on salesflow.companies
+for each row execute function salesflow.touch_updated_at();
+-- an activity bumping last_activity_at is not an edit of the lead
+create or replace trigger leads_touch before update on salesflow.leads
+for each row when (old.last_activity_at is not distinct from new.last_activity_at)
+execute function salesflow.touch_updated_at();
+create or replace trigger deals_touch before update on salesflow.deals
+for each row execute function salesflow.touch_updated_at();
+
+-- A lead's last_activity_at follows its newest activity or message, for recency and decay.
+create or replace function salesflow.bump_last_activity() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    at timestamptz := case tg_table_name when 'messages' then new.sent_at else new.occurred_at end;
+begin
+    if new.lead_id is not null then
+        update salesflow.leads as l
+        set last_activity_at = at
+        where l.org_id = new.org_id and l.id = new.lead_id
+          and (l.last_activity_at is null or l.last_activity_at < at);
+    end if;
+    return null;
+end
+$$;
+
+create or replace trigger activities_bump_lead after insert on salesflow.activities
+for each row execute function salesflow.bump_last_activity();
+create or replace trigger messages_bump_lead after insert on salesflow.messages
+for each row execute function salesflow.bump_last_activity();
+
+-- Refuse a change set that is not an object or names fields that may not be changed.
+create or replace function salesflow.check_changes(changes jsonb, allowed text[]) returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+    unknown text[];
+begin
+    if changes is null or pg_catalog.jsonb_typeof(changes) <> 'object' then
+        raise sqlstate '22023' using
+            message = 'changes must be a JSON object of field names to new values',
+            hint = pg_catalog.format('changeable fields: %s', pg_catalog.array_to_string(allowed, ', '));
+    end if;
+    select pg_catalog.array_agg(k order by k) into unknown
+    from pg_catalog.jsonb_object_keys(changes) as k
+    where k <> all(allowed);
+    if unknown is not null then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('cannot change %s', pg_catalog.array_to_string(unknown, ', ')),
+            hint = pg_catalog.format('changeable fields: %s', pg_catalog.array_to_string(allowed, ', '));
+    end if;
+end
+$$;
+
+-- Refuse a page size outside 1..500 instead of silently clamping it.
+create or replace function salesflow.check_page_size(page_size integer) returns integer
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    if page_size is null or page_size < 1 or page_size > 500 then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('page_size must be between 1 and 500, got %s', page_size);
+    end if;
+    return page_size;
+end
+$$;
+
+-- A deal's closed_at follows its stage: set when it closes, cleared when it reopens.
+create or replace function salesflow.deals_sync_closed() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if new.stage in ('closed_won', 'closed_lost') then
+        new.closed_at := coalesce(new.closed_at, pg_catalog.now());
+    else
+        new.closed_at := null;
+    end if;
+    if new.stage <> 'closed_lost' then
+        new.lost_reason := null;
+    end if;
+    return new;
+end
+$$;
+
+create or replace trigger deals_sync_closed before insert or update of stage, closed_at, lost_reason
+on salesflow.deals
+for each row execute function salesflow.deals_sync_closed();
