@@ -7,11 +7,15 @@ from functools import cache
 from importlib import resources
 
 
-@cache
-def _load() -> dict[str, str]:
-    text = resources.files("salesflow.db").joinpath("queries.sql").read_text()
+def parse_queries(text: str) -> dict[str, str]:
+    """Split a queries file on its `-- name: x` headers."""
     parts = re.split(r"^-- name: (\w+)\s*$", text, flags=re.MULTILINE)
     return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+@cache
+def _load() -> dict[str, str]:
+    return parse_queries(resources.files("salesflow.db").joinpath("queries.sql").read_text())
 
 
 def query(name: str) -> str:

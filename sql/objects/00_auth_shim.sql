@@ -22,10 +22,13 @@ begin
 end
 $$;
 
-create schema if not exists auth;
-
+-- Grants are made only on what this file creates: on Supabase the auth schema is not ours to change.
 do $$
 begin
+    if not exists (select from pg_catalog.pg_namespace where nspname = 'auth') then
+        create schema auth;
+        grant usage on schema auth to anon, authenticated, service_role;
+    end if;
     if not exists (
         select from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
         where n.nspname = 'auth' and p.proname = 'jwt'
@@ -39,6 +42,7 @@ begin
                 nullif(pg_catalog.current_setting('request.jwt.claims', true), '')
             )::jsonb
         $f$;
+        grant execute on function auth.jwt() to anon, authenticated, service_role;
     end if;
     if not exists (
         select from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
@@ -53,6 +57,7 @@ begin
                 (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
             )::uuid
         $f$;
+        grant execute on function auth.uid() to anon, authenticated, service_role;
     end if;
     if not exists (
         select from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
@@ -67,9 +72,7 @@ begin
                 (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
             )::text
         $f$;
+        grant execute on function auth.role() to anon, authenticated, service_role;
     end if;
 end
 $$;
-
-grant usage on schema auth to anon, authenticated, service_role;
-grant execute on function auth.uid(), auth.jwt(), auth.role() to anon, authenticated, service_role;

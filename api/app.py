@@ -1,0 +1,89 @@
+"""The thin FastAPI app: the PostgREST-compatible RPC gateway and a health check."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from psycopg_pool import AsyncConnectionPool
+
+from salesflow.api import rpc
+from salesflow.api.catalog import Catalog
+from salesflow.api.errors import ApiError
+from salesflow.db import migrate
+
+log = logging.getLogger(__name__)
+
+
+def _health_sync(database_url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with psycopg.connect(database_url, connect_timeout=3) as conn:
+            status = migrate.status(conn)
+    except psycopg.Error as exc:
+        return 503, {"status": "unavailable", "database": f"unreachable: {str(exc).strip()[:200]}"}
+    body: dict[str, Any] = {
+        "status": "ok" if status.current else "degraded",
+        "database": "ok",
+        "migrations": "current" if status.current else "pending",
+    }
+    if not status.current:
+        body["pending"] = status.pending + ([] if status.objects_current else ["sql/objects"])
+        body["problems"] = status.problems
+    return (200 if status.current else 503), body
+
+
+def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> FastAPI:
+    """The API for one database; `jwt_secret` verifies bearer tokens (HS256)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = AsyncConnectionPool(database_url, min_size=1, max_size=pool_size, open=False, timeout=10)
+        await pool.open(wait=False)
+        catalog = Catalog()
+        try:
+            async with pool.connection(timeout=10) as conn:
+                await catalog.load(conn)
+        except Exception as exc:  # noqa: BLE001 - the API still starts; /health says what is wrong
+            log.warning("could not read the function catalog yet: %s", exc)
+        app.state.rpc = rpc.RpcService(pool, catalog)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(title="SalesFlow", version="0.1.0", lifespan=lifespan)
+    app.state.jwt_secret = jwt_secret
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["authorization", "apikey", "content-type", "x-client-info", "prefer", "accept-profile",
+                       "content-profile"],
+    )
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return ApiError(400, "PGRST100", "invalid request", details=str(exc.errors())[:500]).response()
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return ApiError(500, "PGRST000", "internal error; see the API log").response()
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        status, body = await asyncio.to_thread(_health_sync, database_url)
+        return JSONResponse(body, status_code=status)
+
+    app.include_router(rpc.router)
+    return app

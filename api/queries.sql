@@ -1,0 +1,35 @@
+-- Queries the gateway runs, by name.
+
+-- name: rpc_catalog
+-- Every function in the exposed schema with what the gateway needs to call it by named arguments.
+select
+    p.oid::bigint as oid,
+    p.proname as name,
+    p.proretset as returns_set,
+    p.provolatile as volatility,
+    p.pronargdefaults as n_defaults,
+    p.prorettype = 'void'::regtype as returns_void,
+    pg_catalog.format_type(p.prorettype, null) as return_type,
+    coalesce(p.proargnames, '{}') as arg_names,
+    coalesce(p.proargmodes::text[], '{}') as arg_modes,
+    array(
+        select pg_catalog.format_type(t.oid, null)
+        from unnest(p.proargtypes) with ordinality as a (typ, n)
+        join pg_catalog.pg_type as t on t.oid = a.typ
+        order by a.n
+    ) as in_types,
+    pg_catalog.obj_description(p.oid, 'pg_proc') as description
+from pg_catalog.pg_proc as p
+join pg_catalog.pg_namespace as n on n.oid = p.pronamespace
+where n.nspname = %(schema)s and p.prokind = 'f'
+order by p.proname, p.oid;
+
+-- name: set_request_context
+-- What PostgREST sets for every request, transaction-local.
+select
+    pg_catalog.set_config('role', %(role)s, true),
+    pg_catalog.set_config('request.jwt.claims', %(claims)s, true),
+    pg_catalog.set_config('request.method', %(method)s, true),
+    pg_catalog.set_config('request.path', %(path)s, true),
+    pg_catalog.set_config('request.headers', %(headers)s, true),
+    pg_catalog.set_config('statement_timeout', %(statement_timeout)s, true);

@@ -1,0 +1,191 @@
+"""POST/GET /rest/v1/rpc/{function}: PostgREST's RPC contract over the `api` schema.
+
+The caller's JWT picks the role; the role and claims are set transaction-locally exactly as
+PostgREST sets them, so the same functions and policies behave the same behind Supabase.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import psycopg
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from salesflow.api.auth import Caller, caller_from_headers
+from salesflow.api.catalog import EXPOSED_SCHEMA, QUERIES, Catalog, Function
+from salesflow.api.errors import ApiError, status_for_sqlstate
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+MAX_BODY_BYTES = 1 << 20  # 1 MiB: RPC arguments, not file uploads
+STATEMENT_TIMEOUT = "30s"
+# headers a function may read from request.headers; never the token itself
+_FORWARDED_HEADERS = ("user-agent", "x-client-info", "prefer", "content-type", "x-request-id")
+
+
+async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The request body as a JSON object, with PostgREST's errors for what is not one."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "PGRST413", f"request body is larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, "PGRST413", f"request body is larger than {limit} bytes")
+    if not body.strip():
+        return {}
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, "PGRST102", "Empty or invalid json", details=str(exc)[:200]) from None
+    if not isinstance(value, dict):
+        raise ApiError(
+            400, "PGRST102", "RPC arguments must be a JSON object of named arguments",
+            hint='Send {"arg_name": value, ...}',
+        )
+    return value
+
+
+def _call_statement(fn: Function, keys: list[str]) -> sql.Composed:
+    target = sql.SQL("{}.{}").format(sql.Identifier(EXPOSED_SCHEMA), sql.Identifier(fn.name))
+    types = {p.name: p.type for p in fn.params}
+    if fn.returns_void:
+        result = sql.SQL("null::text")
+    elif fn.returns_set:
+        result = sql.SQL("coalesce(jsonb_agg(to_jsonb(_r)), '[]'::jsonb)::text")
+    else:
+        result = sql.SQL("to_jsonb(_r)::text")
+    if not keys:
+        return sql.SQL("select {} from {}() as _r").format(result, target)
+    # json_to_record converts each JSON value to the parameter's declared type, as PostgREST does;
+    # the type names come from pg_catalog.format_type, never from the request
+    columns = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(k), sql.SQL(types[k])) for k in keys)
+    named = sql.SQL(", ").join(sql.SQL("{0} => _args.{0}").format(sql.Identifier(k)) for k in keys)
+    return sql.SQL("select {} from json_to_record(%s::json) as _args ({}), lateral {}({}) as _r").format(
+        result, columns, target, named
+    )
+
+
+class RpcService:
+    """Resolves a function by name and arguments and runs it as the caller."""
+
+    def __init__(self, pool: AsyncConnectionPool, catalog: Catalog) -> None:
+        self.pool = pool
+        self.catalog = catalog
+
+    async def resolve(self, name: str, keys: set[str]) -> Function:
+        candidates = self.catalog.candidates(name)
+        if not any(fn.accepts(keys) for fn in candidates) and self.catalog.stale():
+            async with self.pool.connection() as conn:
+                await self.catalog.load(conn)
+            candidates = self.catalog.candidates(name)
+        for fn in candidates:
+            if fn.accepts(keys):
+                return fn
+        wanted = f"{EXPOSED_SCHEMA}.{name}({', '.join(sorted(keys))})"
+        hint = None
+        if candidates:
+            hint = "Perhaps you meant to call " + " or ".join(f"the function {fn.signature()}" for fn in candidates)
+        return_error = ApiError(
+            404, "PGRST202", f"Could not find the function {wanted} in the schema cache",
+            details="Searched for the function with the given argument names, but no matches were found.",
+            hint=hint,
+        )
+        raise return_error
+
+    async def call(self, name: str, args: dict[str, Any], caller: Caller, request: Request) -> str | None:
+        fn = await self.resolve(name, set(args))
+        statement = _call_statement(fn, list(args))
+        headers = {k: v for k, v in request.headers.items() if k in _FORWARDED_HEADERS}
+        context = {
+            "role": caller.role, "claims": json.dumps(caller.claims), "method": request.method,
+            "path": request.url.path, "headers": json.dumps(headers), "statement_timeout": STATEMENT_TIMEOUT,
+        }
+        try:
+            async with self.pool.connection() as conn:
+                async with conn.transaction():
+                    # a stable function cannot write, so run it read-only (PostgREST does, for GET)
+                    if fn.read_only:
+                        await conn.execute("set transaction read only")
+                    await conn.execute(QUERIES["set_request_context"], context)
+                    cur = await conn.execute(statement, (json.dumps(args),) if args else None)
+                    row = await cur.fetchone()
+        except psycopg.OperationalError as exc:
+            log.warning("database unavailable: %s", exc)
+            raise ApiError(503, "PGRST000", "Database connection error. Retrying the connection.") from None
+        except PoolTimeout:
+            raise ApiError(503, "PGRST003", "Timed out acquiring connection from connection pool.") from None
+        except psycopg.Error as exc:
+            raise self._translate(exc, caller) from None
+        return row[0] if row else None
+
+    @staticmethod
+    def _translate(exc: psycopg.Error, caller: Caller) -> ApiError:
+        diag = exc.diag
+        code = exc.sqlstate or "XX000"
+        status = status_for_sqlstate(code, authenticated=caller.authenticated)
+        if status >= 500:
+            log.error("RPC failed with %s: %s", code, diag.message_primary)
+        return ApiError(
+            status, code, diag.message_primary or str(exc), details=diag.message_detail, hint=diag.message_hint
+        )
+
+
+def _service(request: Request) -> RpcService:
+    return request.app.state.rpc
+
+
+def _caller(request: Request) -> Caller:
+    return caller_from_headers(
+        request.headers.get("authorization"), request.headers.get("apikey"), request.app.state.jwt_secret
+    )
+
+
+def _json_response(payload: str | None) -> Response:
+    return Response(content=payload if payload is not None else "null", media_type="application/json")
+
+
+@router.post("/rest/v1/rpc/{function}")
+async def call_post(function: str, request: Request) -> Response:
+    caller = _caller(request)
+    args = await read_json_object(request)
+    return _json_response(await _service(request).call(function, args, caller, request))
+
+
+@router.get("/rest/v1/rpc/{function}")
+async def call_get(function: str, request: Request) -> Response:
+    caller = _caller(request)
+    args: dict[str, Any] = dict(request.query_params)
+    fn = await _service(request).resolve(function, set(args))
+    if not fn.read_only:
+        raise ApiError(
+            405, "PGRST101", f"{fn.signature()} changes data and must be called with POST",
+            hint="GET is for stable functions only",
+        )
+    return _json_response(await _service(request).call(function, args, caller, request))
+
+
+@router.get("/rest/v1/")
+async def describe(request: Request) -> dict[str, Any]:
+    """A small OpenAPI description of the RPCs, from the functions' COMMENT ON text."""
+    paths: dict[str, Any] = {}
+    for fn in sorted(_service(request).catalog.all(), key=lambda f: f.name):
+        properties = {p.name: {"format": p.type} for p in fn.params}
+        required = [p.name for p in fn.params if p.required]
+        paths[f"/rpc/{fn.name}"] = {
+            "post": {
+                "summary": fn.description,
+                "requestBody": {"content": {"application/json": {"schema": {
+                    "type": "object", "properties": properties, "required": required,
+                }}}},
+                "responses": {"200": {"description": f"returns {'setof ' if fn.returns_set else ''}{fn.return_type}"}},
+            }
+        }
+    return {"openapi": "3.0.3", "info": {"title": "SalesFlow RPC", "version": "1"}, "paths": paths}

