@@ -142,6 +142,16 @@ def _service(request: Request) -> RpcService:
     return request.app.state.rpc
 
 
+def _check_profile(request: Request, header: str) -> None:
+    """PostgREST picks the schema from Accept-/Content-Profile; only `api` is exposed here."""
+    profile = request.headers.get(header)
+    if profile is not None and profile != EXPOSED_SCHEMA:
+        raise ApiError(
+            406, "PGRST106", f"The schema must be one of the following: {EXPOSED_SCHEMA}",
+            hint=f'create the client with ClientOptions(schema="{EXPOSED_SCHEMA}")',
+        )
+
+
 def _caller(request: Request) -> Caller:
     return caller_from_headers(
         request.headers.get("authorization"), request.headers.get("apikey"), request.app.state.jwt_secret
@@ -154,6 +164,7 @@ def _json_response(payload: str | None) -> Response:
 
 @router.post("/rest/v1/rpc/{function}")
 async def call_post(function: str, request: Request) -> Response:
+    _check_profile(request, "content-profile")
     caller = _caller(request)
     args = await read_json_object(request)
     return _json_response(await _service(request).call(function, args, caller, request))
@@ -161,6 +172,7 @@ async def call_post(function: str, request: Request) -> Response:
 
 @router.get("/rest/v1/rpc/{function}")
 async def call_get(function: str, request: Request) -> Response:
+    _check_profile(request, "accept-profile")
     caller = _caller(request)
     args: dict[str, Any] = dict(request.query_params)
     fn = await _service(request).resolve(function, set(args))

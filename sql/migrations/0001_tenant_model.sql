@@ -53,6 +53,8 @@ create table salesflow.org_members (
     primary key (org_id, user_id)
 );
 -- RLS helpers look members up by user first: "which organisations is auth.uid() in?"
+-- (organizations and org_members are small: under Citus they become reference tables, copied to
+-- every node, so this index need not lead with org_id as the distributed tables' indexes do)
 create index org_members_user_idx on salesflow.org_members (user_id, org_id);
 
 create table salesflow.companies (

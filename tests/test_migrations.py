@@ -1,0 +1,208 @@
+"""The SQL pipeline: fresh apply, re-apply, refusal of edited migrations, the catalog, supabase/."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from pytest_postgresql.janitor import DatabaseJanitor
+
+from salesflow import supabase_export
+from salesflow.db import migrate as migrate_mod
+from salesflow.db.migrate import Migration, MigrationError, migrate, status
+from tests.conftest import ROOT, Server
+
+SNAPSHOT = Path(__file__).with_name("expected_catalog.json")
+
+CATALOG_QUERY = """
+select jsonb_build_object(
+    'tables', (
+        select jsonb_object_agg(c.relname, jsonb_build_object(
+            'rls', c.relrowsecurity,
+            'columns', (
+                select jsonb_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                                 || case when a.attnotnull then ' not null' else '' end order by a.attnum)
+                from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+            ),
+            'indexes', (
+                select coalesce(jsonb_agg(pg_get_indexdef(i.indexrelid) order by 1), '[]')
+                from pg_index i where i.indrelid = c.oid
+            ),
+            'constraints', (
+                select coalesce(jsonb_agg(pg_get_constraintdef(k.oid) order by 1), '[]')
+                from pg_constraint k where k.conrelid = c.oid
+            ),
+            'policies', (
+                select coalesce(jsonb_object_agg(p.polname, jsonb_build_object(
+                    'command', p.polcmd, 'roles', p.polroles::regrole[]::text[],
+                    'using', pg_get_expr(p.polqual, p.polrelid), 'check', pg_get_expr(p.polwithcheck, p.polrelid)
+                )), '{}')
+                from pg_policy p where p.polrelid = c.oid
+            )
+        ))
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = 'salesflow' and c.relkind = 'r'
+    ),
+    'functions', (
+        select jsonb_object_agg(p.oid::regprocedure::text, jsonb_build_object(
+            'returns', pg_get_function_result(p.oid),
+            'volatility', p.provolatile,
+            'security_definer', p.prosecdef,
+            'config', coalesce(p.proconfig, '{}'),
+            'acl', array(
+                select regexp_replace(a, '/.*$', '') from unnest(coalesce(p.proacl::text[], '{}')) a order by 1
+            ),
+            'comment', obj_description(p.oid, 'pg_proc') is not null
+        ))
+        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname in ('api', 'salesflow')
+    ),
+    'triggers', (
+        select coalesce(jsonb_agg(tgname || ' on ' || tgrelid::regclass::text order by 1), '[]')
+        from pg_trigger where not tgisinternal
+    )
+)
+"""
+
+
+def catalog(conn: psycopg.Connection) -> dict:
+    return conn.execute(CATALOG_QUERY).fetchone()[0]
+
+
+@pytest.fixture
+def empty_db(pg_server: Server) -> Iterator[str]:
+    name = f"salesflow_empty_{uuid.uuid4().hex[:10]}"
+    with DatabaseJanitor(user=pg_server.user, host=pg_server.host, port=pg_server.port, dbname=name,
+                         password=pg_server.password):
+        yield pg_server.url(name)
+
+
+def test_fresh_apply_then_reapply_changes_nothing(empty_db: str) -> None:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        assert not status(conn).current
+        first = migrate(conn)
+        assert first.applied == [m.name for m in migrate_mod.load_migrations()]
+        assert first.objects_applied
+        before = catalog(conn)
+        recorded = conn.execute("select count(*) from salesflow.schema_migrations").fetchone()[0]
+
+        second = migrate(conn)
+        assert second.applied == [] and not second.objects_applied
+        assert second.summary() == "database is up to date"
+        assert catalog(conn) == before
+        assert conn.execute("select count(*) from salesflow.schema_migrations").fetchone()[0] == recorded
+        assert status(conn).current
+
+
+def test_forced_reapply_of_objects_keeps_the_catalog(empty_db: str) -> None:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        migrate(conn)
+        before = catalog(conn)
+        assert migrate(conn, reapply_objects=True).objects_applied
+        assert catalog(conn) == before
+
+
+def test_edited_applied_migration_is_refused_and_nothing_changes(empty_db: str, monkeypatch) -> None:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        migrate(conn)
+        before = catalog(conn)
+        original = migrate_mod.load_migrations()
+        edited = [Migration(name=m.name, text=m.text + "\ncreate table salesflow.sneaky (id int);\n", version=m.version)
+                  for m in original]
+        monkeypatch.setattr(migrate_mod, "load_migrations", lambda root=None: edited)
+        with pytest.raises(MigrationError, match="was edited after it was applied"):
+            migrate(conn)
+        assert status(conn).problems and not status(conn).current
+        assert conn.execute("select to_regclass('salesflow.sneaky')").fetchone() == (None,)
+        assert catalog(conn) == before
+
+
+def test_unknown_applied_migration_is_refused(empty_db: str) -> None:
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        migrate(conn)
+        conn.execute("insert into salesflow.schema_migrations values (9999, '9999_from_the_future.sql', 'x')")
+        with pytest.raises(MigrationError, match="does not know"):
+            migrate(conn)
+
+
+def test_failing_new_migration_rolls_back_whole_run(empty_db: str, monkeypatch) -> None:
+    real = migrate_mod.load_migrations()
+    broken = [*real, Migration(name="9000_broken.sql", text="create table salesflow.half (id int);\nselect 1/0;",
+                               version=9000)]
+    monkeypatch.setattr(migrate_mod, "load_migrations", lambda root=None: broken)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        with pytest.raises(MigrationError, match="9000_broken.sql failed: division by zero"):
+            migrate(conn)
+        # one transaction: not even the good migrations before it were recorded
+        assert conn.execute("select to_regclass('salesflow.leads'), to_regclass('salesflow.half')").fetchone() == (
+            None, None)
+
+
+def test_catalog_matches_expected_snapshot(empty_db: str) -> None:
+    """The schema built from migrations is exactly the reviewed one (regenerate: SALESFLOW_UPDATE_SNAPSHOT=1)."""
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        migrate(conn)
+        actual = catalog(conn)
+    if os.environ.get("SALESFLOW_UPDATE_SNAPSHOT"):
+        SNAPSHOT.write_text(json.dumps(actual, indent=1, sort_keys=True) + "\n")
+    expected = json.loads(SNAPSHOT.read_text())
+    assert actual == expected, "schema differs from tests/expected_catalog.json; review, then regenerate it"
+
+
+def test_catalog_invariants(db: psycopg.Connection) -> None:
+    """DESIGN.md decisions 2-3, checked on the real catalog rather than by reading the files."""
+    cat = catalog(db)
+    # organizations and org_members become Citus reference tables (small, replicated to every node):
+    # RLS looks members up by user, so their keys need not lead with org_id
+    not_distributed = {"organizations", "org_members", "schema_migrations", "schema_objects"}
+    tenant = {name: t for name, t in cat["tables"].items() if name not in not_distributed}
+    for name, table in cat["tables"].items():
+        assert table["rls"], f"RLS is off on salesflow.{name}"
+        for policy_name, policy in table["policies"].items():
+            for clause in (policy["using"], policy["check"]):
+                assert clause is None or clause.strip("() ") != "true", f"{name}.{policy_name} lets everyone in"
+            assert policy["roles"] == ["authenticated"], f"{name}.{policy_name} applies to {policy['roles']}"
+    for name, table in tenant.items():
+        assert table["columns"][0].startswith("org_id "), f"{name}: org_id must lead"
+        for index in table["indexes"]:
+            assert "(org_id" in index, f"{name}: index does not lead with org_id: {index}"
+    for signature, fn in cat["functions"].items():
+        assert any(c.startswith("search_path=") for c in fn["config"]), f"{signature} does not pin search_path"
+        if signature.startswith("api."):
+            assert fn["comment"], f"{signature} has no COMMENT ON"
+            grantees = {entry.split("=")[0] for entry in fn["acl"]}
+            assert "authenticated" in grantees, f"{signature} is not granted to authenticated"
+            assert "" not in grantees and "anon" not in grantees, f"{signature} is executable by PUBLIC or anon"
+
+
+def test_supabase_folder_is_generated_from_sql() -> None:
+    stale = supabase_export.stale_files(ROOT / "supabase")
+    assert stale == [], f"supabase/ is stale: {stale}; run python scripts/gen_supabase.py"
+
+
+def test_stale_supabase_folder_is_detected(tmp_path: Path) -> None:
+    supabase_export.write(tmp_path)
+    assert supabase_export.stale_files(tmp_path) == []
+    generated = sorted((tmp_path / "migrations").glob("*_objects.sql"))[0]
+    generated.write_text(generated.read_text() + "\n-- hand edit\n")
+    (tmp_path / "migrations" / "20990101000000_leftover.sql").write_text("select 1;")
+    stale = supabase_export.stale_files(tmp_path)
+    assert f"migrations/{generated.name}" in stale
+    assert "migrations/20990101000000_leftover.sql" in stale
+
+
+def test_generated_supabase_migrations_build_the_same_schema(empty_db: str, db: psycopg.Connection) -> None:
+    """Applying supabase/migrations in version order (as the Supabase CLI does) gives the runner's schema."""
+    files = supabase_export.render()
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        for rel in sorted(p for p in files if p.startswith("migrations/")):
+            conn.execute(files[rel].encode())
+        conn.execute(files["seed.sql"].encode())
+        built = catalog(conn)
+        assert conn.execute("select count(*) from salesflow.leads").fetchone()[0] == supabase_export.SEED_LEADS
+    assert built["tables"] == catalog(db)["tables"]
