@@ -1,0 +1,20 @@
+# Sourced by scripts/up and scripts/test: a virtual environment of the project's own in .venv,
+# (re)installed only when pyproject.toml or the wanted extras changed. pip's wheel cache is reused.
+set -euo pipefail
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "salesflow: error: Python 3.11 or newer is needed (set PYTHON=/path/to/python3.11)" >&2
+    exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+want="$(sha256sum pyproject.toml | cut -c1-16)-${SALESFLOW_EXTRAS:-none}"
+if [ "$(cat .venv/.salesflow-installed 2>/dev/null)" != "$want" ]; then
+    spec="."
+    [ -n "${SALESFLOW_EXTRAS:-}" ] && spec=".[${SALESFLOW_EXTRAS}]"
+    echo "installing SalesFlow into .venv ($spec) ..." >&2
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" >&2
+    echo "$want" > .venv/.salesflow-installed
+fi
