@@ -71,6 +71,7 @@ create table salesflow.companies (
     primary key (org_id, id)
 );
 create unique index companies_domain_key on salesflow.companies (org_id, domain) where domain is not null;
+create index companies_created_idx on salesflow.companies (org_id, created_at desc, id);
 
 create table salesflow.leads (
     org_id uuid not null references salesflow.organizations (id) on delete cascade,
@@ -129,6 +130,7 @@ create table salesflow.deals (
     foreign key (org_id, owner_id) references salesflow.org_members (org_id, user_id) on delete set null (owner_id)
 );
 create index deals_stage_idx on salesflow.deals (org_id, stage, expected_close);
+create index deals_created_idx on salesflow.deals (org_id, created_at desc, id);
 create index deals_lead_idx on salesflow.deals (org_id, lead_id) where lead_id is not null;
 create index deals_owner_idx on salesflow.deals (org_id, owner_id, stage);
 
@@ -157,8 +159,9 @@ create table salesflow.activities (
     foreign key (org_id, deal_id) references salesflow.deals (org_id, id) on delete set null (deal_id),
     foreign key (org_id, owner_id) references salesflow.org_members (org_id, user_id) on delete set null (owner_id)
 );
-create index activities_lead_idx on salesflow.activities (org_id, lead_id, occurred_at desc);
-create index activities_deal_idx on salesflow.activities (org_id, deal_id, occurred_at desc) where deal_id is not null;
+create index activities_lead_idx on salesflow.activities (org_id, lead_id, occurred_at desc, id);
+create index activities_deal_idx on salesflow.activities (org_id, deal_id, occurred_at desc, id) where deal_id is not null;
+create index activities_occurred_idx on salesflow.activities (org_id, occurred_at desc, id);
 -- open tasks per owner: the rep's to-do list
 create index activities_open_tasks_idx on salesflow.activities (org_id, owner_id, due_at)
 where kind = 'task' and completed_at is null;
@@ -181,7 +184,8 @@ create table salesflow.messages (
 );
 create unique index messages_external_key on salesflow.messages (org_id, channel, external_id)
 where external_id is not null;
-create index messages_lead_idx on salesflow.messages (org_id, lead_id, sent_at desc);
+create index messages_lead_idx on salesflow.messages (org_id, lead_id, sent_at desc, id);
+create index messages_sent_idx on salesflow.messages (org_id, sent_at desc, id);
 
 create table salesflow.channel_identities (
     org_id uuid not null references salesflow.organizations (id) on delete cascade,

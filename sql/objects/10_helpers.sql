@@ -100,8 +100,15 @@ security definer
 set search_path = ''
 as $$
 declare
-    at timestamptz := case tg_table_name when 'messages' then new.sent_at else new.occurred_at end;
+    at timestamptz;
 begin
+    -- two statements, not one CASE: PL/pgSQL resolves every field a statement names, and each
+    -- table has only one of the two
+    if tg_table_name = 'messages' then
+        at := new.sent_at;
+    else
+        at := new.occurred_at;
+    end if;
     if new.lead_id is not null then
         update salesflow.leads as l
         set last_activity_at = at
@@ -157,18 +164,26 @@ begin
 end
 $$;
 
--- A deal's closed_at follows its stage: set when it closes, cleared when it reopens.
+-- A deal's closed_at follows its stage: set when it closes (or moves from won to lost), cleared
+-- when it reopens; a lost reason goes when the deal stops being lost. A lost reason given for a
+-- deal that is not lost is left for the check constraint to refuse.
 create or replace function salesflow.deals_sync_closed() returns trigger
 language plpgsql
 set search_path = ''
 as $$
+declare
+    stage_changed boolean := tg_op = 'INSERT' or new.stage is distinct from old.stage;
+    closed_given boolean := tg_op = 'INSERT' or new.closed_at is distinct from old.closed_at;
 begin
     if new.stage in ('closed_won', 'closed_lost') then
-        new.closed_at := coalesce(new.closed_at, pg_catalog.now());
+        if new.closed_at is null or (stage_changed and not closed_given) then
+            new.closed_at := pg_catalog.now();
+        end if;
     else
         new.closed_at := null;
     end if;
-    if new.stage <> 'closed_lost' then
+    if tg_op = 'UPDATE' and old.stage = 'closed_lost' and new.stage <> 'closed_lost'
+       and new.lost_reason is not distinct from old.lost_reason then
         new.lost_reason := null;
     end if;
     return new;
@@ -178,3 +193,20 @@ $$;
 create or replace trigger deals_sync_closed before insert or update of stage, closed_at, lost_reason
 on salesflow.deals
 for each row execute function salesflow.deals_sync_closed();
+
+-- An activity logged only against a deal goes with the deal; one that also names a lead stays in
+-- the lead's history (the foreign key then sets its deal_id to null).
+create or replace function salesflow.deals_drop_orphan_activities() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    delete from salesflow.activities as a
+    where a.org_id = old.org_id and a.deal_id = old.id and a.lead_id is null;
+    return old;
+end
+$$;
+
+create or replace trigger deals_drop_orphan_activities before delete on salesflow.deals
+for each row execute function salesflow.deals_drop_orphan_activities();
