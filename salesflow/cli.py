@@ -1,10 +1,11 @@
-"""The `salesflow` command: database, API, demo data, tokens."""
+"""The `salesflow` command: database, API, worker and jobs, demo data, tokens."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +15,15 @@ import psycopg
 from salesflow.config import ConfigError, Settings
 from salesflow.db.embedded import DATABASE, EmbeddedError, EmbeddedServer, port_is_free, psql_path
 from salesflow.db.migrate import MigrationError, migrate
+from salesflow.functions.cli import (
+    CommandError,
+    add_jobs_arguments,
+    add_worker_arguments,
+    run_jobs,
+    run_worker,
+    start_worker_process,
+    stop_worker_process,
+)
 
 log = logging.getLogger("salesflow")
 
@@ -124,8 +134,16 @@ def _serve(settings: Settings, url: str, banner: str | None = None) -> int:
     server = uvicorn.Server(config)
     if banner:
         print(banner, flush=True)
-    server.run()  # uvicorn handles SIGINT and SIGTERM: stops accepting, finishes requests, returns
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal with the handler
+    # that was there before it; make that one an exit so the callers' cleanup (worker, embedded
+    # database) runs instead of the process dying on SIGTERM's default action
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    server.run()
     return 0
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
@@ -144,11 +162,39 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
             from salesflow.next_steps import demo_banner
 
             banner = demo_banner(settings, db.url, leads=args.leads, seed=args.seed)
-        return _serve(settings, db.url, banner)
+        # the worker runs as a child; it is stopped (SIGTERM, its grace period) before the database
+        worker = None if args.no_worker else start_worker_process(db.url)
+        try:
+            return _serve(settings, db.url, banner)
+        finally:
+            if worker is not None:
+                stop_worker_process(worker)
+                print("worker stopped", flush=True)
     finally:
         if db.started_here and db.server is not None:
             db.server.stop()
             print("embedded PostgreSQL stopped", flush=True)
+
+
+# -- worker / jobs -------------------------------------------------------------------------------
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    db = open_database(settings)
+    if not args.no_migrate:
+        print(run_migrations(db.url), flush=True)
+    try:
+        return run_worker(db.url, args)
+    except CommandError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    db = open_database(settings, start=False)
+    try:
+        return run_jobs(db.url, args)
+    except CommandError as exc:
+        raise CliError(str(exc)) from None
+    except psycopg.OperationalError as exc:
+        raise CliError(f"cannot connect to the database: {str(exc).strip().splitlines()[0]}") from None
 
 
 # -- demo / token --------------------------------------------------------------------------------
@@ -179,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--demo", action="store_true", help="load the demo organisation first (once)")
     up.add_argument("--leads", type=_positive, default=2000, help="demo size (default 2000)")
     up.add_argument("--seed", type=int, default=42, help="demo seed (default 42)")
+    up.add_argument("--no-worker", action="store_true", help="serve the API only, without the job worker")
     up.set_defaults(func=cmd_up)
 
     db = sub.add_parser("db", help="the database: start|stop|status|url|migrate|psql")
@@ -190,6 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="serve the API (RPC gateway, health) in the foreground")
     api.add_argument("--no-migrate", action="store_true", help="do not migrate before serving")
     api.set_defaults(func=cmd_api)
+
+    worker = sub.add_parser("worker", help="run the job worker in the foreground (SIGTERM/Ctrl-C stops)")
+    add_worker_arguments(worker)
+    worker.set_defaults(func=cmd_worker)
+
+    jobs = sub.add_parser("jobs", help="the job queue: list|show|retry|cancel|stats")
+    add_jobs_arguments(jobs)
+    jobs.set_defaults(func=cmd_jobs)
 
     demo = sub.add_parser("demo", help="generate and load the demo organisation (deterministic per seed)")
     demo.add_argument("--leads", type=_positive, default=2000)

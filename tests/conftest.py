@@ -147,6 +147,10 @@ def acting_as(
         conn.execute(psycopg.sql.SQL("set local role {}").format(psycopg.sql.Identifier(role)))
         conn.execute("select set_config('request.jwt.claims', %s, true)", (json.dumps(claims_for(user_id, role)),))
         yield conn
+        # inside an open transaction this block is a savepoint, and SET LOCAL outlives a released
+        # savepoint: undo it, or the statements after the block would still run as `role`
+        conn.execute("reset role")
+        conn.execute("select set_config('request.jwt.claims', '', true)")
 
 
 def make_token(

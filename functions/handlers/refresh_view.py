@@ -1,0 +1,42 @@
+"""`refresh_view`: refresh a materialized view in `analytics`, concurrently once it has data.
+
+Schedule one per view, e.g. `select salesflow.schedule_job('refresh_lead_funnel', 'refresh_view',
+every => '10 minutes', payload => '{"view": "lead_funnel"}')`. CONCURRENTLY needs a unique index
+on the view; readers are never blocked by it.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+from pydantic import BaseModel, ConfigDict, Field
+
+from salesflow.functions.links import query
+from salesflow.functions.registry import Handler, JobContext, PermanentError
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    view: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+
+
+async def run(job: JobContext, payload: Payload) -> None:
+    async with job.connection() as conn:
+        cur = await conn.execute(query("matview_exists"), {"name": payload.view})
+        found, populated = await cur.fetchone() or (False, False)
+        if not found:
+            raise PermanentError(f"analytics.{payload.view} is not a materialized view")
+        # the first refresh cannot be concurrent: an unpopulated view has nothing to diff against
+        statement = sql.SQL("refresh materialized view {} {}.{}").format(
+            sql.SQL("concurrently") if populated else sql.SQL(""),
+            sql.Identifier("analytics"), sql.Identifier(payload.view),
+        )
+        try:
+            await conn.execute(statement)
+        except psycopg.errors.ObjectNotInPrerequisiteState as exc:
+            # CONCURRENTLY without a unique index: retrying cannot help until someone adds one
+            raise PermanentError(f"cannot refresh analytics.{payload.view} concurrently: {exc}") from exc
+
+
+HANDLER = Handler(kind="refresh_view", payload=Payload, run=run, timeout=50, backoff_base=30)

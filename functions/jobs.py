@@ -1,0 +1,127 @@
+"""A claimed job, and running it: payload checks, the handler call under its timeout, the outcome.
+
+Nothing here touches the queue: `execute` turns one claimed job into an Outcome (completed,
+failed and worth retrying, or failed for good), and the worker records outcomes in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from salesflow.functions.registry import JobContext, PermanentError, Registry, RetryLater
+
+log = logging.getLogger("salesflow.worker")
+
+# last_error is capped at 4000 characters in the table; keep the head (what failed) and the tail
+# (where), since a traceback's middle is the least useful part
+ERROR_HEAD, ERROR_TAIL = 1500, 2400
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A row returned by salesflow.claim_jobs: leased to this worker until lease_expires_at."""
+
+    id: int
+    queue: str
+    kind: str
+    payload: str  # JSON text, parsed straight into the handler's model
+    org_id: UUID | None
+    attempt: int
+    max_attempts: int
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one attempt: completed, or failed (retryable or not) with an error."""
+
+    job: ClaimedJob
+    status: Literal["completed", "failed"]
+    error: str | None = None
+    retryable: bool = True
+    retry_in: float | None = None  # seconds; None means the backoff formula
+    backoff_base: float = 10.0
+    duration: float = 0.0
+
+    @classmethod
+    def permanent(cls, job: ClaimedJob, error: str) -> Outcome:
+        return cls(job, "failed", error=error, retryable=False)
+
+
+def clip_error(text: str) -> str:
+    if len(text) <= ERROR_HEAD + ERROR_TAIL + 20:
+        return text
+    return f"{text[:ERROR_HEAD]}\n[... {len(text) - ERROR_HEAD - ERROR_TAIL} characters cut ...]\n{text[-ERROR_TAIL:]}"
+
+
+def describe_exception(exc: BaseException) -> str:
+    """The error line first, then the traceback: what `salesflow jobs show` prints for a failure."""
+    lines = traceback.format_exception(exc)
+    return clip_error(f"{type(exc).__name__}: {exc}\n{''.join(lines[:-1]).rstrip()}")
+
+
+def describe_validation(kind: str, exc: ValidationError) -> str:
+    """One line per problem, naming the field and never echoing the value (it may be huge, or personal)."""
+    problems = [
+        f"{'.'.join(str(part) for part in err['loc']) or '(payload)'}: {err['msg']}" for err in exc.errors()[:10]
+    ]
+    more = f"; and {exc.error_count() - 10} more" if exc.error_count() > 10 else ""
+    return clip_error(f"malformed payload for job kind {kind}: {'; '.join(problems)}{more}")
+
+
+async def execute(
+    job: ClaimedJob,
+    registry: Registry,
+    context: Callable[[ClaimedJob], JobContext],
+    *,
+    max_payload_bytes: int,
+) -> Outcome:
+    """Run one job to an outcome. Raises only CancelledError (the worker stopping or losing the lease)."""
+    handler = registry.get(job.kind)
+    if handler is None:
+        return Outcome.permanent(
+            job,
+            f"unknown job kind {job.kind!r}: no handler is registered for it in this worker "
+            f"(known: {', '.join(registry.kinds) or 'none'}); deploy a worker that has one, then retry the job",
+        )
+    size = len(job.payload.encode())
+    if size > max_payload_bytes:
+        return Outcome.permanent(
+            job,
+            f"payload of {size} bytes is over the {max_payload_bytes}-byte limit: enqueue ids, not data, "
+            "and let the handler read the rows",
+        )
+    try:
+        payload = handler.payload.model_validate_json(job.payload)
+    except ValidationError as exc:
+        return Outcome.permanent(job, describe_validation(job.kind, exc))
+
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(handler.timeout) as deadline:
+            await handler.run(context(job), payload)
+    except PermanentError as exc:
+        return Outcome(job, "failed", error=clip_error(f"permanent failure: {exc}"), retryable=False,
+                       duration=time.monotonic() - started)
+    except RetryLater as exc:
+        return Outcome(job, "failed", error=clip_error(f"retry requested: {exc}"), retry_in=exc.delay,
+                       backoff_base=handler.backoff_base, duration=time.monotonic() - started)
+    except TimeoutError as exc:
+        error = (f"timed out after {handler.timeout:g} s (the handler's timeout)" if deadline.expired()
+                 else describe_exception(exc))
+        return Outcome(job, "failed", error=error, backoff_base=handler.backoff_base,
+                       duration=time.monotonic() - started)
+    except Exception as exc:  # any handler error is the job's failure, never the worker's
+        return Outcome(job, "failed", error=describe_exception(exc), backoff_base=handler.backoff_base,
+                       duration=time.monotonic() - started)
+    return Outcome(job, "completed", duration=time.monotonic() - started)

@@ -1,0 +1,90 @@
+-- Every query the worker and `salesflow jobs` run, by name. The state machine itself is in
+-- sql/objects/40_queue.sql; these are thin calls into it.
+
+-- name: listen
+-- (the channel is an identifier, composed with psycopg.sql.Identifier: LISTEN takes no parameters)
+listen {channel}
+
+-- name: queue_installed
+select to_regprocedure('salesflow.claim_jobs(text, text[], integer, interval)') is not null as installed;
+
+-- name: claim_jobs
+select id, queue, kind, payload, org_id, attempt, max_attempts, lease_expires_at
+from salesflow.claim_jobs(%(worker)s, %(queues)s, %(batch_size)s, make_interval(secs => %(lease)s));
+
+-- name: heartbeat_jobs
+select salesflow.heartbeat_jobs(%(worker)s, %(job_ids)s, make_interval(secs => %(lease)s)) as held;
+
+-- name: complete_jobs
+select salesflow.complete_jobs(%(worker)s, %(job_ids)s, %(attempts)s) as completed;
+
+-- name: fail_job
+select salesflow.fail_job(
+    %(worker)s, %(job_id)s, %(attempt)s, %(error)s,
+    retryable => %(retryable)s,
+    retry_at => case when %(retry_in)s::double precision is null then null
+                     else now() + make_interval(secs => %(retry_in)s::double precision) end,
+    backoff_base => make_interval(secs => %(backoff_base)s),
+    backoff_cap => make_interval(secs => %(backoff_cap)s)
+) as status;
+
+-- name: release_jobs
+select salesflow.release_jobs(%(worker)s, %(job_ids)s, %(attempts)s) as released;
+
+-- name: release_unknown_jobs
+select salesflow.release_unknown_jobs(%(worker)s, %(known)s) as released;
+
+-- name: sweep_expired_leases
+select salesflow.sweep_expired_leases() as swept;
+
+-- name: enqueue_due_schedules
+select salesflow.enqueue_due_schedules() as enqueued;
+
+-- name: enqueue
+select salesflow.enqueue(
+    %(kind)s, %(payload)s, queue => %(queue)s, org_id => %(org_id)s, priority => %(priority)s,
+    run_after => %(run_after)s, max_attempts => %(max_attempts)s, idempotency_key => %(idempotency_key)s
+) as id;
+
+-- name: list_jobs
+select id, queue, kind, status, attempts, max_attempts, priority, run_after, created_at, finished_at, worker,
+       left(split_part(last_error, E'\n', 1), 200) as last_error
+from salesflow.jobs
+where (%(status)s::salesflow.job_status is null or status = %(status)s::salesflow.job_status)
+  and (%(queue)s::text is null or queue = %(queue)s)
+  and (%(kind)s::text is null or kind = %(kind)s)
+order by id desc
+limit %(limit)s;
+
+-- name: show_job
+select id, queue, kind, status, payload, org_id, priority, run_after, attempts, max_attempts, idempotency_key,
+       worker, lease_expires_at, last_error, schedule, scheduled_for, created_at, started_at, finished_at
+from salesflow.jobs
+where id = %(id)s;
+
+-- name: job_statuses
+select id, status from salesflow.jobs where id = any(%(ids)s);
+
+-- name: retry_dead
+select salesflow.retry_dead(%(ids)s, %(queue)s, %(kind)s) as retried;
+
+-- name: cancel_jobs
+select salesflow.cancel_jobs(%(ids)s) as cancelled;
+
+-- name: queue_health
+select queue, ready, delayed, running, dead, oldest_pending_age, max_wait, completed_1h, dead_1h, failure_rate_1h
+from analytics.queue_health
+order by queue;
+
+-- name: purge_jobs
+select salesflow.purge_jobs(
+    make_interval(days => %(completed_days)s), make_interval(days => %(dead_days)s)
+) as purged;
+
+-- name: matview_exists
+select exists (
+    select from pg_matviews where schemaname = 'analytics' and matviewname = %(name)s
+) as found,
+exists (
+    select from pg_matviews where schemaname = 'analytics' and matviewname = %(name)s and ispopulated
+) as populated;
