@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
-from salesflow.api import rpc
+from salesflow.api import rpc, search
 from salesflow.api.catalog import Catalog
 from salesflow.api.errors import ApiError
 from salesflow.db import migrate
@@ -86,4 +86,5 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
         return JSONResponse(body, status_code=status)
 
     app.include_router(rpc.router)
+    app.include_router(search.router)
     return app

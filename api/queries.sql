@@ -33,3 +33,6 @@ select
     pg_catalog.set_config('request.path', %(path)s, true),
     pg_catalog.set_config('request.headers', %(headers)s, true),
     pg_catalog.set_config('statement_timeout', %(statement_timeout)s, true);
+
+-- name: active_embedding_model
+select m.name, m.dimension from salesflow.embedding_models as m where m.state = 'active';

@@ -152,28 +152,28 @@ def _check_profile(request: Request, header: str) -> None:
         )
 
 
-def _caller(request: Request) -> Caller:
+def caller_of(request: Request) -> Caller:
     return caller_from_headers(
         request.headers.get("authorization"), request.headers.get("apikey"), request.app.state.jwt_secret
     )
 
 
-def _json_response(payload: str | None) -> Response:
+def json_response(payload: str | None) -> Response:
     return Response(content=payload if payload is not None else "null", media_type="application/json")
 
 
 @router.post("/rest/v1/rpc/{function}")
 async def call_post(function: str, request: Request) -> Response:
     _check_profile(request, "content-profile")
-    caller = _caller(request)
+    caller = caller_of(request)
     args = await read_json_object(request)
-    return _json_response(await _service(request).call(function, args, caller, request))
+    return json_response(await _service(request).call(function, args, caller, request))
 
 
 @router.get("/rest/v1/rpc/{function}")
 async def call_get(function: str, request: Request) -> Response:
     _check_profile(request, "accept-profile")
-    caller = _caller(request)
+    caller = caller_of(request)
     args: dict[str, Any] = dict(request.query_params)
     fn = await _service(request).resolve(function, set(args))
     if not fn.read_only:
@@ -181,7 +181,7 @@ async def call_get(function: str, request: Request) -> Response:
             405, "PGRST101", f"{fn.signature()} changes data and must be called with POST",
             hint="GET is for stable functions only",
         )
-    return _json_response(await _service(request).call(function, args, caller, request))
+    return json_response(await _service(request).call(function, args, caller, request))
 
 
 @router.get("/rest/v1/")

@@ -1,7 +1,10 @@
 -- 0001: schemas, enums and the tenant tables.
 -- Run once. Functions, views, policies and grants live in sql/objects/ and are re-applied.
 
-create extension if not exists vector;
+-- Extensions live in `extensions`, as on Supabase (where vector is usually there already), so
+-- their objects never mix with ours; code names them as extensions.vector.
+create schema if not exists extensions;
+create extension if not exists vector with schema extensions;
 
 -- `salesflow` holds the tables and internal helpers; PostgREST never exposes it.
 -- `api` is the only schema PostgREST exposes: RPCs and security_invoker views.

@@ -192,3 +192,13 @@ with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uui
 drop policy if exists channel_identities_delete on salesflow.channel_identities;
 create policy channel_identities_delete on salesflow.channel_identities for delete to authenticated
 using (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+
+-- embeddings: readable by members (search runs as the caller); written only by the worker and
+-- the security definer triggers. embedding_queue and embedding_models have no policies at all.
+alter table salesflow.embeddings enable row level security;
+alter table salesflow.embedding_queue enable row level security;
+alter table salesflow.embedding_models enable row level security;
+
+drop policy if exists embeddings_select on salesflow.embeddings;
+create policy embeddings_select on salesflow.embeddings for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));

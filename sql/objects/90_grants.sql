@@ -8,6 +8,8 @@ alter default privileges in schema api, salesflow revoke execute on functions fr
 -- and may execute nothing.
 grant usage on schema api to anon, authenticated, service_role;
 grant usage on schema salesflow to authenticated, service_role;
+-- callers pass extensions.vector arguments (search_memory's query vector)
+grant usage on schema extensions to anon, authenticated, service_role;
 revoke all on schema analytics from public;
 
 -- Tables: privileges for signed-in users, narrowed row by row by the policies in 20_policies.sql.
@@ -18,6 +20,8 @@ to authenticated, service_role;
 grant select, update on salesflow.organizations to authenticated;
 grant select, insert, update, delete on salesflow.organizations to service_role;
 revoke all on salesflow.schema_migrations, salesflow.schema_objects from anon, authenticated, service_role;
+-- semantic memory: members read vectors (RLS picks the rows); only the worker writes them
+grant select on salesflow.embeddings to authenticated, service_role;
 
 -- Helpers that policies and RPCs call with the caller's privileges.
 grant execute on function
@@ -27,7 +31,8 @@ salesflow.normalize_phone(text),
 salesflow.normalize_address(salesflow.channel, text),
 salesflow.not_found(text, uuid),
 salesflow.check_changes(jsonb, text[]),
-salesflow.check_page_size(integer)
+salesflow.check_page_size(integer),
+salesflow.active_embedding_model()
 to authenticated, service_role;
 
 -- Every RPC in `api` is for signed-in users and the service role; none for anon.

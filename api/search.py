@@ -1,0 +1,86 @@
+"""POST /api/search: embed the query text, then call api.search_memory as the caller.
+
+The embedding needs Python (the model runs in-process), the search itself is the same RPC a
+client may call directly with its own query vector; tenancy is the RPC's RLS, never this code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from salesflow.api.catalog import QUERIES
+from salesflow.api.errors import ApiError
+from salesflow.api.rpc import caller_of, json_response, read_json_object
+from salesflow.functions.embedding_pipeline import NoEmbedder, embedder_for
+
+router = APIRouter()
+MODEL_CACHE_SECONDS = 10.0
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    org_id: UUID
+    query: str = Field(min_length=1, max_length=2000)
+    lead_id: UUID | None = None
+    channel: Literal["email", "whatsapp", "sms", "linkedin", "chat", "phone"] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    k: int = Field(default=10, ge=1, le=100)
+
+
+class _ActiveModel:
+    """The active embedding model's name, re-read at most every few seconds (it changes on a switch)."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        self.read_at = 0.0
+
+    async def get(self, request: Request) -> str:
+        if self.name is None or time.monotonic() - self.read_at > MODEL_CACHE_SECONDS:
+            async with request.app.state.rpc.pool.connection() as conn:
+                row = await (await conn.execute(QUERIES["active_embedding_model"])).fetchone()
+            if row is None:
+                raise ApiError(503, "SF503", "no active embedding model; run salesflow db migrate")
+            self.name, self.read_at = row[0], time.monotonic()
+        return self.name
+
+
+_active = _ActiveModel()
+
+
+@router.post("/api/search")
+async def search(request: Request) -> Response:
+    caller = caller_of(request)
+    if not caller.authenticated:
+        # embedding costs CPU: refuse before doing it, as the RPC would refuse after
+        raise ApiError(401, "42501", "search needs a signed-in user", hint="send Authorization: Bearer <jwt>")
+    try:
+        body = SearchRequest.model_validate(await read_json_object(request))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ApiError(400, "PGRST100", f"{where}: {first['msg']}", details=str(exc.errors())[:500]) from None
+    model = await _active.get(request)
+    try:
+        embedder = embedder_for(model)
+    except (NoEmbedder, ValueError) as exc:
+        raise ApiError(503, "SF503", str(exc)) from None
+    vector = (await asyncio.to_thread(embedder.embed, [body.query]))[0]
+    args = {
+        "org_id": str(body.org_id), "query_embedding": "[" + ",".join(f"{x:.7g}" for x in vector) + "]",
+        "query_text": body.query, "k": body.k,
+    }
+    for key in ("lead_id", "channel", "since", "until"):
+        value = getattr(body, key)
+        if value is not None:
+            args[key] = value.isoformat() if isinstance(value, datetime) else str(value)
+    return json_response(await request.app.state.rpc.call("search_memory", args, caller, request))
