@@ -1,0 +1,656 @@
+"""Tenant isolation for every table and every exposed RPC, enumerated from the live catalog.
+
+Tables come from pg_class (schema `salesflow`), RPCs from pg_proc (schema `api`), so a table or RPC
+added later is checked without touching this file, and one this file cannot exercise (an RPC
+parameter it has no value for, a tenant table with no rows to attack) is a failure, never a skip.
+
+The checks return lists of violations, so the main tests assert `== []` and the loosening tests,
+which weaken one policy inside a rolled-back transaction, assert that the same checks now complain.
+Every attempt runs as a user in a savepoint (basejump's authenticate_as) and compares a fingerprint
+of org A's data, taken as superuser, before the savepoint is rolled back.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from tests.conftest import ApiProcess, acting_as, authenticate_as, make_token
+
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+# what a refused attempt may fail with: not found, permission denied / RLS, foreign key, bad argument
+REFUSALS = {"PT404", "42501", "23503", "22023"}
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+ENTITIES = ("company", "lead", "deal", "activity", "message")
+
+
+# -- the two tenants ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Tenant:
+    org_id: uuid.UUID
+    owner: uuid.UUID
+    rep: uuid.UUID
+    rows: dict[str, Any]  # company, lead, deal, activity, message ids; address and external_id
+
+
+@dataclass(frozen=True)
+class World:
+    a: Tenant
+    b: Tenant
+    newcomer: uuid.UUID  # a user in no organisation, whom add_org_member may add
+
+
+@dataclass(frozen=True)
+class Actor:
+    label: str
+    user_id: uuid.UUID | None
+    role: str = "authenticated"
+
+
+def one(conn: psycopg.Connection, query: str | sql.Composable, params: Any = ()) -> Any:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+# Tables no RPC writes to (the queue's): seeded for org A directly, as the worker's owner would.
+SEEDS = {
+    "salesflow.jobs": "insert into salesflow.jobs (kind, org_id) values ('isolation_probe', %(org)s)",
+    "salesflow.job_schedules": (
+        "insert into salesflow.job_schedules (name, org_id, kind, every, next_run_at) "
+        "values ('isolation_probe', %(org)s, 'isolation_probe', '1 hour', now() + interval '1 hour')"
+    ),
+    # a vector for A's message, as the embed_texts job would store it
+    "salesflow.embeddings": (
+        "insert into salesflow.embeddings (org_id, source, source_id, model, dimension, lead_id, channel, "
+        "occurred_at, content, content_hash, fts, embedding) "
+        "select m.org_id, 'message', m.id, 'all-MiniLM-L6-v2', 384, m.lead_id, m.channel, m.sent_at, m.body, "
+        "md5(m.body), to_tsvector('simple', m.body), array_fill(0.05, array[384])::real[]::extensions.vector "
+        "from salesflow.messages as m where m.org_id = %(org)s"
+    ),
+}
+
+
+def make_tenant(conn: psycopg.Connection, name: str, domain: str, staff: Iterable[str] = ()) -> Tenant:
+    """An organisation made through the RPCs: its owner adds the members, its rep adds one row of each kind."""
+    owner, rep = uuid.uuid4(), uuid.uuid4()
+    with acting_as(conn, owner):
+        org_id = one(conn, "select id from api.create_organization(%s)", (name,))
+        for user_id, role in ((rep, "rep"), *((uuid.uuid4(), role) for role in staff)):
+            conn.execute("select api.add_org_member(%s, %s, %s)", (org_id, user_id, role))
+    address = f"ada@{domain}"
+    with acting_as(conn, rep):
+        company = one(conn, "select id from api.create_company(%s, %s, domain => %s)",
+                      (org_id, f"{domain.split('.')[0].title()} Robotics", domain))
+        lead = one(conn, "select id from api.create_lead(%s, first_name => 'Ada', email => %s, company_id => %s)",
+                   (org_id, address, company))
+        deal = one(conn, "select id from api.create_deal(%s, 'Robots', lead_id => %s, company_id => %s)",
+                   (org_id, lead, company))
+        activity = one(conn, "select id from api.create_activity(%s, 'call', lead_id => %s, deal_id => %s, "
+                             "direction => 'outbound', subject => 'Intro')", (org_id, lead, deal))
+        external_id = f"{domain}-msg-1"
+        message = one(conn, "select id from api.create_message(%s, %s, 'email', 'inbound', 'Hello', "
+                            "external_id => %s)", (org_id, lead, external_id))
+        conn.execute("select api.link_channel_identity(%s, 'email', %s, %s)", (org_id, address, lead))
+    rows = {"company": company, "lead": lead, "deal": deal, "activity": activity, "message": message,
+            "address": address, "external_id": external_id}
+    return Tenant(org_id, owner, rep, rows)
+
+
+def build_world(conn: psycopg.Connection) -> World:
+    conn.autocommit = True
+    a = make_tenant(conn, "Acme", "acme.example", staff=("admin", "rep", "analyst"))
+    b = make_tenant(conn, "Borg", "borg.example")
+    tables = {t.name for t in load_tables(conn)}
+    with conn.transaction():
+        for table, statement in SEEDS.items():
+            if table in tables:
+                conn.execute(statement, {"org": a.org_id})
+    return World(a, b, uuid.uuid4())
+
+
+@pytest.fixture
+def world(db: psycopg.Connection) -> World:
+    return build_world(db)
+
+
+def b_actors(world: World) -> list[Actor]:
+    return [Actor("B's owner", world.b.owner), Actor("B's rep", world.b.rep)]
+
+
+ANON = Actor("anon", None, "anon")
+
+
+# -- the catalog --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    has_default: bool
+    generated: bool
+    indexed: bool
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str  # schema-qualified, as regclass prints it
+    schema: str
+    relname: str
+    key: str | None  # the column holding the tenant: org_id, or id for organizations; None = no tenant
+    columns: tuple[Column, ...]
+
+    @property
+    def ident(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.relname)
+
+    def update_column(self) -> Column | None:
+        """A column to set to its default without reading any row (so only the UPDATE policy applies).
+
+        A timestamp defaulting to now() is preferred: now() differs from the set-up's, so the fingerprint
+        shows when the update reached org A's rows.
+        """
+        settable = [c for c in self.columns if c.has_default and not c.generated and not c.indexed]
+        settable.sort(key=lambda c: c.type != "timestamp with time zone")
+        return settable[0] if settable else None
+
+
+def load_tables(conn: psycopg.Connection) -> list[Table]:
+    found = conn.execute("""
+        select c.oid, n.nspname, c.relname from pg_catalog.pg_class as c
+        join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+        where n.nspname = 'salesflow' and c.relkind in ('r', 'p')
+        order by c.relname
+    """).fetchall()
+    tables = []
+    for oid, schema, relname in found:
+        columns = tuple(Column(*row) for row in conn.execute("""
+            select a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.atthasdef,
+                   a.attidentity <> '' or a.attgenerated <> '',
+                   exists (select from pg_catalog.pg_index as i
+                           where i.indrelid = a.attrelid and a.attnum = any(i.indkey))
+            from pg_catalog.pg_attribute as a
+            where a.attrelid = %s and a.attnum > 0 and not a.attisdropped
+            order by a.attnum
+        """, (oid,)).fetchall())
+        names = {c.name for c in columns}
+        key = "org_id" if "org_id" in names else "id" if relname == "organizations" else None
+        tables.append(Table(f"{schema}.{relname}", schema, relname, key, columns))
+    return tables
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    has_default: bool
+
+
+@dataclass(frozen=True)
+class Rpc:
+    name: str
+    signature: str
+    kind: str
+    params: tuple[Param, ...]
+    returns_set: bool
+    returns_void: bool
+    read_only: bool
+
+
+def load_rpcs(conn: psycopg.Connection) -> list[Rpc]:
+    rpcs = []
+    for name, signature, kind, retset, void, volatility, ndefaults, argnames, modes, types in conn.execute("""
+        select p.proname, p.oid::regprocedure::text, p.prokind, p.proretset, p.prorettype = 'void'::regtype,
+               p.provolatile, p.pronargdefaults, coalesce(p.proargnames, '{}'), coalesce(p.proargmodes::text[], '{}'),
+               array(select pg_catalog.format_type(t, null)
+                     from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) with ordinality as u (t, n)
+                     order by n)
+        from pg_catalog.pg_proc as p join pg_catalog.pg_namespace as n on n.oid = p.pronamespace
+        where n.nspname = 'api'
+        order by p.proname, 2
+    """):
+        inputs = [(argnames[i] if i < len(argnames) else "", types[i])
+                  for i in range(len(types)) if not modes or modes[i] in ("i", "b", "v")]
+        params = tuple(Param(n, t, i >= len(inputs) - ndefaults) for i, (n, t) in enumerate(inputs))
+        rpcs.append(Rpc(name, signature, kind, params, retset, void, volatility in ("s", "i")))
+    return rpcs
+
+
+# -- fingerprints and attempts ------------------------------------------------------------------
+def fingerprint(conn: psycopg.Connection, tables: list[Table], org_id: uuid.UUID) -> dict[str, str]:
+    """md5 of every row of `org_id` per tenant table, and of the whole of every table without a tenant."""
+    parts = []
+    for t in tables:
+        where = sql.SQL("where x.{} = {}").format(sql.Identifier(t.key), str(org_id)) if t.key else sql.SQL("")
+        parts.append(sql.SQL(
+            "select {}::text, md5(coalesce(string_agg(to_jsonb(x)::text, '|' order by to_jsonb(x)::text), '')) "
+            "from {} as x {}"
+        ).format(t.name, t.ident, where))
+    return dict(conn.execute(sql.SQL(" union all ").join(parts)).fetchall())
+
+
+def uuids_in(value: Any) -> Iterable[str]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from uuids_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from uuids_in(v)
+    elif isinstance(value, str) and UUID_TEXT.fullmatch(value):
+        yield value
+
+
+def markers(conn: psycopg.Connection, tables: list[Table], org_id: uuid.UUID) -> set[str]:
+    """Every uuid in org A's rows (ids, members, references): none may come back to another tenant."""
+    found = {str(org_id)}
+    for t in tables:
+        if t.key:
+            query = sql.SQL("select to_jsonb(x) from {} as x where x.{} = %s").format(t.ident, sql.Identifier(t.key))
+            for (row,) in conn.execute(query, (org_id,)):
+                found.update(uuids_in(row))
+    return found
+
+
+@dataclass(frozen=True)
+class Attempt:
+    sqlstate: str | None
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    rowcount: int = 0
+    changed: tuple[str, ...] = ()  # tables whose org A fingerprint the attempt changed
+
+
+class Probe:
+    """Runs statements as a user against one world and fingerprints org A around each."""
+
+    def __init__(self, conn: psycopg.Connection, world: World) -> None:
+        self.conn, self.world = conn, world
+        self.tables = load_tables(conn)
+        self.rpcs = load_rpcs(conn)
+        self.baseline = fingerprint(conn, self.tables, world.a.org_id)
+        self.markers = markers(conn, self.tables, world.a.org_id)
+
+    def attempt(self, actor: Actor, query: sql.Composable | str, params: Any = ()) -> Attempt:
+        """Run `query` as `actor` in a savepoint, compare org A's fingerprint as superuser, roll back."""
+        rows, count = [], 0
+        with authenticate_as(self.conn, actor.user_id, actor.role) as conn:
+            try:
+                with conn.transaction():
+                    cur = conn.execute(query, params)
+                    count = cur.rowcount
+                    rows = cur.fetchall() if cur.description else []
+            except psycopg.Error as exc:
+                return Attempt(exc.sqlstate or "?")
+            conn.execute("reset role")
+            after = fingerprint(conn, self.tables, self.world.a.org_id)
+        changed = tuple(sorted(t for t, digest in after.items() if self.baseline.get(t) != digest))
+        return Attempt(None, rows, count, changed)
+
+
+# -- tables -------------------------------------------------------------------------------------
+def sample_row(conn: psycopg.Connection, table: Table, org_id: uuid.UUID) -> dict[str, Any] | None:
+    where = sql.SQL("where x.{} = %s").format(sql.Identifier(table.key)) if table.key else sql.SQL("")
+    query = sql.SQL("select to_jsonb(x) from {} as x {} limit 1").format(table.ident, where)
+    row = conn.execute(query, (org_id,) if table.key else ()).fetchone()
+    return row[0] if row else None
+
+
+def insert_copy(table: Table, row: dict[str, Any] | None) -> tuple[sql.Composable, tuple[Any, ...]]:
+    """Insert a copy of one of org A's rows, keeping its tenant key; defaulted columns get fresh values."""
+    if row is None:
+        return sql.SQL("insert into {} default values").format(table.ident), ()
+    columns = [sql.Identifier(c.name) for c in table.columns
+               if c.name == table.key or not (c.has_default or c.generated)]
+    return sql.SQL("insert into {t} ({c}) select {c} from jsonb_populate_record(null::{t}, %s)").format(
+        t=table.ident, c=sql.SQL(", ").join(columns)), (Jsonb(row),)
+
+
+def table_violations(probe: Probe, actors: list[Actor]) -> list[str]:
+    """What `actors` can see or change of org A's rows, or of tables without a tenant, table by table."""
+    conn, a = probe.conn, probe.world.a
+    out: list[str] = []
+    for t in probe.tables:
+        row = sample_row(conn, t, a.org_id)
+        if t.key and row is None:
+            out.append(f"{t.name}: org A has no rows, so nothing here is tested; create one in build_world/SEEDS")
+        column = t.update_column()
+        if column is None:
+            out.append(f"{t.name}: no column to update without reading rows; teach update_column about this table")
+            continue
+        update = sql.SQL("update {} set {} = default").format(t.ident, sql.Identifier(column.name))
+        delete = sql.SQL("delete from {}").format(t.ident)
+        count = sql.SQL("select count(*) from {}").format(t.ident)
+        for actor in actors:
+            checks: list[tuple[str, sql.Composable, tuple[Any, ...], bool]]
+            if t.key is None or actor.role == "anon":
+                # anon, and everybody on a table without a tenant: no row at all
+                checks = [("select", count, (), True), ("update", update, (), True), ("delete", delete, (), True)]
+            else:
+                of_a = sql.SQL(" where {} = %s").format(sql.Identifier(t.key))
+                checks = [
+                    ("select org A's rows", count + of_a, (a.org_id,), True),
+                    ("update org A's rows", update + of_a, (a.org_id,), True),
+                    ("delete org A's rows", delete + of_a, (a.org_id,), True),
+                    # unfiltered, these read no column, so only the UPDATE / DELETE policy stands between
+                    # the actor and org A's rows (the actor's own rows may change; A's must not)
+                    ("update without where", update, (), False),
+                    ("delete without where", delete, (), False),
+                ]
+            for label, query, params, must_touch_nothing in checks:
+                res = probe.attempt(actor, query, params)
+                where = f"{t.name}: {label} as {actor.label}"
+                if res.sqlstate is not None:
+                    if res.sqlstate != "42501":
+                        out.append(f"{where} failed with {res.sqlstate}, not 42501 or nothing")
+                    continue
+                touched = res.rows[0][0] if label.startswith("select") else res.rowcount
+                if must_touch_nothing and touched:
+                    out.append(f"{where} reached {touched} row(s)")
+                if res.changed:
+                    out.append(f"{where} changed org A's data in {', '.join(res.changed)}")
+            query, params = insert_copy(t, row)
+            res = probe.attempt(actor, query, params)
+            if res.sqlstate != "42501":
+                got = f"failed with {res.sqlstate}" if res.sqlstate else "was accepted"
+                out.append(f"{t.name}: insert with {t.key or 'no tenant'} = org A as {actor.label} {got}, not 42501")
+    return out
+
+
+# -- RPCs ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Scenario:
+    label: str
+    org: Tenant  # whose org_id is passed
+    keys: Tenant  # whose row ids (company_id, lead_id, ..., address, external_id) are passed
+    refs: Tenant  # whose users (owner_id, user_id) and references inside `changes` are passed
+
+
+def scenarios(world: World) -> list[Scenario]:
+    a, b = world.a, world.b
+    return [
+        Scenario("org A", a, a, a),
+        Scenario("org B with A's ids", b, a, a),
+        Scenario("B's own rows with A's references", b, b, a),
+    ]
+
+
+FIXED: dict[str, Any] = {
+    "name": "Intruder Ltd", "slug": None, "role": "owner", "display_name": "Eve", "email": "eve@intruder.example",
+    "search": "acme", "page_size": 50, "before": None, "before_id": None,
+    "domain": "intruder.example", "industry": "Espionage", "employee_count": 3, "country": "DE", "attributes": {},
+    "first_name": "Mallory", "last_name": "Intruder", "phone": "+491701234567", "title": "Mole",
+    "source": "other", "lifecycle_stage": "lead", "language": "en",
+    "amount": 10, "currency": "EUR", "expected_close": None, "lost_reason": None,
+    "kind": "call", "direction": "outbound", "subject": "Hello", "body": "Hello there", "outcome": None,
+    "occurred_at": T0, "due_at": None, "completed_at": None, "sent_at": T0,
+    "channel": "email", "verified": False,
+    "query_embedding": "[" + ",".join(["0.05"] * 384) + "]", "query_text": "Hello", "k": 10,
+    "since": None, "until": None,
+}
+# the same name with different types: each must still match org A's data for the owner's control call
+BY_TYPE: dict[str, dict[str, str]] = {
+    "stage": {"salesflow.lifecycle_stage": "lead", "salesflow.deal_stage": "prospecting"},
+}
+KEYS = {"company_id": "company", "lead_id": "lead", "deal_id": "deal", "activity_id": "activity",
+        "message_id": "message", "address": "address", "external_id": "external_id"}
+
+
+def changes_for(entity: str, refs: Tenant) -> dict[str, Any] | None:
+    """A small valid change set per entity; where the entity has one, it points at another row of `refs`."""
+    return {
+        "company": {"industry": "Espionage"},
+        "lead": {"title": "Mole", "company_id": str(refs.rows["company"])},
+        "deal": {"amount": 10, "lead_id": str(refs.rows["lead"])},
+        "activity": {"subject": "Hijacked", "deal_id": str(refs.rows["deal"])},
+        "message": {"subject": "Hijacked", "lead_id": str(refs.rows["lead"])},
+    }.get(entity)
+
+
+class Unknown(Exception):
+    """This test does not know how to call an RPC: a failure, so nobody adds an uncovered one."""
+
+
+def argument(rpc: Rpc, param: Param, s: Scenario, world: World) -> Any:
+    if param.name == "org_id":
+        return s.org.org_id
+    if param.name in KEYS:
+        return s.keys.rows[KEYS[param.name]]
+    if param.name == "user_id":
+        # adding A's rep again would be a duplicate for A's owner; adding a stranger succeeds for them
+        return world.newcomer if rpc.name == "add_org_member" else s.refs.rep
+    if param.name == "owner_id":
+        return s.refs.rep
+    if param.name == "changes":
+        entity = rpc.name.removeprefix("update_")
+        changes = changes_for(entity, s.refs)
+        if changes is None:
+            raise Unknown(f"{rpc.signature}: no change set for entity {entity!r}; add one to changes_for")
+        return changes
+    if param.name in BY_TYPE:
+        if param.type not in BY_TYPE[param.name]:
+            raise Unknown(f"{rpc.signature}: no value for {param.name} of type {param.type}; add it to BY_TYPE")
+        return BY_TYPE[param.name][param.type]
+    if param.name in FIXED:
+        return FIXED[param.name]
+    raise Unknown(f"{rpc.signature}: no value for parameter {param.name!r} ({param.type}); add it to FIXED")
+
+
+def arguments(rpc: Rpc, s: Scenario, world: World) -> dict[str, Any]:
+    if rpc.kind != "f":
+        raise Unknown(f"{rpc.signature}: a {rpc.kind!r}-kind routine, which this test cannot call")
+    if any(not p.name for p in rpc.params):
+        raise Unknown(f"{rpc.signature}: an unnamed parameter, which the gateway cannot pass")
+    return {p.name: argument(rpc, p, s, world) for p in rpc.params}
+
+
+def call(rpc: Rpc, args: dict[str, Any]) -> tuple[sql.Composable, list[Any]]:
+    named = sql.SQL(", ").join(sql.SQL("{} => %s::{}").format(sql.Identifier(p.name), sql.SQL(p.type))
+                               for p in rpc.params)
+    result = sql.SQL("null::text") if rpc.returns_void else sql.SQL("to_jsonb(_r)::text")
+    query = sql.SQL("select {} from {}.{}({}) as _r").format(result, sql.Identifier("api"), sql.Identifier(rpc.name),
+                                                             named)
+    return query, [Jsonb(args[p.name]) if p.type == "jsonb" else args[p.name] for p in rpc.params]
+
+
+def returned_something(res: Attempt) -> bool:
+    """At least one row with a value: a composite of nulls is what a function returning null gives."""
+    values = [json.loads(text) for (text,) in res.rows if text is not None]
+    return any(any(x is not None for x in v.values()) if isinstance(v, dict) else v is not None for v in values)
+
+
+def rpc_violations(probe: Probe, actors: list[Actor]) -> list[str]:
+    """Every RPC called by `actors` with org A's (or crossed) identifiers: refused, or nothing of A's."""
+    world = probe.world
+    out: list[str] = []
+    for rpc in probe.rpcs:
+        for s in scenarios(world):
+            try:
+                args = arguments(rpc, s, world)
+            except Unknown as exc:
+                out.append(str(exc))
+                break
+            query, params = call(rpc, args)
+            for actor in actors:
+                res = probe.attempt(actor, query, params)
+                where = f"api.{rpc.name} ({s.label}) as {actor.label}"
+                if res.sqlstate is not None:
+                    if res.sqlstate not in REFUSALS:
+                        out.append(f"{where} failed with {res.sqlstate}, not one of {sorted(REFUSALS)}")
+                    continue
+                leaked = sorted({m for (text,) in res.rows for m in probe.markers if text and m in text})
+                if leaked:
+                    out.append(f"{where} returned org A's identifiers {leaked[:3]}")
+                if rpc.returns_set and args.get("org_id") == world.a.org_id and res.rows:
+                    out.append(f"{where} returned {len(res.rows)} row(s) for org A")
+                if res.changed:
+                    out.append(f"{where} changed org A's data in {', '.join(res.changed)}")
+            if s.org is world.a:
+                # the control: the same call as A's owner works, so a refusal above is not a broken call
+                res = probe.attempt(Actor("A's owner", world.a.owner), query, params)
+                if res.sqlstate is not None or not returned_something(res):
+                    got = f"failed with {res.sqlstate}" if res.sqlstate else "returned nothing"
+                    out.append(f"api.{rpc.name} ({s.label}) as A's owner {got}: the call itself is broken")
+    return out
+
+
+# -- the tests ----------------------------------------------------------------------------------
+def test_the_catalog_enumerates_what_there_is_to_protect(db: psycopg.Connection, world: World) -> None:
+    """Guards the enumeration itself: an empty or wrong catalog query would make every check vacuous."""
+    probe = Probe(db, world)
+    tenant = {t.name for t in probe.tables if t.key}
+    assert {f"salesflow.{n}" for n in ("organizations", "org_members", "companies", "leads", "deals", "activities",
+                                       "messages", "channel_identities")} <= tenant
+    assert {"salesflow.schema_migrations", "salesflow.schema_objects"} <= {t.name for t in probe.tables if not t.key}
+    names = {r.name for r in probe.rpcs}
+    assert {f"{verb}_{e}" for verb in ("get", "update", "delete") for e in ENTITIES} <= names
+    assert {"create_organization", "add_org_member", "remove_org_member", "link_channel_identity"} <= names
+    assert len(probe.markers) > 10  # A's org, members and rows
+
+
+def test_what_the_checks_cannot_exercise_fails_them(db: psycopg.Connection, world: World) -> None:
+    """A table or RPC added without telling this file is a violation, not a silent pass."""
+    with db.transaction(force_rollback=True):
+        db.execute("create function api.frobnicate(org_id uuid, wibble text) returns int language sql as 'select 1'")
+        db.execute("create table salesflow.gadgets (org_id uuid not null, created_at timestamptz default now())")
+        # a tenant table someone forgot to protect: no RLS, granted to authenticated
+        db.execute("create table salesflow.widgets (org_id uuid not null, created_at timestamptz default now())")
+        db.execute("grant select, insert, update, delete on salesflow.widgets to authenticated")
+        db.execute("insert into salesflow.widgets (org_id) values (%s)", (world.a.org_id,))
+        probe = Probe(db, world)
+        violations = table_violations(probe, b_actors(world)) + rpc_violations(probe, b_actors(world))
+    assert any(v.startswith("api.frobnicate(uuid,text): no value for parameter 'wibble'") for v in violations)
+    assert "salesflow.gadgets: org A has no rows, so nothing here is tested; create one in build_world/SEEDS" in (
+        violations)
+    assert "salesflow.widgets: select org A's rows as B's rep reached 1 row(s)" in violations
+    assert "salesflow.widgets: insert with org_id = org A as B's owner was accepted, not 42501" in violations
+
+
+def test_other_tenants_see_and_change_nothing_of_org_a_in_any_table(db: psycopg.Connection, world: World) -> None:
+    assert table_violations(Probe(db, world), b_actors(world)) == []
+
+
+def test_anon_sees_and_changes_nothing_in_any_table(db: psycopg.Connection, world: World) -> None:
+    assert table_violations(Probe(db, world), [ANON]) == []
+
+
+def test_every_rpc_refuses_other_tenants_or_returns_nothing_of_org_a(db: psycopg.Connection, world: World) -> None:
+    assert rpc_violations(Probe(db, world), b_actors(world)) == []
+
+
+def test_anon_may_call_no_rpc(db: psycopg.Connection, world: World) -> None:
+    probe = Probe(db, world)
+    refused = []
+    for rpc in probe.rpcs:
+        query, params = call(rpc, arguments(rpc, scenarios(world)[0], world))
+        refused.append((rpc.name, probe.attempt(ANON, query, params).sqlstate))
+    assert refused == [(rpc.name, "42501") for rpc in probe.rpcs]
+
+
+def test_b_owner_cannot_make_themselves_a_member_of_org_a(db: psycopg.Connection, world: World) -> None:
+    a, b = world.a, world.b
+    probe = Probe(db, world)
+    join = "select api.add_org_member(%s, %s, 'owner')"
+    insert = "insert into salesflow.org_members (org_id, user_id, role) values (%s, %s, 'owner')"
+    actor = Actor("B's owner", b.owner)
+    assert probe.attempt(actor, join, (a.org_id, b.owner)).sqlstate == "42501"
+    assert probe.attempt(actor, insert, (a.org_id, b.owner)).sqlstate == "42501"
+    # the control: A's owner may add B's owner, who then sees A's leads
+    with authenticate_as(db, a.owner) as conn:
+        conn.execute(join, (a.org_id, b.owner))
+        conn.execute("select set_config('request.jwt.claims', %s, true)", (json.dumps({"role": "authenticated",
+                                                                                        "sub": str(b.owner)}),))
+        assert one(conn, "select count(*) from salesflow.leads where org_id = %s", (a.org_id,)) == 1
+
+
+# Loosening one policy at a time must make the checks above report that table. Select policies are
+# checked for every table by test_every_select_policy_is_loosened_by_a_test; write policies by example.
+LOOSENED_SELECT = [f"{t}_select" for t in ("organizations", "org_members", "companies", "leads", "deals",
+                                           "activities", "messages", "channel_identities", "embeddings")]
+LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update"]
+
+
+def loosen(conn: psycopg.Connection, policy: str) -> str:
+    """Make `policy` let everything through (inside the caller's transaction); returns its table."""
+    found = conn.execute("select polrelid::regclass::text, polcmd from pg_catalog.pg_policy where polname = %s",
+                         (policy,)).fetchall()
+    assert len(found) == 1, f"policy {policy} is on {len(found)} tables"
+    table, cmd = found[0]
+    clause = {"r": "using (true)", "d": "using (true)", "a": "with check (true)"}.get(
+        cmd, "using (true) with check (true)")
+    conn.execute(sql.SQL("alter policy {} on {} " + clause).format(sql.Identifier(policy), sql.SQL(table)))
+    return table
+
+
+@pytest.mark.parametrize("policy", LOOSENED_SELECT + LOOSENED_WRITE)
+def test_loosened_policy_is_detected(db: psycopg.Connection, world: World, policy: str) -> None:
+    with db.transaction(force_rollback=True):
+        table = loosen(db, policy)
+        probe = Probe(db, world)
+        violations = table_violations(probe, b_actors(world)) + rpc_violations(probe, b_actors(world))
+    assert [v for v in violations if v.startswith(f"{table}:")], violations
+    # ALTER POLICY is transactional: the policy is back as it was for every other test
+    restored = one(db, "select coalesce(pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)) "
+                       "from pg_catalog.pg_policy where polname = %s", (policy,))
+    assert restored != "true"
+
+
+def test_every_select_policy_is_loosened_by_a_test(db: psycopg.Connection) -> None:
+    select_policies = {name for (name,) in db.execute(
+        "select polname from pg_catalog.pg_policy where polcmd in ('r', '*')"
+        " and polrelid::regclass::text like 'salesflow.%'")}
+    assert select_policies <= set(LOOSENED_SELECT)
+    assert set(LOOSENED_SELECT) <= select_policies  # a renamed policy would make its case fail, not pass
+
+
+# -- over HTTP ----------------------------------------------------------------------------------
+def _unsigned(claims: dict[str, Any]) -> str:
+    def part(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+BAD_AUTH: dict[str, Callable[[uuid.UUID], str | None]] = {
+    "forged": lambda user: make_token(user, secret="another-secret-of-sufficient-length-for-hs256"),
+    "expired": lambda user: make_token(user, expires_in=-3600),
+    "alg none": lambda user: _unsigned({"role": "authenticated", "sub": str(user), "exp": int(time.time()) + 3600}),
+    "anonymous": lambda user: None,
+}
+
+
+def test_bad_tokens_and_anonymous_callers_get_401_from_every_rpc(api: ApiProcess) -> None:
+    with psycopg.connect(api.database_url) as conn:
+        world = build_world(conn)
+        probe = Probe(conn, world)
+    wrong = []
+    with httpx.Client(base_url=api.url, timeout=30) as client:
+        for rpc in probe.rpcs:
+            body = json.loads(json.dumps(arguments(rpc, scenarios(world)[0], world), default=str))
+            for case, token in BAD_AUTH.items():
+                # a token for A's owner: were it accepted, the call would succeed and change A's data
+                bearer = token(world.a.owner)
+                headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+                r = client.post(f"/rest/v1/rpc/{rpc.name}", json=body, headers=headers)
+                code = r.json().get("code") if r.status_code == 401 else r.text[:100]
+                expected = {"42501"} if case == "anonymous" else {"PGRST301", "PGRST303"}
+                if r.status_code != 401 or code not in expected:
+                    wrong.append((rpc.name, case, r.status_code, code))
+            if rpc.read_only:
+                # the control: the same body with A's owner's real token is answered
+                r = client.post(f"/rest/v1/rpc/{rpc.name}", json=body,
+                                headers={"Authorization": f"Bearer {make_token(world.a.owner)}"})
+                if r.status_code != 200 or not r.json():
+                    wrong.append((rpc.name, "valid token", r.status_code, r.text[:100]))
+    assert wrong == []
+    with psycopg.connect(api.database_url) as conn:
+        assert fingerprint(conn, probe.tables, world.a.org_id) == probe.baseline
