@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 from salesflow.db.embedded import free_port
 from salesflow.functions.embeddings import LocalMiniLM
 from salesflow.functions.handlers import embed_texts
-from salesflow.functions.registry import JobContext
+from salesflow.functions.registry import JobContext, PermanentError
 from tests.conftest import ROOT, acting_as, authenticate_as, make_token, run_api
 
 PRICING_DE = "Was kostet das Enterprise-Paket pro Nutzer und Monat? Gibt es Rabatt ab 50 Lizenzen?"
@@ -290,3 +290,19 @@ def test_message_sent_through_the_gateway_becomes_searchable_with_a_real_worker(
     finally:
         worker.terminate()
         worker.wait(30)
+
+
+def test_long_texts_are_embedded_from_their_start_and_an_unknown_model_is_a_permanent_error(
+    db: psycopg.Connection, db_url: str
+) -> None:
+    owner = uuid.uuid4()
+    org, lead = make_org(db, owner, "Eta GmbH")
+    long_text = DEMO_EN + " " + "Weitere Details folgen im Anhang. " * 2500  # ~85,000 characters
+    message = add_message(db, owner, org, lead, long_text)
+    drain(db, db_url)
+    assert db.execute("select length(content) from salesflow.embeddings where source_id = %s", (message,)
+                      ).fetchone() == (len(long_text),)
+    assert search(db, owner, org, "schedule a product demo")[0]["source_id"] == message
+
+    with pytest.raises(PermanentError, match="embedding model 'no-such-model' is not in"):
+        drain(db, db_url, "no-such-model")
