@@ -23,7 +23,7 @@ HANDLERS_ENV = "SALESFLOW_WORKER_HANDLERS"
 def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--queue", dest="queues", action="append", metavar="NAME",
                         help="queue to take jobs from (repeatable; default: default)")
-    parser.add_argument("-c", "--concurrency", type=_positive_int, default=10, help="jobs run at once (default 10)")
+    parser.add_argument("-c", "--concurrency", type=positive_int, default=10, help="jobs run at once (default 10)")
     parser.add_argument("--lease", type=_positive_float, default=60.0,
                         help="seconds a claimed job stays leased between heartbeats (default 60)")
     parser.add_argument("--poll-interval", type=_positive_float, default=2.0,
@@ -47,7 +47,7 @@ def add_jobs_arguments(parser: argparse.ArgumentParser) -> None:
     ls.add_argument("--status", choices=["pending", "running", "completed", "dead", "cancelled"])
     ls.add_argument("--queue")
     ls.add_argument("--kind")
-    ls.add_argument("--limit", type=_positive_int, default=50)
+    ls.add_argument("--limit", type=positive_int, default=50)
     show = sub.add_parser("show", help="one job in full: payload, lease, last error")
     show.add_argument("id", type=int)
     retry = sub.add_parser("retry", help="send dead jobs back to the queue with a fresh attempt budget")
@@ -60,7 +60,8 @@ def add_jobs_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("stats", help="depth, oldest pending job and failure rate per queue (analytics.queue_health)")
 
 
-def _positive_int(raw: str) -> int:
+def positive_int(raw: str) -> int:
+    """argparse type: a whole number of at least 1, with a one-line error otherwise."""
     try:
         value = int(raw)
     except ValueError:

@@ -19,6 +19,7 @@ from salesflow.functions.cli import (
     CommandError,
     add_jobs_arguments,
     add_worker_arguments,
+    positive_int,
     run_jobs,
     run_worker,
     start_worker_process,
@@ -223,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="database + migrations + API in the foreground (Ctrl-C stops)")
     up.add_argument("--demo", action="store_true", help="load the demo organisation first (once)")
-    up.add_argument("--leads", type=_positive, default=2000, help="demo size (default 2000)")
+    up.add_argument("--leads", type=positive_int, default=2000, help="demo size (default 2000)")
     up.add_argument("--seed", type=int, default=42, help="demo seed (default 42)")
     up.add_argument("--no-worker", action="store_true", help="serve the API only, without the job worker")
     up.set_defaults(func=cmd_up)
@@ -247,26 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.set_defaults(func=cmd_jobs)
 
     demo = sub.add_parser("demo", help="generate and load the demo organisation (deterministic per seed)")
-    demo.add_argument("--leads", type=_positive, default=2000)
+    demo.add_argument("--leads", type=positive_int, default=2000)
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(func=cmd_demo)
 
     token = sub.add_parser("token", help="print a signed JWT for this installation's secret")
     token.add_argument("--role", choices=["anon", "authenticated", "service_role"], default="anon")
     token.add_argument("--user", help="user id (sub) for the authenticated role")
-    token.add_argument("--ttl", type=_positive, default=3600, help="lifetime in seconds")
+    token.add_argument("--ttl", type=positive_int, default=3600, help="lifetime in seconds")
     token.set_defaults(func=cmd_token)
     return parser
-
-
-def _positive(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
