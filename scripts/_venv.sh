@@ -14,7 +14,13 @@ if [ "$(cat .venv/.salesflow-installed 2>/dev/null)" != "$want" ]; then
     spec="."
     [ -n "${SALESFLOW_EXTRAS:-}" ] && spec=".[${SALESFLOW_EXTRAS}]"
     echo "installing SalesFlow into .venv ($spec) ..." >&2
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" >&2
+    # build chatter goes to a log, shown only if the install fails
+    if ! { .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip \
+           && .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"; } \
+           > .venv/install.log 2>&1; then
+        cat .venv/install.log >&2
+        echo "salesflow: error: installing into .venv failed (log above, also in .venv/install.log)" >&2
+        exit 1
+    fi
     echo "$want" > .venv/.salesflow-installed
 fi
