@@ -4,7 +4,7 @@ Vectors: real all-MiniLM-L6-v2 embeddings of a few thousand CRM sentences (the d
 texts), each repeated with Gaussian noise and re-normalised, so the collection is clustered as real
 conversations are (embedding a million texts would take this machine over an hour). Queries are
 embeddings of other sentences. Each size is measured first without an index (exact scan), then
-with the model's partial HNSW index (m=16, ef_construction=64; ef_search=100 as the RPC sets it);
+with the model's partial HNSW index (m=16, ef_construction=64; ef_search=200 as the RPC sets it);
 recall@10 is the overlap of the HNSW top-10 with the exact top-10 for the same query. The calls go
 through the RPC as a signed-in member (role and claims as PostgREST sets them). Prints figures.
 

@@ -244,6 +244,7 @@ declare
     dims integer;
     tsq tsquery;
     vector_part text := 'select null::salesflow.embedding_source as source, null::uuid as source_id where false';
+    text_part text := vector_part;
 begin
     if search_memory.k is null or search_memory.k not between 1 and 100 then
         raise sqlstate '22023' using message = pg_catalog.format('k must be between 1 and 100, got %s', search_memory.k);
@@ -264,7 +265,7 @@ begin
     -- filtered HNSW scans keep going until enough rows pass the filters (pgvector >= 0.8); local to
     -- the caller's transaction (one per request behind the gateway or PostgREST)
     perform pg_catalog.set_config('hnsw.iterative_scan', 'relaxed_order', true);
-    perform pg_catalog.set_config('hnsw.ef_search', '100', true);
+    perform pg_catalog.set_config('hnsw.ef_search', '200', true);
     if search_memory.query_embedding is not null then
         -- literal model and dimension, so the planner can match the model's partial HNSW index
         vector_part := pg_catalog.format(
@@ -277,15 +278,21 @@ begin
             model_name, dims, dims
         );
     end if;
+    -- the text branch only when there are words to match: an empty tsquery matches nothing, but
+    -- the planner would still visit every row of the organisation to find that out
+    if pg_catalog.numnode(tsq) > 0 then
+        text_part := pg_catalog.format(
+            $q$select e.source, e.source_id from salesflow.embeddings as e
+               where e.org_id = $1 and e.model = %L and e.fts @@ $8
+                 and ($3 is null or e.lead_id = $3) and ($4 is null or e.channel = $4)
+                 and ($5 is null or e.occurred_at >= $5) and ($6 is null or e.occurred_at < $6)
+               order by pg_catalog.ts_rank_cd(e.fts, $8, 32) desc limit $7 * 4$q$,
+            model_name
+        );
+    end if;
     return query execute pg_catalog.format(
         $q$with by_vector as (%s),
-        by_text as (
-            select e.source, e.source_id from salesflow.embeddings as e
-            where e.org_id = $1 and e.model = %L and e.fts @@ $8
-              and ($3 is null or e.lead_id = $3) and ($4 is null or e.channel = $4)
-              and ($5 is null or e.occurred_at >= $5) and ($6 is null or e.occurred_at < $6)
-            order by pg_catalog.ts_rank_cd(e.fts, $8, 32) desc limit $7 * 4
-        ),
+        by_text as (%s),
         candidates as (select * from by_vector union select * from by_text)
         select e.source, e.source_id, e.lead_id, e.channel, e.occurred_at, e.content,
                0.70 * coalesce(s.similarity, 0) + 0.20 * s.text_rank
@@ -300,7 +307,7 @@ begin
         ) as s
         order by 7 desc, e.occurred_at desc
         limit $7$q$,
-        vector_part, model_name, model_name
+        vector_part, text_part, model_name
     )
     using search_memory.org_id, search_memory.query_embedding, search_memory.lead_id, search_memory.channel,
         search_memory.since, search_memory.until, search_memory.k, tsq;

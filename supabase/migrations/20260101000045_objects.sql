@@ -2438,6 +2438,7 @@ declare
     dims integer;
     tsq tsquery;
     vector_part text := 'select null::salesflow.embedding_source as source, null::uuid as source_id where false';
+    text_part text := vector_part;
 begin
     if search_memory.k is null or search_memory.k not between 1 and 100 then
         raise sqlstate '22023' using message = pg_catalog.format('k must be between 1 and 100, got %s', search_memory.k);
@@ -2458,7 +2459,7 @@ begin
     -- filtered HNSW scans keep going until enough rows pass the filters (pgvector >= 0.8); local to
     -- the caller's transaction (one per request behind the gateway or PostgREST)
     perform pg_catalog.set_config('hnsw.iterative_scan', 'relaxed_order', true);
-    perform pg_catalog.set_config('hnsw.ef_search', '100', true);
+    perform pg_catalog.set_config('hnsw.ef_search', '200', true);
     if search_memory.query_embedding is not null then
         -- literal model and dimension, so the planner can match the model's partial HNSW index
         vector_part := pg_catalog.format(
@@ -2471,15 +2472,21 @@ begin
             model_name, dims, dims
         );
     end if;
+    -- the text branch only when there are words to match: an empty tsquery matches nothing, but
+    -- the planner would still visit every row of the organisation to find that out
+    if pg_catalog.numnode(tsq) > 0 then
+        text_part := pg_catalog.format(
+            $q$select e.source, e.source_id from salesflow.embeddings as e
+               where e.org_id = $1 and e.model = %L and e.fts @@ $8
+                 and ($3 is null or e.lead_id = $3) and ($4 is null or e.channel = $4)
+                 and ($5 is null or e.occurred_at >= $5) and ($6 is null or e.occurred_at < $6)
+               order by pg_catalog.ts_rank_cd(e.fts, $8, 32) desc limit $7 * 4$q$,
+            model_name
+        );
+    end if;
     return query execute pg_catalog.format(
         $q$with by_vector as (%s),
-        by_text as (
-            select e.source, e.source_id from salesflow.embeddings as e
-            where e.org_id = $1 and e.model = %L and e.fts @@ $8
-              and ($3 is null or e.lead_id = $3) and ($4 is null or e.channel = $4)
-              and ($5 is null or e.occurred_at >= $5) and ($6 is null or e.occurred_at < $6)
-            order by pg_catalog.ts_rank_cd(e.fts, $8, 32) desc limit $7 * 4
-        ),
+        by_text as (%s),
         candidates as (select * from by_vector union select * from by_text)
         select e.source, e.source_id, e.lead_id, e.channel, e.occurred_at, e.content,
                0.70 * coalesce(s.similarity, 0) + 0.20 * s.text_rank
@@ -2494,7 +2501,7 @@ begin
         ) as s
         order by 7 desc, e.occurred_at desc
         limit $7$q$,
-        vector_part, model_name, model_name
+        vector_part, text_part, model_name
     )
     using search_memory.org_id, search_memory.query_embedding, search_memory.lead_id, search_memory.channel,
         search_memory.since, search_memory.until, search_memory.k, tsq;
@@ -2564,6 +2571,815 @@ begin
     return stored;
 end
 $$;
+
+-- source: sql/objects/60_ai_accounting.sql
+-- AI gateway accounting (DESIGN.md decision 6): prices, budgets checked before the call, the
+-- request log and its rollups after it, feedback, and the analysts' views.
+--
+-- Internal functions (llm_price, reserve_budget, settle_request) are executed by the gateway's
+-- connection (the database owner), like the queue's; nothing here but the api.* RPC is granted to
+-- app roles. The gateway calls: reserve_budget -> provider call (no transaction open) -> settle_request.
+
+-- The catalogue row in force at `at` (the newest effective_from on or before that day, UTC).
+create or replace function salesflow.llm_price(
+    provider text, model text, at timestamptz default now()
+) returns salesflow.llm_models
+language sql
+stable
+set search_path = ''
+as $$
+    select m.* from salesflow.llm_models as m
+    where m.provider = llm_price.provider and m.model = llm_price.model
+      and m.effective_from <= (llm_price.at at time zone 'UTC')::date
+    order by m.effective_from desc
+    limit 1
+$$;
+
+comment on function salesflow.llm_price(text, text, timestamptz) is
+'The catalogue row (context window, prices per million tokens) in force for a model at a time.';
+
+-- Start of the budget period containing `at`, in UTC.
+create or replace function salesflow.budget_period_start(
+    period salesflow.budget_period, at timestamptz
+) returns timestamptz
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select pg_catalog.date_trunc(budget_period_start.period::text, budget_period_start.at, 'UTC')
+$$;
+
+-- Set money aside for one call, or refuse it. Race-free: the budget rows that apply are locked
+-- FOR UPDATE in one order (by id), so concurrent reservations against the same budget queue up,
+-- and each one sums spent + open reservations only after it holds the locks (a READ COMMITTED
+-- statement in a volatile function sees what the previous lock holder committed).
+-- Over a hard limit: sqlstate PT402 (PostgREST answers 402). Over a soft limit: one alert per
+-- budget and period. Returns the reservation to settle (also when no budget applies).
+create or replace function salesflow.reserve_budget(
+    org_id uuid, user_id uuid, feature text, estimated_cost numeric
+) returns uuid
+language plpgsql
+set search_path = ''
+as $$
+-- ON CONFLICT's column list names columns that share the parameters' names
+#variable_conflict use_column
+declare
+    b salesflow.llm_budgets;
+    since timestamptz;
+    spent numeric;
+    reserved numeric;
+    total numeric;
+    reservation uuid;
+begin
+    if estimated_cost is null or estimated_cost < 0 then
+        raise sqlstate '22023' using message = pg_catalog.format(
+            'estimated_cost must be a non-negative amount, got %s', coalesce(estimated_cost::text, 'null'));
+    end if;
+    for b in
+        select x.* from salesflow.llm_budgets as x
+        where x.org_id = reserve_budget.org_id
+          and (x.scope = 'org'
+               or (x.scope = 'user' and x.user_id = reserve_budget.user_id)
+               or (x.scope = 'feature' and x.feature = reserve_budget.feature))
+        order by x.id
+        for update
+    loop
+        since := salesflow.budget_period_start(b.period, pg_catalog.now());
+        select coalesce(sum(r.cost), 0) into spent
+        from salesflow.llm_requests as r
+        where r.org_id = b.org_id and r.started_at >= since
+          and (b.scope = 'org' or (b.scope = 'user' and r.user_id = b.user_id)
+               or (b.scope = 'feature' and r.feature = b.feature));
+        select coalesce(sum(v.amount), 0) into reserved
+        from salesflow.llm_budget_reservations as v
+        where v.org_id = b.org_id and v.expires_at > pg_catalog.now()
+          and (b.scope = 'org' or (b.scope = 'user' and v.user_id = b.user_id)
+               or (b.scope = 'feature' and v.feature = b.feature));
+        total := spent + reserved + estimated_cost;
+        if b.hard_limit is not null and total > b.hard_limit then
+            raise sqlstate 'PT402' using
+                message = pg_catalog.format(
+                    'LLM budget exceeded: the %s %s budget%s allows %s, %s is spent or reserved and this call needs %s',
+                    b.period, b.scope,
+                    case b.scope when 'user' then ' of user ' || b.user_id::text
+                        when 'feature' then ' of feature ' || b.feature else '' end,
+                    b.hard_limit, spent + reserved, estimated_cost),
+                hint = 'Raise the hard limit in salesflow.llm_budgets, or wait for the next period.';
+        end if;
+        if b.soft_limit is not null and total > b.soft_limit then
+            insert into salesflow.llm_budget_alerts (org_id, budget_id, period_start, kind, spent, limit_amount)
+            values (b.org_id, b.id, since, 'soft', total, b.soft_limit)
+            on conflict (org_id, budget_id, period_start, kind) do nothing;
+        end if;
+    end loop;
+    -- expired reservations of crashed callers no longer count; drop them while we are here
+    delete from salesflow.llm_budget_reservations as v
+    where v.org_id = reserve_budget.org_id and v.expires_at <= pg_catalog.now();
+    insert into salesflow.llm_budget_reservations (org_id, user_id, feature, amount)
+    values (reserve_budget.org_id, reserve_budget.user_id, reserve_budget.feature, estimated_cost)
+    returning id into reservation;
+    return reservation;
+end
+$$;
+
+comment on function salesflow.reserve_budget(uuid, uuid, text, numeric) is
+'Reserve an estimated cost against every budget that applies, or refuse with PT402 over a hard limit.';
+
+-- Record one finished call: write the log row (cost from the catalogue at started_at), release
+-- its reservation, and update the daily rollup. The rollup runs in a savepoint: if it fails the
+-- log row and the release stand and the caller's transaction goes on, with a warning.
+create or replace function salesflow.settle_request(
+    reservation_id uuid,
+    org_id uuid,
+    task text,
+    provider text,
+    model text,
+    started_at timestamptz,
+    status salesflow.llm_status,
+    input_tokens integer default 0,
+    output_tokens integer default 0,
+    latency_ms integer default null,
+    time_to_first_token_ms integer default null,
+    user_id uuid default null,
+    feature text default null,
+    error text default null,
+    fallback_hops integer default 0,
+    prompt_name text default null,
+    prompt_version integer default null,
+    experiment_id uuid default null,
+    experiment_label text default null,
+    subject_id text default null
+) returns bigint
+language plpgsql
+set search_path = ''
+as $$
+-- ON CONFLICT's column list names columns that share the parameters' names
+#variable_conflict use_column
+declare
+    price salesflow.llm_models;
+    reserved numeric;
+    charged numeric;
+    request_id bigint;
+begin
+    delete from salesflow.llm_budget_reservations as v
+    where v.org_id = settle_request.org_id and v.id = settle_request.reservation_id
+    returning v.amount into reserved;
+    price := salesflow.llm_price(settle_request.provider, settle_request.model, settle_request.started_at);
+    -- a model missing from the catalogue is charged its reservation: never free, so never a way
+    -- around a budget
+    charged := case
+        when price.model is not null then pg_catalog.round(
+            (coalesce(settle_request.input_tokens, 0) * price.input_price_per_mtok
+             + coalesce(settle_request.output_tokens, 0) * price.output_price_per_mtok) / 1000000, 6)
+        else coalesce(reserved, 0)
+    end;
+    insert into salesflow.llm_requests (
+        org_id, started_at, user_id, task, feature, prompt_name, prompt_version, experiment_id, experiment_label,
+        subject_id, provider, model, input_tokens, output_tokens, cost, latency_ms, time_to_first_token_ms, status,
+        error, fallback_hops, reservation_id
+    )
+    values (
+        settle_request.org_id, settle_request.started_at, settle_request.user_id, settle_request.task,
+        settle_request.feature, settle_request.prompt_name, settle_request.prompt_version,
+        settle_request.experiment_id, settle_request.experiment_label, settle_request.subject_id,
+        settle_request.provider, settle_request.model, coalesce(settle_request.input_tokens, 0),
+        coalesce(settle_request.output_tokens, 0), charged, settle_request.latency_ms,
+        settle_request.time_to_first_token_ms, settle_request.status,
+        case when settle_request.status = 'ok' then null
+            else coalesce(settle_request.error, settle_request.status::text) end,
+        coalesce(settle_request.fallback_hops, 0), settle_request.reservation_id
+    )
+    returning id into request_id;
+    begin
+        insert into salesflow.llm_usage_daily as u (
+            org_id, day, user_id, task, provider, model, requests, errors, fallbacks, input_tokens, output_tokens,
+            cost, latency_ms_sum
+        )
+        values (
+            settle_request.org_id, (settle_request.started_at at time zone 'UTC')::date, settle_request.user_id,
+            settle_request.task, settle_request.provider, settle_request.model, 1,
+            (settle_request.status <> 'ok')::integer, (coalesce(settle_request.fallback_hops, 0) > 0)::integer,
+            coalesce(settle_request.input_tokens, 0), coalesce(settle_request.output_tokens, 0), charged,
+            coalesce(settle_request.latency_ms, 0)
+        )
+        on conflict (org_id, day, user_id, task, provider, model) do update
+        set requests = u.requests + excluded.requests,
+            errors = u.errors + excluded.errors,
+            fallbacks = u.fallbacks + excluded.fallbacks,
+            input_tokens = u.input_tokens + excluded.input_tokens,
+            output_tokens = u.output_tokens + excluded.output_tokens,
+            cost = u.cost + excluded.cost,
+            latency_ms_sum = u.latency_ms_sum + excluded.latency_ms_sum,
+            updated_at = pg_catalog.now();
+    exception when others then
+        -- the log row is the record; the rollup can be rebuilt from it
+        raise warning 'llm_usage_daily not updated for request %: % (%)', request_id, sqlerrm, sqlstate;
+    end;
+    return request_id;
+end
+$$;
+
+comment on function salesflow.settle_request(
+    uuid, uuid, text, text, text, timestamptz, salesflow.llm_status, integer, integer, integer, integer, uuid, text,
+    text, integer, text, integer, uuid, text, text
+) is
+'Log one finished LLM call priced from the catalogue at its start, release its reservation, update the rollups.';
+
+-- The log is append-only: a correction is a new row, never an edit (deletes stay possible for
+-- retention and erasure, and for the cascade when an organisation goes).
+create or replace function salesflow.refuse_update() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    raise sqlstate '55000' using
+        message = pg_catalog.format('%s.%s is append-only: rows cannot be updated', tg_table_schema, tg_table_name);
+end
+$$;
+
+create or replace trigger llm_requests_append_only before update on salesflow.llm_requests
+for each row execute function salesflow.refuse_update();
+
+-- Feedback from the person who saw the answer. Runs as the caller: RLS decides the organisation,
+-- the foreign key that the request belongs to it.
+create or replace function api.record_llm_feedback(
+    org_id uuid,
+    request_id bigint,
+    rating smallint default null,
+    outcome salesflow.llm_outcome default null,
+    comment text default null
+)
+returns salesflow.llm_feedback
+language sql
+set search_path = ''
+as $$
+    insert into salesflow.llm_feedback (org_id, request_id, user_id, rating, outcome, comment)
+    values (
+        record_llm_feedback.org_id,
+        record_llm_feedback.request_id,
+        (select auth.uid()),
+        record_llm_feedback.rating,
+        record_llm_feedback.outcome,
+        nullif(pg_catalog.btrim(record_llm_feedback.comment), '')
+    )
+    returning *
+$$;
+comment on function api.record_llm_feedback(uuid, bigint, smallint, salesflow.llm_outcome, text) is
+'Record feedback on one logged AI answer: rating 1 (thumbs up) or -1 (down), and/or accepted, edited or rejected.';
+
+-- Row-level security. The log, rollups, budgets and alerts show other users' spending: owners,
+-- admins and analysts see the organisation's, everyone else only their own calls. Reservations
+-- and the catalogue have no policies (only the gateway's owner connection touches them).
+alter table salesflow.llm_models enable row level security;
+alter table salesflow.llm_requests enable row level security;
+alter table salesflow.llm_usage_daily enable row level security;
+alter table salesflow.llm_budgets enable row level security;
+alter table salesflow.llm_budget_reservations enable row level security;
+alter table salesflow.llm_budget_alerts enable row level security;
+alter table salesflow.llm_feedback enable row level security;
+
+drop policy if exists llm_requests_select on salesflow.llm_requests;
+create policy llm_requests_select on salesflow.llm_requests for select to authenticated
+using (
+    org_id = any((select salesflow.my_org_ids('{owner,admin,analyst}'))::uuid[])
+    or (org_id = any((select salesflow.my_org_ids())::uuid[]) and user_id = (select auth.uid()))
+);
+
+drop policy if exists llm_usage_daily_select on salesflow.llm_usage_daily;
+create policy llm_usage_daily_select on salesflow.llm_usage_daily for select to authenticated
+using (
+    org_id = any((select salesflow.my_org_ids('{owner,admin,analyst}'))::uuid[])
+    or (org_id = any((select salesflow.my_org_ids())::uuid[]) and user_id = (select auth.uid()))
+);
+
+drop policy if exists llm_budgets_select on salesflow.llm_budgets;
+create policy llm_budgets_select on salesflow.llm_budgets for select to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin,analyst}'))::uuid[]));
+
+drop policy if exists llm_budget_alerts_select on salesflow.llm_budget_alerts;
+create policy llm_budget_alerts_select on salesflow.llm_budget_alerts for select to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin,analyst}'))::uuid[]));
+
+-- any member may judge an answer they were shown, and read the organisation's feedback
+drop policy if exists llm_feedback_select on salesflow.llm_feedback;
+create policy llm_feedback_select on salesflow.llm_feedback for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+
+drop policy if exists llm_feedback_insert on salesflow.llm_feedback;
+create policy llm_feedback_insert on salesflow.llm_feedback for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids())::uuid[]) and user_id = (select auth.uid()));
+
+revoke all on salesflow.llm_models, salesflow.llm_budget_reservations from anon, authenticated, service_role;
+grant select on salesflow.llm_requests, salesflow.llm_usage_daily, salesflow.llm_budgets,
+salesflow.llm_budget_alerts, salesflow.llm_feedback to authenticated, service_role;
+grant insert on salesflow.llm_feedback to authenticated, service_role;
+
+-- Analysts' views: live, plain views (not security_invoker), granted to nobody; an installation
+-- grants SELECT to its analysts' role, as with analytics.queue_health.
+
+-- Spend per UTC day, organisation, user, task and model, from the daily rollups.
+create or replace view analytics.llm_spend_daily as
+select
+    u.day,
+    u.org_id,
+    u.user_id,
+    u.task,
+    u.provider,
+    u.model,
+    u.requests,
+    u.input_tokens,
+    u.output_tokens,
+    u.cost
+from salesflow.llm_usage_daily as u;
+
+-- Error and fallback rates per day, organisation, task and model.
+create or replace view analytics.llm_error_rates as
+select
+    u.day,
+    u.org_id,
+    u.task,
+    u.provider,
+    u.model,
+    sum(u.requests) as requests,
+    sum(u.errors) as errors,
+    sum(u.fallbacks) as fallbacks,
+    round(sum(u.errors)::numeric / nullif(sum(u.requests), 0), 4) as error_rate,
+    -- share of calls that needed at least one fallback hop
+    round(sum(u.fallbacks)::numeric / nullif(sum(u.requests), 0), 4) as fallback_rate
+from salesflow.llm_usage_daily as u
+group by u.day, u.org_id, u.task, u.provider, u.model;
+
+-- Latency and time-to-first-token percentiles per day, organisation, task and model, from the log
+-- (percentiles cannot be rolled up from sums).
+create or replace view analytics.llm_latency as
+select
+    (r.started_at at time zone 'UTC')::date as day,
+    r.org_id,
+    r.task,
+    r.provider,
+    r.model,
+    count(*) as requests,
+    percentile_cont(0.5) within group (order by r.latency_ms) as latency_p50_ms,
+    percentile_cont(0.95) within group (order by r.latency_ms) as latency_p95_ms,
+    percentile_cont(0.5) within group (order by r.time_to_first_token_ms) as ttft_p50_ms,
+    percentile_cont(0.95) within group (order by r.time_to_first_token_ms) as ttft_p95_ms
+from salesflow.llm_requests as r
+group by (r.started_at at time zone 'UTC')::date, r.org_id, r.task, r.provider, r.model;
+
+comment on view analytics.llm_spend_daily is 'LLM spend and tokens per UTC day, organisation, user, task and model.';
+comment on view analytics.llm_error_rates is 'LLM error and fallback rates per UTC day, organisation, task and model.';
+comment on view analytics.llm_latency is 'LLM latency and time-to-first-token p50/p95 per UTC day, organisation, task and model.';
+
+revoke all on analytics.llm_spend_daily, analytics.llm_error_rates, analytics.llm_latency from public;
+
+-- source: sql/objects/61_prompts.sql
+-- The prompt registry (DESIGN.md decision 6): immutable versions per prompt name, labels that
+-- move between them, declared variables checked before rendering, sticky A/B assignment, and a
+-- view comparing versions (in 62_prompt_analytics.sql). The write functions are internal (the
+-- gateway's owner connection); clients read through api.list_prompts and api.get_prompt_version.
+
+-- Variable types a version may declare, and the jsonb types each accepts.
+create or replace function salesflow.prompt_type_accepts(declared text, value jsonb) returns boolean
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select case prompt_type_accepts.declared
+        when 'any' then true
+        else pg_catalog.jsonb_typeof(prompt_type_accepts.value) = prompt_type_accepts.declared
+    end
+$$;
+
+-- A new version of a prompt (the prompt is created on first use). Every {{placeholder}} in the
+-- template must be declared in `variables` ({"name": "string"|"number"|"boolean"|"array"|"object"|"any"}).
+create or replace function salesflow.create_prompt_version(
+    org_id uuid,
+    name text,
+    template text,
+    variables jsonb default '{}',
+    model_config jsonb default '{}',
+    output_schema jsonb default null,
+    created_by uuid default null
+) returns salesflow.prompt_versions
+language plpgsql
+set search_path = ''
+as $$
+declare
+    prompt uuid;
+    next_version integer;
+    bad text[];
+    created salesflow.prompt_versions;
+begin
+    if variables is null or pg_catalog.jsonb_typeof(variables) <> 'object' then
+        raise sqlstate '22023' using message = 'variables must be a JSON object of names to types';
+    end if;
+    select pg_catalog.array_agg(v.key order by v.key) into bad
+    from pg_catalog.jsonb_each(variables) as v
+    where v.key !~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$'
+       or pg_catalog.jsonb_typeof(v.value) <> 'string'
+       or v.value #>> '{}' not in ('string', 'number', 'boolean', 'array', 'object', 'any');
+    if bad is not null then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('bad variable declarations: %s', pg_catalog.array_to_string(bad, ', ')),
+            hint = 'names are identifiers; types are string, number, boolean, array, object or any';
+    end if;
+    select pg_catalog.array_agg(distinct p[1] order by p[1]) into bad
+    from pg_catalog.regexp_matches(template, '\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}', 'g') as p
+    where not variables ? p[1];
+    if bad is not null then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('template uses undeclared variables: %s', pg_catalog.array_to_string(bad, ', '));
+    end if;
+    insert into salesflow.prompts (org_id, name)
+    values (create_prompt_version.org_id, create_prompt_version.name)
+    on conflict do nothing;
+    -- the prompt's row lock numbers concurrent versions one after the other
+    select p.id into prompt from salesflow.prompts as p
+    where p.org_id = create_prompt_version.org_id and p.name = create_prompt_version.name
+    for update;
+    select coalesce(max(v.version), 0) + 1 into next_version
+    from salesflow.prompt_versions as v
+    where v.org_id = create_prompt_version.org_id and v.prompt_id = prompt;
+    insert into salesflow.prompt_versions (
+        org_id, prompt_id, version, template, variables, model_config, output_schema, created_by
+    )
+    values (
+        create_prompt_version.org_id, prompt, next_version, create_prompt_version.template,
+        create_prompt_version.variables, coalesce(create_prompt_version.model_config, '{}'),
+        create_prompt_version.output_schema, create_prompt_version.created_by
+    )
+    returning * into created;
+    return created;
+end
+$$;
+
+comment on function salesflow.create_prompt_version(uuid, text, text, jsonb, jsonb, jsonb, uuid) is
+'Add an immutable version to a prompt (created on first use); placeholders must be declared variables.';
+
+-- Versions are immutable: what was logged as version n is what was sent. A direct delete is
+-- refused too; deleting the prompt or the organisation (a cascade, one trigger level down) is
+-- how a version goes.
+create or replace function salesflow.refuse_prompt_version_change() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if tg_op = 'DELETE' and pg_catalog.pg_trigger_depth() > 1 then
+        return old;
+    end if;
+    raise sqlstate '55000' using
+        message = pg_catalog.format('prompt versions are immutable: cannot %s version %s', pg_catalog.lower(tg_op),
+                                    old.version),
+        hint = 'Create a new version with salesflow.create_prompt_version and move a label to it.';
+end
+$$;
+
+create or replace trigger prompt_versions_immutable before update or delete on salesflow.prompt_versions
+for each row execute function salesflow.refuse_prompt_version_change();
+
+-- Point a label (production, candidate, ...) at a version; labels move, versions do not.
+create or replace function salesflow.set_prompt_label(
+    org_id uuid, name text, label text, version integer, updated_by uuid default null
+) returns salesflow.prompt_labels
+language plpgsql
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    prompt uuid;
+    moved salesflow.prompt_labels;
+begin
+    select p.id into prompt from salesflow.prompts as p
+    where p.org_id = set_prompt_label.org_id and p.name = set_prompt_label.name;
+    if prompt is null then
+        raise sqlstate 'PT404' using message = pg_catalog.format('prompt %s not found', set_prompt_label.name);
+    end if;
+    insert into salesflow.prompt_labels as l (org_id, prompt_id, label, version, updated_by)
+    values (set_prompt_label.org_id, prompt, set_prompt_label.label, set_prompt_label.version,
+            set_prompt_label.updated_by)
+    on conflict (org_id, prompt_id, label) do update
+    set version = excluded.version, updated_by = excluded.updated_by, updated_at = pg_catalog.now()
+    returning * into moved;
+    return moved;
+end
+$$;
+
+comment on function salesflow.set_prompt_label(uuid, text, text, integer, uuid) is
+'Move (or create) a label of a prompt to one of its versions.';
+
+-- The version a label points at, or PT404.
+create or replace function salesflow.prompt_version_by_label(org_id uuid, name text, label text)
+returns salesflow.prompt_versions
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    found_row salesflow.prompt_versions;
+begin
+    select v.* into found_row
+    from salesflow.prompts as p
+    join salesflow.prompt_labels as l on l.org_id = p.org_id and l.prompt_id = p.id
+    join salesflow.prompt_versions as v on v.org_id = l.org_id and v.prompt_id = l.prompt_id and v.version = l.version
+    where p.org_id = prompt_version_by_label.org_id and p.name = prompt_version_by_label.name
+      and l.label = prompt_version_by_label.label;
+    if found_row is null then
+        raise sqlstate 'PT404' using
+            message = pg_catalog.format('prompt %s has no label %s', prompt_version_by_label.name,
+                                        prompt_version_by_label.label);
+    end if;
+    return found_row;
+end
+$$;
+
+-- The template of the labelled version with its variables filled in. Refuses (22023) a missing
+-- variable, an undeclared one, or one of the wrong type, before anything reaches a provider.
+-- One pass over the template: a value containing "{{x}}" is not expanded again.
+create or replace function salesflow.render_prompt(
+    org_id uuid, name text, label text, variables jsonb
+) returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v salesflow.prompt_versions;
+    bad text[];
+    rest text;
+    rendered text := '';
+    m text[];
+    value jsonb;
+begin
+    v := salesflow.prompt_version_by_label(render_prompt.org_id, render_prompt.name, render_prompt.label);
+    if render_prompt.variables is null or pg_catalog.jsonb_typeof(render_prompt.variables) <> 'object' then
+        raise sqlstate '22023' using message = 'variables must be a JSON object of names to values';
+    end if;
+    select pg_catalog.array_agg(k order by k) into bad
+    from pg_catalog.jsonb_object_keys(render_prompt.variables) as k
+    where not v.variables ? k;
+    if bad is not null then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('undeclared variables for %s v%s: %s', render_prompt.name, v.version,
+                                        pg_catalog.array_to_string(bad, ', ')),
+            hint = pg_catalog.format('declared: %s', (select pg_catalog.string_agg(k, ', ' order by k)
+                                                      from pg_catalog.jsonb_object_keys(v.variables) as k));
+    end if;
+    select pg_catalog.array_agg(d.key order by d.key) into bad
+    from pg_catalog.jsonb_each_text(v.variables) as d
+    where not render_prompt.variables ? d.key;
+    if bad is not null then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('missing variables for %s: %s', render_prompt.name,
+                                        pg_catalog.array_to_string(bad, ', '));
+    end if;
+    select pg_catalog.array_agg(d.key || ' (' || d.value || ')' order by d.key) into bad
+    from pg_catalog.jsonb_each_text(v.variables) as d
+    where not salesflow.prompt_type_accepts(d.value, render_prompt.variables -> d.key);
+    if bad is not null then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('variables of the wrong type for %s: %s', render_prompt.name,
+                                        pg_catalog.array_to_string(bad, ', '));
+    end if;
+    rest := v.template;
+    loop
+        -- the shortest prefix, then one placeholder (dot matches newlines in PostgreSQL's AREs)
+        m := pg_catalog.regexp_match(rest, '^(.*?)(\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\})');
+        exit when m is null;
+        value := render_prompt.variables -> m[3];
+        rendered := rendered || m[1]
+            || case pg_catalog.jsonb_typeof(value) when 'string' then value #>> '{}' else value::text end;
+        rest := pg_catalog.substr(rest, pg_catalog.length(m[1]) + pg_catalog.length(m[2]) + 1);
+    end loop;
+    return rendered || rest;
+end
+$$;
+
+comment on function salesflow.render_prompt(uuid, text, text, jsonb) is
+'Render the version a label points at; refuses missing, undeclared or mistyped variables with 22023.';
+
+-- Split a prompt's traffic between labels by weight; stops the running experiment, if any.
+create or replace function salesflow.start_prompt_experiment(org_id uuid, name text, weights jsonb)
+returns salesflow.prompt_experiments
+language plpgsql
+set search_path = ''
+as $$
+declare
+    prompt uuid;
+    bad text[];
+    started salesflow.prompt_experiments;
+begin
+    select p.id into prompt from salesflow.prompts as p
+    where p.org_id = start_prompt_experiment.org_id and p.name = start_prompt_experiment.name
+    for update;
+    if prompt is null then
+        raise sqlstate 'PT404' using message = pg_catalog.format('prompt %s not found', start_prompt_experiment.name);
+    end if;
+    if weights is null or pg_catalog.jsonb_typeof(weights) <> 'object' or weights = '{}' then
+        raise sqlstate '22023' using message = 'weights must be a JSON object of labels to positive integers';
+    end if;
+    select pg_catalog.array_agg(w.key order by w.key) into bad
+    from pg_catalog.jsonb_each(weights) as w
+    cross join lateral (
+        select case when pg_catalog.jsonb_typeof(w.value) = 'number' then w.value::numeric end as weight
+    ) as n
+    where coalesce(n.weight, 0) <= 0 or n.weight <> pg_catalog.trunc(n.weight)
+       or not exists (select from salesflow.prompt_labels as l
+                      where l.org_id = start_prompt_experiment.org_id and l.prompt_id = prompt and l.label = w.key);
+    if bad is not null then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('bad experiment arms: %s', pg_catalog.array_to_string(bad, ', ')),
+            hint = 'each arm is an existing label with a positive integer weight';
+    end if;
+    update salesflow.prompt_experiments as e set status = 'stopped', stopped_at = pg_catalog.now()
+    where e.org_id = start_prompt_experiment.org_id and e.prompt_id = prompt and e.status = 'active';
+    insert into salesflow.prompt_experiments (org_id, prompt_id, weights)
+    values (start_prompt_experiment.org_id, prompt, weights)
+    returning * into started;
+    return started;
+end
+$$;
+
+comment on function salesflow.start_prompt_experiment(uuid, text, jsonb) is
+'Start an A/B experiment splitting a prompt''s traffic between labels by integer weight.';
+
+-- Which version a subject (a lead, or a user) gets: with a running experiment, the label whose
+-- weight band holds hash(experiment id, subject) mod total weight, so the same subject always gets
+-- the same arm (and a new experiment reshuffles); without one, the production label.
+create or replace function salesflow.assign_prompt_version(
+    org_id uuid, name text, subject_id text,
+    out version integer, out label text, out experiment_id uuid
+)
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    e salesflow.prompt_experiments;
+    total bigint;
+    bucket bigint;
+begin
+    select x.* into e
+    from salesflow.prompts as p
+    join salesflow.prompt_experiments as x on x.org_id = p.org_id and x.prompt_id = p.id
+    where p.org_id = assign_prompt_version.org_id and p.name = assign_prompt_version.name and x.status = 'active';
+    if e.id is null then
+        label := 'production';
+    else
+        select sum(w.value::bigint) into total from pg_catalog.jsonb_each_text(e.weights) as w;
+        bucket := pg_catalog.hashtextextended(e.id::text || ':' || assign_prompt_version.subject_id, 0);
+        bucket := ((bucket % total) + total) % total;
+        -- arms in label order, each owning a band of its weight's width
+        select a.key into label
+        from (
+            select w.key, sum(w.value::bigint) over (order by w.key) as upto
+            from pg_catalog.jsonb_each_text(e.weights) as w
+        ) as a
+        where a.upto > bucket
+        order by a.upto
+        limit 1;
+        experiment_id := e.id;
+    end if;
+    version := (salesflow.prompt_version_by_label(assign_prompt_version.org_id, assign_prompt_version.name,
+                                                  label)).version;
+end
+$$;
+
+comment on function salesflow.assign_prompt_version(uuid, text, text) is
+'Sticky A/B assignment: the version, label and experiment a subject gets for a prompt.';
+
+-- Clients: the prompts of an organisation with their labels, and one version's content.
+create or replace function api.list_prompts(org_id uuid)
+returns table (
+    prompt_id uuid, name text, description text, latest_version integer, labels jsonb, created_at timestamptz
+)
+language sql
+stable
+set search_path = ''
+as $$
+    select
+        p.id,
+        p.name,
+        p.description,
+        (select max(v.version) from salesflow.prompt_versions as v where v.org_id = p.org_id and v.prompt_id = p.id),
+        coalesce(
+            (select pg_catalog.jsonb_object_agg(l.label, l.version) from salesflow.prompt_labels as l
+             where l.org_id = p.org_id and l.prompt_id = p.id),
+            '{}'
+        ),
+        p.created_at
+    from salesflow.prompts as p
+    where p.org_id = list_prompts.org_id
+    order by p.name
+$$;
+comment on function api.list_prompts(uuid) is
+'Prompts of an organisation: name, latest version and where each label (production, candidate, ...) points.';
+
+create or replace function api.get_prompt_version(
+    org_id uuid, prompt_name text, label text default 'production', version integer default null
+)
+returns salesflow.prompt_versions
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    found_row salesflow.prompt_versions;
+begin
+    select v.* into found_row
+    from salesflow.prompts as p
+    join salesflow.prompt_versions as v on v.org_id = p.org_id and v.prompt_id = p.id
+    where p.org_id = get_prompt_version.org_id and p.name = get_prompt_version.prompt_name
+      and v.version = coalesce(
+          get_prompt_version.version,
+          (select l.version from salesflow.prompt_labels as l
+           where l.org_id = p.org_id and l.prompt_id = p.id and l.label = get_prompt_version.label)
+      );
+    if found_row is null then
+        raise sqlstate 'PT404' using
+            message = pg_catalog.format('prompt %s (%s) not found', get_prompt_version.prompt_name,
+                                        coalesce('version ' || get_prompt_version.version, 'label ' || get_prompt_version.label)),
+            hint = 'The prompt or label does not exist or belongs to an organisation you are not a member of.';
+    end if;
+    return found_row;
+end
+$$;
+comment on function api.get_prompt_version(uuid, text, text, integer) is
+'One prompt version (template, declared variables, model config, output schema): by version, else by label.';
+
+-- Row-level security: every member reads the organisation's prompts; only the gateway writes them.
+alter table salesflow.prompts enable row level security;
+alter table salesflow.prompt_versions enable row level security;
+alter table salesflow.prompt_labels enable row level security;
+alter table salesflow.prompt_experiments enable row level security;
+
+drop policy if exists prompts_select on salesflow.prompts;
+create policy prompts_select on salesflow.prompts for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+
+drop policy if exists prompt_versions_select on salesflow.prompt_versions;
+create policy prompt_versions_select on salesflow.prompt_versions for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+
+drop policy if exists prompt_labels_select on salesflow.prompt_labels;
+create policy prompt_labels_select on salesflow.prompt_labels for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+
+drop policy if exists prompt_experiments_select on salesflow.prompt_experiments;
+create policy prompt_experiments_select on salesflow.prompt_experiments for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+
+grant select on salesflow.prompts, salesflow.prompt_versions, salesflow.prompt_labels, salesflow.prompt_experiments
+to authenticated, service_role;
+
+-- source: sql/objects/62_prompt_analytics.sql
+-- Prompt analytics for analysts (split from 61_prompts.sql): a live, plain view in `analytics`,
+-- granted to nobody; an installation grants SELECT to its analysts' role.
+
+-- Versions compared on what they cost and how they do: calls, cost, latency, error rate, and the
+-- shares of thumbs up and of accepted / edited / rejected answers among those with feedback.
+create or replace view analytics.prompt_version_comparison as
+with fb as (
+    select
+        f.org_id,
+        f.request_id,
+        avg(f.rating) filter (where f.rating is not null) as rating,
+        -- the latest verdict on the answer counts
+        (array_agg(f.outcome order by f.created_at desc) filter (where f.outcome is not null))[1] as outcome
+    from salesflow.llm_feedback as f
+    group by f.org_id, f.request_id
+)
+
+select
+    r.org_id,
+    r.prompt_name,
+    r.prompt_version,
+    r.experiment_id,
+    r.experiment_label,
+    count(*) as requests,
+    sum(r.cost) as total_cost,
+    round(avg(r.cost), 6) as avg_cost,
+    percentile_cont(0.5) within group (order by r.latency_ms) as latency_p50_ms,
+    percentile_cont(0.95) within group (order by r.latency_ms) as latency_p95_ms,
+    round(count(*) filter (where r.status <> 'ok')::numeric / count(*), 4) as error_rate,
+    count(fb.rating) as rated,
+    round(count(*) filter (where fb.rating > 0)::numeric / nullif(count(fb.rating), 0), 4) as thumbs_up_share,
+    count(fb.outcome) as judged,
+    round(count(*) filter (where fb.outcome = 'accepted')::numeric / nullif(count(fb.outcome), 0), 4)
+        as accepted_share,
+    round(count(*) filter (where fb.outcome = 'edited')::numeric / nullif(count(fb.outcome), 0), 4) as edited_share,
+    round(count(*) filter (where fb.outcome = 'rejected')::numeric / nullif(count(fb.outcome), 0), 4)
+        as rejected_share
+from salesflow.llm_requests as r
+left join fb on r.org_id = fb.org_id and r.id = fb.request_id
+where r.prompt_name is not null
+group by r.org_id, r.prompt_name, r.prompt_version, r.experiment_id, r.experiment_label;
+
+comment on view analytics.prompt_version_comparison is
+'Per prompt version and experiment arm: calls, cost, latency, error rate, thumbs-up and accepted/edited/rejected shares.';
+
+revoke all on analytics.prompt_version_comparison from public;
 
 -- source: sql/objects/90_grants.sql
 -- Grants: nothing by default, then what each role needs, function by function.
