@@ -66,7 +66,8 @@ def one(conn: psycopg.Connection, query: str | sql.Composable, params: Any = ())
     return row[0]
 
 
-# Tables no RPC writes to (the queue's): seeded for org A directly, as the worker's owner would.
+# Tables no RPC writes to (the queue's, the AI gateway's): seeded for org A directly, as the worker's
+# owner would.
 SEEDS = {
     "salesflow.jobs": "insert into salesflow.jobs (kind, org_id) values ('isolation_probe', %(org)s)",
     "salesflow.job_schedules": (
@@ -80,6 +81,34 @@ SEEDS = {
         "select m.org_id, 'message', m.id, 'all-MiniLM-L6-v2', 384, m.lead_id, m.channel, m.sent_at, m.body, "
         "md5(m.body), to_tsvector('simple', m.body), array_fill(0.05, array[384])::real[]::extensions.vector "
         "from salesflow.messages as m where m.org_id = %(org)s"
+    ),
+    # one logged LLM call by the owner (settle_request also writes its llm_usage_daily rollup)
+    "salesflow.llm_requests": (
+        "select salesflow.settle_request(null, %(org)s, 'isolation_probe', 'llama.cpp', 'SmolLM2-135M-Instruct', "
+        "now(), 'ok', user_id => (select m.user_id from salesflow.org_members as m "
+        "where m.org_id = %(org)s and m.role = 'owner'), prompt_name => 'followup_email', prompt_version => 1)"
+    ),
+    "salesflow.llm_budgets": (
+        "insert into salesflow.llm_budgets (org_id, scope, period, soft_limit, hard_limit) "
+        "values (%(org)s, 'org', 'month', 0, 100)"
+    ),
+    # an open reservation; over the soft limit of 0, so it also writes an llm_budget_alerts row
+    "salesflow.llm_budget_reservations": "select salesflow.reserve_budget(%(org)s, null, 'isolation_probe', 0.01)",
+    "salesflow.llm_feedback": (
+        "insert into salesflow.llm_feedback (org_id, request_id, rating, outcome) "
+        "select r.org_id, r.id, 1, 'accepted' from salesflow.llm_requests as r where r.org_id = %(org)s"
+    ),
+    # creates the prompt too
+    "salesflow.prompt_versions": (
+        "select salesflow.create_prompt_version(%(org)s, 'followup_email', 'Hello {{lead_name}}', "
+        "'{\"lead_name\": \"string\"}')"
+    ),
+    "salesflow.prompt_labels": (
+        "select salesflow.set_prompt_label(%(org)s, 'followup_email', l, 1) "
+        "from unnest('{production,candidate}'::text[]) as l"
+    ),
+    "salesflow.prompt_experiments": (
+        "select salesflow.start_prompt_experiment(%(org)s, 'followup_email', '{\"production\": 1, \"candidate\": 1}')"
     ),
 }
 
@@ -119,6 +148,12 @@ def build_world(conn: psycopg.Connection) -> World:
         for table, statement in SEEDS.items():
             if table in tables:
                 conn.execute(statement, {"org": a.org_id})
+        if "salesflow.llm_requests" in tables:
+            # B logs a call too, so that RPCs taking a request_id can be given B's own or A's
+            conn.execute(SEEDS["salesflow.llm_requests"], {"org": b.org_id})
+            for t in (a, b):
+                t.rows["llm_request"] = one(conn, "select min(id) from salesflow.llm_requests where org_id = %s",
+                                            (t.org_id,))
     return World(a, b, uuid.uuid4())
 
 
@@ -397,13 +432,15 @@ FIXED: dict[str, Any] = {
     "channel": "email", "verified": False,
     "query_embedding": "[" + ",".join(["0.05"] * 384) + "]", "query_text": "Hello", "k": 10,
     "since": None, "until": None,
+    "rating": 1, "comment": "Useful",  # record_llm_feedback's outcome is the activities' None above
+    "prompt_name": "followup_email", "label": "production", "version": None,
 }
 # the same name with different types: each must still match org A's data for the owner's control call
 BY_TYPE: dict[str, dict[str, str]] = {
     "stage": {"salesflow.lifecycle_stage": "lead", "salesflow.deal_stage": "prospecting"},
 }
 KEYS = {"company_id": "company", "lead_id": "lead", "deal_id": "deal", "activity_id": "activity",
-        "message_id": "message", "address": "address", "external_id": "external_id"}
+        "message_id": "message", "address": "address", "external_id": "external_id", "request_id": "llm_request"}
 
 
 def changes_for(entity: str, refs: Tenant) -> dict[str, Any] | None:
@@ -576,7 +613,10 @@ def test_b_owner_cannot_make_themselves_a_member_of_org_a(db: psycopg.Connection
 # Loosening one policy at a time must make the checks above report that table. Select policies are
 # checked for every table by test_every_select_policy_is_loosened_by_a_test; write policies by example.
 LOOSENED_SELECT = [f"{t}_select" for t in ("organizations", "org_members", "companies", "leads", "deals",
-                                           "activities", "messages", "channel_identities", "embeddings")]
+                                           "activities", "messages", "channel_identities", "embeddings",
+                                           "llm_requests", "llm_usage_daily", "llm_budgets", "llm_budget_alerts",
+                                           "llm_feedback", "prompts", "prompt_versions", "prompt_labels",
+                                           "prompt_experiments")]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update"]
 
 
