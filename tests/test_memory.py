@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 
 from salesflow.db.embedded import free_port
 from salesflow.functions.embeddings import LocalMiniLM
-from salesflow.functions.handlers import embed_texts
+from salesflow.functions.handlers import embed_texts, maintain_embedding_index
 from salesflow.functions.registry import JobContext, PermanentError
 from tests.conftest import ROOT, acting_as, authenticate_as, make_token, run_api
 
@@ -306,3 +306,45 @@ def test_long_texts_are_embedded_from_their_start_and_an_unknown_model_is_a_perm
 
     with pytest.raises(PermanentError, match="embedding model 'no-such-model' is not in"):
         drain(db, db_url, "no-such-model")
+
+
+def test_hnsw_index_is_built_past_the_threshold_and_search_uses_it(
+    db: psycopg.Connection, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = uuid.uuid4()
+    org, lead = make_org(db, owner, "Theta GmbH")
+    pricing = add_message(db, owner, org, lead, PRICING_DE)
+    add_message(db, owner, org, lead, DEMO_EN)
+    drain(db, db_url)
+    index = db.execute("select salesflow.embedding_index_name(%s)", (LocalMiniLM.name,)).fetchone()[0]
+
+    def maintain() -> None:
+        db.commit()
+
+        @asynccontextmanager
+        async def connection():
+            conn = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+            try:
+                yield conn
+            finally:
+                await conn.close()
+
+        job = JobContext(id=0, kind="maintain_embedding_index", queue="default", attempt=1, max_attempts=5,
+                         org_id=None, worker="test", connection=connection)
+        asyncio.run(maintain_embedding_index.run(job, maintain_embedding_index.Payload()))
+
+    monkeypatch.setattr(maintain_embedding_index, "MIN_VECTORS", 3)
+    maintain()
+    assert db.execute("select to_regclass('salesflow.' || %s)", (index,)).fetchone() == (None,), "built too early"
+    monkeypatch.setattr(maintain_embedding_index, "MIN_VECTORS", 2)
+    maintain()
+    assert db.execute("select indisvalid from pg_index where indexrelid = to_regclass('salesflow.' || %s)",
+                      (index,)).fetchone() == (True,)
+    with authenticate_as(db, owner):
+        db.execute("set local enable_seqscan = off")  # two rows: make the planner show it can use the index
+        plan = "\n".join(r[0] for r in db.execute(
+            "explain select e.source_id from salesflow.embeddings e where e.model = 'all-MiniLM-L6-v2' "
+            "order by e.embedding::extensions.vector(384) operator(extensions.<=>) %s::extensions.vector(384) "
+            "limit 4", (vector(PRICING_DE),)).fetchall())
+        assert index in plan
+    assert search(db, owner, org, PRICING_DE)[0]["source_id"] == pricing

@@ -91,7 +91,7 @@ create type salesflow.memory_hit as (
     text_rank double precision
 );
 
--- The HNSW index is not created here: below ~50,000 vectors an exact scan is as fast, so the
--- maintain_embedding_index job builds it (CONCURRENTLY) once a model has that many.
+-- The HNSW index is not created here: an empty table gains nothing from it, so the
+-- maintain_embedding_index job builds it (CONCURRENTLY) once a model has 10,000 vectors.
 insert into salesflow.job_schedules (name, kind, every, next_run_at)
 values ('maintain_embedding_index', 'maintain_embedding_index', interval '15 minutes', now());
