@@ -93,12 +93,11 @@ class RpcService:
         hint = None
         if candidates:
             hint = "Perhaps you meant to call " + " or ".join(f"the function {fn.signature()}" for fn in candidates)
-        return_error = ApiError(
+        raise ApiError(
             404, "PGRST202", f"Could not find the function {wanted} in the schema cache",
             details="Searched for the function with the given argument names, but no matches were found.",
             hint=hint,
         )
-        raise return_error
 
     async def call(self, name: str, args: dict[str, Any], caller: Caller, request: Request) -> str | None:
         fn = await self.resolve(name, set(args))

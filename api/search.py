@@ -20,6 +20,7 @@ from salesflow.api.catalog import QUERIES
 from salesflow.api.errors import ApiError
 from salesflow.api.rpc import caller_of, json_response, read_json_object
 from salesflow.functions.embedding_pipeline import NoEmbedder, embedder_for
+from salesflow.functions.embeddings import vector_literal
 
 router = APIRouter()
 MODEL_CACHE_SECONDS = 10.0
@@ -76,7 +77,7 @@ async def search(request: Request) -> Response:
         raise ApiError(503, "SF503", str(exc)) from None
     vector = (await asyncio.to_thread(embedder.embed, [body.query]))[0]
     args = {
-        "org_id": str(body.org_id), "query_embedding": "[" + ",".join(f"{x:.7g}" for x in vector) + "]",
+        "org_id": str(body.org_id), "query_embedding": vector_literal(vector),
         "query_text": body.query, "k": body.k,
     }
     for key in ("lead_id", "channel", "since", "until"):

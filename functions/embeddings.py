@@ -78,6 +78,11 @@ class Embedder(Protocol):
         ...
 
 
+def vector_literal(row: Sequence[float]) -> str:
+    """pgvector's text form of one embedding ('[0.1,0.2,...]'), as SQL parameters take it."""
+    return "[" + ",".join(f"{x:.7g}" for x in row) + "]"
+
+
 def validate_texts(texts: Sequence[str], max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
     """Check a batch before it reaches a model and return it as a list.
 

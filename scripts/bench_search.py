@@ -28,7 +28,7 @@ import psycopg
 from salesflow.db.embedded import EmbeddedServer, free_port
 from salesflow.db.migrate import migrate
 from salesflow.demo import seed_sql
-from salesflow.functions.embeddings import LocalMiniLM
+from salesflow.functions.embeddings import LocalMiniLM, vector_literal
 
 MODEL = "all-MiniLM-L6-v2"
 
@@ -119,12 +119,12 @@ def main() -> int:
                             copy.write_row((
                                 org, "message", uuid.uuid4(), MODEL, 384, leads[(start + i) % len(leads)],
                                 f"2026-{1 + (start + i) % 10:02d}-15T10:00:00Z", text, "x", "'bench'",
-                                "[" + ",".join(f"{x:.6g}" for x in block[i]) + "]",
+                                vector_literal(block[i]),
                             ))
                 loaded = size
                 load_s = time.perf_counter() - t0
                 conn.execute("vacuum analyze salesflow.embeddings")
-                qs = ["[" + ",".join(f"{x:.6g}" for x in q) + "]" for q in queries]
+                qs = [vector_literal(q) for q in queries]
                 exact_n = qs if size <= 200_000 else qs[: max(20, len(qs) // 4)]
                 with psycopg.connect(server.url()) as search_conn:
                     for q in qs[:5]:

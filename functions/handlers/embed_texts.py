@@ -17,7 +17,7 @@ import time
 from pydantic import BaseModel, ConfigDict, Field
 
 from salesflow.functions.embedding_pipeline import NoEmbedder, embedder_for, query
-from salesflow.functions.embeddings import DEFAULT_MAX_CHARS, TransientEmbeddingError
+from salesflow.functions.embeddings import DEFAULT_MAX_CHARS, TransientEmbeddingError, vector_literal
 from salesflow.functions.registry import Handler, JobContext, PermanentError, RetryLater
 
 log = logging.getLogger("salesflow.worker")
@@ -33,10 +33,6 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(pattern=r"^[A-Za-z0-9._:/-]{1,200}$")
-
-
-def _vector_literal(row: object) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in row) + "]"  # type: ignore[attr-defined]
 
 
 async def run(job: JobContext, payload: Payload) -> None:
@@ -88,7 +84,7 @@ async def run(job: JobContext, payload: Payload) -> None:
                 "model": payload.model, "org_ids": [r[0] for r in todo], "sources": [r[1] for r in todo],
                 "source_ids": [r[2] for r in todo], "queued_ats": [r[3] for r in todo],
                 "hashes": [hashlib.md5(r[5].encode()).hexdigest() for r in todo],
-                "vectors": [_vector_literal(v) for v in vectors]})
+                "vectors": [vector_literal(v) for v in vectors]})
             stored += (await cur.fetchone())[0]
         embedded += len(todo)
 
