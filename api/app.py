@@ -15,10 +15,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
-from salesflow.api import rpc, search
+from salesflow.api import chat, rpc, search
 from salesflow.api.catalog import Catalog
 from salesflow.api.errors import ApiError
 from salesflow.db import migrate
+from salesflow.gateway.chat import ChatService
+from salesflow.gateway.config import ConfigError, load_config
+from salesflow.gateway.core import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +57,19 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
         except Exception as exc:  # noqa: BLE001 - the API still starts; /health says what is wrong
             log.warning("could not read the function catalog yet: %s", exc)
         app.state.rpc = rpc.RpcService(pool, catalog)
+        gateway = None
+        try:
+            gateway = Gateway(load_config(), pool)
+            app.state.chat = ChatService(gateway)
+        except ConfigError as exc:
+            # the API still serves RPCs; the chat endpoints answer 503 with this reason
+            app.state.gateway_error = f"the AI gateway is not configured: {exc}"
+            log.warning("%s", app.state.gateway_error)
         try:
             yield
         finally:
+            if gateway is not None:
+                await gateway.aclose()
             await pool.close()
 
     app = FastAPI(title="SalesFlow", version="0.1.0", lifespan=lifespan)
@@ -87,4 +100,5 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
 
     app.include_router(rpc.router)
     app.include_router(search.router)
+    app.include_router(chat.router)
     return app

@@ -110,6 +110,27 @@ SEEDS = {
     "salesflow.prompt_experiments": (
         "select salesflow.start_prompt_experiment(%(org)s, 'followup_email', '{\"production\": 1, \"candidate\": 1}')"
     ),
+    # the owner's chat about A's lead, with one turn each way, and the verdict on the answer
+    "salesflow.conversations": (
+        "insert into salesflow.conversations (org_id, user_id, lead_id, title) "
+        "select %(org)s, m.user_id, (select l.id from salesflow.leads as l where l.org_id = %(org)s limit 1), 'Ada' "
+        "from salesflow.org_members as m where m.org_id = %(org)s and m.role = 'owner'"
+    ),
+    "salesflow.conversation_turns": (
+        "insert into salesflow.conversation_turns (org_id, conversation_id, role, content) "
+        "select c.org_id, c.id, r.role::salesflow.chat_role, r.content from salesflow.conversations as c "
+        "cross join (values ('user', 'How do I reach Ada?'), ('assistant', 'Call her on Tuesday.')) as r (role, content) "
+        "where c.org_id = %(org)s"
+    ),
+    # AI settings live in the organisation's row; set so that get_ai_settings has something to leak
+    "salesflow.organizations": (
+        "update salesflow.organizations set settings = '{\"ai\": {\"pii\": {\"kinds\": [\"iban\"]}}}' "
+        "where id = %(org)s"
+    ),
+    "salesflow.compliance_log": (
+        "insert into salesflow.compliance_log (org_id, task, purpose, passed, rules_version, text_sha256, action) "
+        "values (%(org)s, 'chat', 'chat', true, 'isolation', repeat('0', 64), 'delivered')"
+    ),
 }
 
 
@@ -154,6 +175,11 @@ def build_world(conn: psycopg.Connection) -> World:
             for t in (a, b):
                 t.rows["llm_request"] = one(conn, "select min(id) from salesflow.llm_requests where org_id = %s",
                                             (t.org_id,))
+        if "salesflow.conversations" in tables:
+            conn.execute(SEEDS["salesflow.conversations"], {"org": b.org_id})
+            for t in (a, b):
+                t.rows["conversation"] = one(conn, "select min(id::text) from salesflow.conversations "
+                                                   "where org_id = %s", (t.org_id,))
     return World(a, b, uuid.uuid4())
 
 
@@ -434,13 +460,15 @@ FIXED: dict[str, Any] = {
     "since": None, "until": None,
     "rating": 1, "comment": "Useful",  # record_llm_feedback's outcome is the activities' None above
     "prompt_name": "followup_email", "label": "production", "version": None,
+    "settings": {"pii": {"kinds": ["email"]}},
 }
 # the same name with different types: each must still match org A's data for the owner's control call
 BY_TYPE: dict[str, dict[str, str]] = {
     "stage": {"salesflow.lifecycle_stage": "lead", "salesflow.deal_stage": "prospecting"},
 }
 KEYS = {"company_id": "company", "lead_id": "lead", "deal_id": "deal", "activity_id": "activity",
-        "message_id": "message", "address": "address", "external_id": "external_id", "request_id": "llm_request"}
+        "message_id": "message", "address": "address", "external_id": "external_id", "request_id": "llm_request",
+    "conversation_id": "conversation"}
 
 
 def changes_for(entity: str, refs: Tenant) -> dict[str, Any] | None:
@@ -616,7 +644,8 @@ LOOSENED_SELECT = [f"{t}_select" for t in ("organizations", "org_members", "comp
                                            "activities", "messages", "channel_identities", "embeddings",
                                            "llm_requests", "llm_usage_daily", "llm_budgets", "llm_budget_alerts",
                                            "llm_feedback", "prompts", "prompt_versions", "prompt_labels",
-                                           "prompt_experiments")]
+                                           "prompt_experiments", "conversations", "conversation_turns",
+                                           "compliance_log")]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update"]
 
 

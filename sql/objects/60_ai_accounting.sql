@@ -114,6 +114,11 @@ comment on function salesflow.reserve_budget(uuid, uuid, text, numeric) is
 -- Record one finished call: write the log row (cost from the catalogue at started_at), release
 -- its reservation, and update the daily rollup. The rollup runs in a savepoint: if it fails the
 -- log row and the release stand and the caller's transaction goes on, with a warning.
+-- (The signature before migration 0005 had no baseline, usage_estimated or conversation_id.)
+drop function if exists salesflow.settle_request(
+    uuid, uuid, text, text, text, timestamptz, salesflow.llm_status, integer, integer, integer, integer, uuid, text,
+    text, integer, text, integer, uuid, text, text
+);
 create or replace function salesflow.settle_request(
     reservation_id uuid,
     org_id uuid,
@@ -134,7 +139,12 @@ create or replace function salesflow.settle_request(
     prompt_version integer default null,
     experiment_id uuid default null,
     experiment_label text default null,
-    subject_id text default null
+    subject_id text default null,
+    -- the task policy's top model, priced on the same tokens by analytics.llm_routing_savings
+    baseline_provider text default null,
+    baseline_model text default null,
+    usage_estimated boolean default false,
+    conversation_id uuid default null
 ) returns bigint
 language plpgsql
 set search_path = ''
@@ -162,7 +172,7 @@ begin
     insert into salesflow.llm_requests (
         org_id, started_at, user_id, task, feature, prompt_name, prompt_version, experiment_id, experiment_label,
         subject_id, provider, model, input_tokens, output_tokens, cost, latency_ms, time_to_first_token_ms, status,
-        error, fallback_hops, reservation_id
+        error, fallback_hops, reservation_id, baseline_provider, baseline_model, usage_estimated, conversation_id
     )
     values (
         settle_request.org_id, settle_request.started_at, settle_request.user_id, settle_request.task,
@@ -173,7 +183,9 @@ begin
         settle_request.time_to_first_token_ms, settle_request.status,
         case when settle_request.status = 'ok' then null
             else coalesce(settle_request.error, settle_request.status::text) end,
-        coalesce(settle_request.fallback_hops, 0), settle_request.reservation_id
+        coalesce(settle_request.fallback_hops, 0), settle_request.reservation_id,
+        settle_request.baseline_provider, settle_request.baseline_model,
+        coalesce(settle_request.usage_estimated, false), settle_request.conversation_id
     )
     returning id into request_id;
     begin
@@ -207,7 +219,7 @@ $$;
 
 comment on function salesflow.settle_request(
     uuid, uuid, text, text, text, timestamptz, salesflow.llm_status, integer, integer, integer, integer, uuid, text,
-    text, integer, text, integer, uuid, text, text
+    text, integer, text, integer, uuid, text, text, text, text, boolean, uuid
 ) is
 'Log one finished LLM call priced from the catalogue at its start, release its reservation, update the rollups.';
 
@@ -299,61 +311,3 @@ revoke all on salesflow.llm_models, salesflow.llm_budget_reservations from anon,
 grant select on salesflow.llm_requests, salesflow.llm_usage_daily, salesflow.llm_budgets,
 salesflow.llm_budget_alerts, salesflow.llm_feedback to authenticated, service_role;
 grant insert on salesflow.llm_feedback to authenticated, service_role;
-
--- Analysts' views: live, plain views (not security_invoker), granted to nobody; an installation
--- grants SELECT to its analysts' role, as with analytics.queue_health.
-
--- Spend per UTC day, organisation, user, task and model, from the daily rollups.
-create or replace view analytics.llm_spend_daily as
-select
-    u.day,
-    u.org_id,
-    u.user_id,
-    u.task,
-    u.provider,
-    u.model,
-    u.requests,
-    u.input_tokens,
-    u.output_tokens,
-    u.cost
-from salesflow.llm_usage_daily as u;
-
--- Error and fallback rates per day, organisation, task and model.
-create or replace view analytics.llm_error_rates as
-select
-    u.day,
-    u.org_id,
-    u.task,
-    u.provider,
-    u.model,
-    sum(u.requests) as requests,
-    sum(u.errors) as errors,
-    sum(u.fallbacks) as fallbacks,
-    round(sum(u.errors)::numeric / nullif(sum(u.requests), 0), 4) as error_rate,
-    -- share of calls that needed at least one fallback hop
-    round(sum(u.fallbacks)::numeric / nullif(sum(u.requests), 0), 4) as fallback_rate
-from salesflow.llm_usage_daily as u
-group by u.day, u.org_id, u.task, u.provider, u.model;
-
--- Latency and time-to-first-token percentiles per day, organisation, task and model, from the log
--- (percentiles cannot be rolled up from sums).
-create or replace view analytics.llm_latency as
-select
-    (r.started_at at time zone 'UTC')::date as day,
-    r.org_id,
-    r.task,
-    r.provider,
-    r.model,
-    count(*) as requests,
-    percentile_cont(0.5) within group (order by r.latency_ms) as latency_p50_ms,
-    percentile_cont(0.95) within group (order by r.latency_ms) as latency_p95_ms,
-    percentile_cont(0.5) within group (order by r.time_to_first_token_ms) as ttft_p50_ms,
-    percentile_cont(0.95) within group (order by r.time_to_first_token_ms) as ttft_p95_ms
-from salesflow.llm_requests as r
-group by (r.started_at at time zone 'UTC')::date, r.org_id, r.task, r.provider, r.model;
-
-comment on view analytics.llm_spend_daily is 'LLM spend and tokens per UTC day, organisation, user, task and model.';
-comment on view analytics.llm_error_rates is 'LLM error and fallback rates per UTC day, organisation, task and model.';
-comment on view analytics.llm_latency is 'LLM latency and time-to-first-token p50/p95 per UTC day, organisation, task and model.';
-
-revoke all on analytics.llm_spend_daily, analytics.llm_error_rates, analytics.llm_latency from public;

@@ -2689,6 +2689,11 @@ comment on function salesflow.reserve_budget(uuid, uuid, text, numeric) is
 -- Record one finished call: write the log row (cost from the catalogue at started_at), release
 -- its reservation, and update the daily rollup. The rollup runs in a savepoint: if it fails the
 -- log row and the release stand and the caller's transaction goes on, with a warning.
+-- (The signature before migration 0005 had no baseline, usage_estimated or conversation_id.)
+drop function if exists salesflow.settle_request(
+    uuid, uuid, text, text, text, timestamptz, salesflow.llm_status, integer, integer, integer, integer, uuid, text,
+    text, integer, text, integer, uuid, text, text
+);
 create or replace function salesflow.settle_request(
     reservation_id uuid,
     org_id uuid,
@@ -2709,7 +2714,12 @@ create or replace function salesflow.settle_request(
     prompt_version integer default null,
     experiment_id uuid default null,
     experiment_label text default null,
-    subject_id text default null
+    subject_id text default null,
+    -- the task policy's top model, priced on the same tokens by analytics.llm_routing_savings
+    baseline_provider text default null,
+    baseline_model text default null,
+    usage_estimated boolean default false,
+    conversation_id uuid default null
 ) returns bigint
 language plpgsql
 set search_path = ''
@@ -2737,7 +2747,7 @@ begin
     insert into salesflow.llm_requests (
         org_id, started_at, user_id, task, feature, prompt_name, prompt_version, experiment_id, experiment_label,
         subject_id, provider, model, input_tokens, output_tokens, cost, latency_ms, time_to_first_token_ms, status,
-        error, fallback_hops, reservation_id
+        error, fallback_hops, reservation_id, baseline_provider, baseline_model, usage_estimated, conversation_id
     )
     values (
         settle_request.org_id, settle_request.started_at, settle_request.user_id, settle_request.task,
@@ -2748,7 +2758,9 @@ begin
         settle_request.time_to_first_token_ms, settle_request.status,
         case when settle_request.status = 'ok' then null
             else coalesce(settle_request.error, settle_request.status::text) end,
-        coalesce(settle_request.fallback_hops, 0), settle_request.reservation_id
+        coalesce(settle_request.fallback_hops, 0), settle_request.reservation_id,
+        settle_request.baseline_provider, settle_request.baseline_model,
+        coalesce(settle_request.usage_estimated, false), settle_request.conversation_id
     )
     returning id into request_id;
     begin
@@ -2782,7 +2794,7 @@ $$;
 
 comment on function salesflow.settle_request(
     uuid, uuid, text, text, text, timestamptz, salesflow.llm_status, integer, integer, integer, integer, uuid, text,
-    text, integer, text, integer, uuid, text, text
+    text, integer, text, integer, uuid, text, text, text, text, boolean, uuid
 ) is
 'Log one finished LLM call priced from the catalogue at its start, release its reservation, update the rollups.';
 
@@ -2874,64 +2886,6 @@ revoke all on salesflow.llm_models, salesflow.llm_budget_reservations from anon,
 grant select on salesflow.llm_requests, salesflow.llm_usage_daily, salesflow.llm_budgets,
 salesflow.llm_budget_alerts, salesflow.llm_feedback to authenticated, service_role;
 grant insert on salesflow.llm_feedback to authenticated, service_role;
-
--- Analysts' views: live, plain views (not security_invoker), granted to nobody; an installation
--- grants SELECT to its analysts' role, as with analytics.queue_health.
-
--- Spend per UTC day, organisation, user, task and model, from the daily rollups.
-create or replace view analytics.llm_spend_daily as
-select
-    u.day,
-    u.org_id,
-    u.user_id,
-    u.task,
-    u.provider,
-    u.model,
-    u.requests,
-    u.input_tokens,
-    u.output_tokens,
-    u.cost
-from salesflow.llm_usage_daily as u;
-
--- Error and fallback rates per day, organisation, task and model.
-create or replace view analytics.llm_error_rates as
-select
-    u.day,
-    u.org_id,
-    u.task,
-    u.provider,
-    u.model,
-    sum(u.requests) as requests,
-    sum(u.errors) as errors,
-    sum(u.fallbacks) as fallbacks,
-    round(sum(u.errors)::numeric / nullif(sum(u.requests), 0), 4) as error_rate,
-    -- share of calls that needed at least one fallback hop
-    round(sum(u.fallbacks)::numeric / nullif(sum(u.requests), 0), 4) as fallback_rate
-from salesflow.llm_usage_daily as u
-group by u.day, u.org_id, u.task, u.provider, u.model;
-
--- Latency and time-to-first-token percentiles per day, organisation, task and model, from the log
--- (percentiles cannot be rolled up from sums).
-create or replace view analytics.llm_latency as
-select
-    (r.started_at at time zone 'UTC')::date as day,
-    r.org_id,
-    r.task,
-    r.provider,
-    r.model,
-    count(*) as requests,
-    percentile_cont(0.5) within group (order by r.latency_ms) as latency_p50_ms,
-    percentile_cont(0.95) within group (order by r.latency_ms) as latency_p95_ms,
-    percentile_cont(0.5) within group (order by r.time_to_first_token_ms) as ttft_p50_ms,
-    percentile_cont(0.95) within group (order by r.time_to_first_token_ms) as ttft_p95_ms
-from salesflow.llm_requests as r
-group by (r.started_at at time zone 'UTC')::date, r.org_id, r.task, r.provider, r.model;
-
-comment on view analytics.llm_spend_daily is 'LLM spend and tokens per UTC day, organisation, user, task and model.';
-comment on view analytics.llm_error_rates is 'LLM error and fallback rates per UTC day, organisation, task and model.';
-comment on view analytics.llm_latency is 'LLM latency and time-to-first-token p50/p95 per UTC day, organisation, task and model.';
-
-revoke all on analytics.llm_spend_daily, analytics.llm_error_rates, analytics.llm_latency from public;
 
 -- source: sql/objects/61_prompts.sql
 -- The prompt registry (DESIGN.md decision 6): immutable versions per prompt name, labels that
@@ -3380,6 +3334,280 @@ comment on view analytics.prompt_version_comparison is
 'Per prompt version and experiment arm: calls, cost, latency, error rate, thumbs-up and accepted/edited/rejected shares.';
 
 revoke all on analytics.prompt_version_comparison from public;
+
+-- source: sql/objects/63_conversations.sql
+-- Chat conversations with the AI coach. The gateway (the database owner's connection) writes
+-- them after checking membership; members read their own, owners and admins their organisation's.
+
+alter table salesflow.conversations enable row level security;
+alter table salesflow.conversation_turns enable row level security;
+
+drop policy if exists conversations_select on salesflow.conversations;
+create policy conversations_select on salesflow.conversations for select to authenticated
+using (
+    org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
+    or (org_id = any((select salesflow.my_org_ids())::uuid[]) and user_id = (select auth.uid()))
+);
+
+-- a turn is visible exactly when its conversation is
+drop policy if exists conversation_turns_select on salesflow.conversation_turns;
+create policy conversation_turns_select on salesflow.conversation_turns for select to authenticated
+using (
+    exists (
+        select from salesflow.conversations as c
+        where c.org_id = conversation_turns.org_id and c.id = conversation_turns.conversation_id
+    )
+);
+
+grant select on salesflow.conversations, salesflow.conversation_turns to authenticated, service_role;
+
+create or replace trigger conversations_touch before update on salesflow.conversations
+for each row execute function salesflow.touch_updated_at();
+
+-- A conversation's turns, oldest first, or PT404 when the caller may not see it.
+create or replace function api.get_conversation(org_id uuid, conversation_id uuid)
+returns table (
+    turn_id bigint, role salesflow.chat_role, content text, offline_model boolean, request_id bigint,
+    created_at timestamptz
+)
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    perform from salesflow.conversations as c
+    where c.org_id = get_conversation.org_id and c.id = get_conversation.conversation_id;
+    if not found then
+        perform salesflow.not_found('conversation', get_conversation.conversation_id);
+    end if;
+    return query
+    select t.id, t.role, t.content, t.offline_model, t.request_id, t.created_at
+    from salesflow.conversation_turns as t
+    where t.org_id = get_conversation.org_id and t.conversation_id = get_conversation.conversation_id
+    order by t.id;
+end
+$$;
+comment on function api.get_conversation(uuid, uuid) is
+'The turns of one AI chat conversation, oldest first; answers of the offline model are flagged.';
+
+-- The caller's conversations, newest activity first, a page at a time.
+create or replace function api.list_conversations(
+    org_id uuid, page_size integer default 50, before timestamptz default null, before_id uuid default null
+)
+returns table (
+    conversation_id uuid, lead_id uuid, title text, language text, turns bigint, created_at timestamptz,
+    updated_at timestamptz
+)
+language sql
+stable
+set search_path = ''
+as $$
+    select
+        c.id,
+        c.lead_id,
+        c.title,
+        c.language,
+        (select count(*) from salesflow.conversation_turns as t where t.org_id = c.org_id and t.conversation_id = c.id),
+        c.created_at,
+        c.updated_at
+    from salesflow.conversations as c
+    where c.org_id = list_conversations.org_id and c.user_id = (select auth.uid())
+      and (list_conversations.before is null
+           or (c.updated_at, c.id) < (list_conversations.before, coalesce(list_conversations.before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff')))
+    order by c.updated_at desc, c.id desc
+    limit salesflow.check_page_size(list_conversations.page_size)
+$$;
+comment on function api.list_conversations(uuid, integer, timestamptz, uuid) is
+'The caller''s AI chat conversations in an organisation, most recently active first (keyset paging).';
+
+-- source: sql/objects/64_compliance.sql
+-- The compliance log and the per-organisation AI settings (PII redaction, compliance rules,
+-- routing preferences) the gateway reads before every call.
+
+-- Append-only: no update by anyone; deletes only through the cascade when an organisation goes
+-- (a delete fired by the foreign key runs inside the RI trigger, at trigger depth 2).
+create or replace function salesflow.refuse_compliance_log_change() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if tg_op = 'DELETE' and pg_catalog.pg_trigger_depth() > 1 then
+        return old;
+    end if;
+    raise sqlstate '55000' using
+        message = 'salesflow.compliance_log is append-only: rows cannot be updated or deleted';
+end
+$$;
+
+create or replace trigger compliance_log_append_only before update or delete on salesflow.compliance_log
+for each row execute function salesflow.refuse_compliance_log_change();
+
+alter table salesflow.compliance_log enable row level security;
+
+-- owners, admins and analysts audit the organisation; a rep sees the verdicts on their own calls
+drop policy if exists compliance_log_select on salesflow.compliance_log;
+create policy compliance_log_select on salesflow.compliance_log for select to authenticated
+using (
+    org_id = any((select salesflow.my_org_ids('{owner,admin,analyst}'))::uuid[])
+    or (org_id = any((select salesflow.my_org_ids())::uuid[]) and user_id = (select auth.uid()))
+);
+
+revoke all on salesflow.compliance_log from anon, authenticated, service_role;
+grant select on salesflow.compliance_log to authenticated, service_role;
+
+-- The organisation's AI settings: {"pii": {...}, "compliance": {...}, "routing": {...}}, kept in
+-- organizations.settings under "ai". The gateway validates the contents and refuses a call whose
+-- settings it cannot apply; this checks the shape.
+create or replace function api.get_ai_settings(org_id uuid)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    found_settings jsonb;
+begin
+    select coalesce(o.settings -> 'ai', '{}') into found_settings
+    from salesflow.organizations as o
+    where o.id = get_ai_settings.org_id;
+    if found_settings is null then
+        perform salesflow.not_found('organization', get_ai_settings.org_id);
+    end if;
+    return found_settings;
+end
+$$;
+comment on function api.get_ai_settings(uuid) is
+'The organisation''s AI settings: PII redaction ("pii"), compliance rules ("compliance"), routing ("routing").';
+
+create or replace function api.set_ai_settings(org_id uuid, settings jsonb)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+    bad text[];
+begin
+    if settings is null or pg_catalog.jsonb_typeof(settings) <> 'object' then
+        raise sqlstate '22023' using message = 'settings must be a JSON object';
+    end if;
+    select pg_catalog.array_agg(s.key order by s.key) into bad
+    from pg_catalog.jsonb_each(settings) as s
+    where s.key not in ('pii', 'compliance', 'routing') or pg_catalog.jsonb_typeof(s.value) <> 'object';
+    if bad is not null then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('unknown or malformed AI settings: %s', pg_catalog.array_to_string(bad, ', ')),
+            hint = 'allowed: "pii", "compliance" and "routing", each a JSON object';
+    end if;
+    -- RLS lets only owners and admins update the organisation
+    update salesflow.organizations as o
+    set settings = pg_catalog.jsonb_set(o.settings, '{ai}', set_ai_settings.settings)
+    where o.id = set_ai_settings.org_id;
+    if not found then
+        raise sqlstate 'PT404' using
+            message = pg_catalog.format('organization %s not found', set_ai_settings.org_id),
+            hint = 'Only owners and admins of an organisation may change its AI settings.';
+    end if;
+    return settings;
+end
+$$;
+comment on function api.set_ai_settings(uuid, jsonb) is
+'Replace the organisation''s AI settings (owners and admins): PII redaction, compliance rules, routing.';
+
+-- source: sql/objects/65_ai_analytics.sql
+-- The AI gateway's analysts' views: spend, error and fallback rates, latency percentiles, and the
+-- saving of routed calls against always using each task's top model.
+-- Analysts' views: live, plain views (not security_invoker), granted to nobody; an installation
+-- grants SELECT to its analysts' role, as with analytics.queue_health.
+
+-- Spend per UTC day, organisation, user, task and model, from the daily rollups.
+create or replace view analytics.llm_spend_daily as
+select
+    u.day,
+    u.org_id,
+    u.user_id,
+    u.task,
+    u.provider,
+    u.model,
+    u.requests,
+    u.input_tokens,
+    u.output_tokens,
+    u.cost
+from salesflow.llm_usage_daily as u;
+
+-- Error and fallback rates per day, organisation, task and model.
+create or replace view analytics.llm_error_rates as
+select
+    u.day,
+    u.org_id,
+    u.task,
+    u.provider,
+    u.model,
+    sum(u.requests) as requests,
+    sum(u.errors) as errors,
+    sum(u.fallbacks) as fallbacks,
+    round(sum(u.errors)::numeric / nullif(sum(u.requests), 0), 4) as error_rate,
+    -- share of calls that needed at least one fallback hop
+    round(sum(u.fallbacks)::numeric / nullif(sum(u.requests), 0), 4) as fallback_rate
+from salesflow.llm_usage_daily as u
+group by u.day, u.org_id, u.task, u.provider, u.model;
+
+-- Latency and time-to-first-token percentiles per day, organisation, task and model, from the log
+-- (percentiles cannot be rolled up from sums).
+create or replace view analytics.llm_latency as
+select
+    (r.started_at at time zone 'UTC')::date as day,
+    r.org_id,
+    r.task,
+    r.provider,
+    r.model,
+    count(*) as requests,
+    percentile_cont(0.5) within group (order by r.latency_ms) as latency_p50_ms,
+    percentile_cont(0.95) within group (order by r.latency_ms) as latency_p95_ms,
+    percentile_cont(0.5) within group (order by r.time_to_first_token_ms) as ttft_p50_ms,
+    percentile_cont(0.95) within group (order by r.time_to_first_token_ms) as ttft_p95_ms
+from salesflow.llm_requests as r
+group by (r.started_at at time zone 'UTC')::date, r.org_id, r.task, r.provider, r.model;
+
+-- What routing saved: every successful call that names its task's top model (the baseline) is
+-- priced twice on the same tokens, at the catalogue prices in force when it started, once for the
+-- model that answered and once for the baseline. Calls to a baseline missing from the catalogue
+-- count at their own cost (no saving claimed).
+create or replace view analytics.llm_routing_savings as
+select
+    (r.started_at at time zone 'UTC')::date as day,
+    r.org_id,
+    r.task,
+    count(*) as requests,
+    count(*) filter (where (r.provider, r.model) <> (r.baseline_provider, r.baseline_model)) as routed_away,
+    sum(r.cost) as cost,
+    sum(b.cost) as baseline_cost,
+    sum(b.cost) - sum(r.cost) as saving,
+    round(1 - sum(r.cost) / nullif(sum(b.cost), 0), 4) as saving_ratio
+from salesflow.llm_requests as r
+cross join
+    lateral (
+        select
+            coalesce(
+                pg_catalog.round(
+                    (r.input_tokens * p.input_price_per_mtok + r.output_tokens * p.output_price_per_mtok)
+                    / 1000000, 6
+                ),
+                r.cost
+            ) as cost
+        from salesflow.llm_price(r.baseline_provider, r.baseline_model, r.started_at) as p
+    ) as b
+where r.status = 'ok' and r.baseline_model is not null
+group by (r.started_at at time zone 'UTC')::date, r.org_id, r.task;
+
+comment on view analytics.llm_spend_daily is 'LLM spend and tokens per UTC day, organisation, user, task and model.';
+comment on view analytics.llm_error_rates is 'LLM error and fallback rates per UTC day, organisation, task and model.';
+comment on view analytics.llm_latency is 'LLM latency and time-to-first-token p50/p95 per UTC day, organisation, task and model.';
+
+comment on view analytics.llm_routing_savings is
+'Cost of routed LLM calls against always using each task''s top model, per UTC day, organisation and task.';
+
+revoke all on analytics.llm_spend_daily, analytics.llm_error_rates, analytics.llm_latency,
+analytics.llm_routing_savings from public;
 
 -- source: sql/objects/90_grants.sql
 -- Grants: nothing by default, then what each role needs, function by function.

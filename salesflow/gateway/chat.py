@@ -1,0 +1,217 @@
+"""Chat with the AI coach: a conversation's history fitted into the model's context window.
+
+Each turn sends the coach's system prompt, a running summary of the turns that no longer fit, as
+many recent turns as fit, and the new message. The token budget is the first model's context
+window less the answer's allowance, the system prompt and the new message. Older turns are
+summarised once (the `conversation_summary` prompt, cheap and low importance) and the summary is
+stored with the last turn it covers; the next turn reuses it, and extends it only when more turns
+fall out of the window. A failed summary does not fail the chat: the turn goes on without it.
+
+The user's message and the answer are stored together, in the transaction that logs the call,
+only when the answer finished; a cut or cancelled stream leaves the conversation as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+from psycopg.rows import dict_row
+
+from salesflow.gateway.config import ModelConfig
+from salesflow.gateway.core import Attempting, Gateway, LLMCall, LLMResult, PromptCall, Token
+from salesflow.gateway.errors import GatewayError
+from salesflow.gateway.product_prompts import product_prompt
+from salesflow.gateway.providers import ChatMessage
+from salesflow.gateway.queries import QUERIES
+from salesflow.gateway.routing import route
+from salesflow.gateway.tokens import PER_MESSAGE_TOKENS, TokenCounter, counter_for
+
+log = logging.getLogger(__name__)
+# room left for framing and the rendered prompt's variables beyond what is counted
+SAFETY_MARGIN = 48
+# the share of the history budget a summary may take when older turns are dropped
+SUMMARY_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class Turn:
+    id: int
+    role: str
+    content: str
+    tokens: int | None
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: UUID
+    user_id: UUID
+    lead_id: UUID | None
+    language: str | None
+    summary: str | None
+    summary_upto: int | None
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What one turn sends, and what it left out."""
+
+    messages: list[ChatMessage]
+    kept: int
+    dropped: int
+    summary: str | None
+    summarised_now: bool
+
+
+def _transcript(turns: list[Turn]) -> str:
+    return "\n".join(f"{t.role}: {t.content}" for t in turns)
+
+
+class ChatService:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def open(self, org_id: UUID, user_id: UUID, conversation_id: UUID | None, lead_id: UUID | None,
+                   language: str) -> Conversation:
+        """The caller's conversation, created on first use. Raises GatewayError 404 for anyone else's."""
+        async with self.gateway.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            member = await (await cur.execute(QUERIES["is_member"], {"org_id": org_id, "user_id": user_id}
+                                               )).fetchone()
+            if not member or not member["member"]:
+                raise GatewayError("not_found", f"organization {org_id} not found", status=404)
+            cid = conversation_id or uuid4()
+            row = await (await cur.execute(QUERIES["conversation"], {"org_id": org_id, "conversation_id": cid}
+                                            )).fetchone()
+            if row is None:
+                try:
+                    row = await (await cur.execute(QUERIES["start_conversation"], {
+                        "org_id": org_id, "conversation_id": cid, "user_id": user_id, "lead_id": lead_id,
+                        "title": None, "language": language})).fetchone()
+                except psycopg.errors.ForeignKeyViolation:
+                    raise GatewayError("not_found", f"lead {lead_id} not found", status=404) from None
+                except psycopg.errors.UniqueViolation:
+                    # another organisation's conversation has this id: say nothing about it
+                    raise GatewayError("not_found", f"conversation {cid} not found", status=404) from None
+            elif row["user_id"] != user_id:
+                raise GatewayError("not_found", f"conversation {cid} not found", status=404)
+            await conn.commit()
+        assert row is not None
+        return Conversation(row["id"], row["user_id"], row["lead_id"], row["language"], row["summary"],
+                            row["summary_upto"])
+
+    async def _turns(self, org_id: UUID, conversation_id: UUID) -> list[Turn]:
+        async with self.gateway.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            rows = await (await cur.execute(QUERIES["conversation_turns"], {
+                "org_id": org_id, "conversation_id": conversation_id})).fetchall()
+        return [Turn(r["id"], r["role"], r["content"], r["tokens"]) for r in rows]
+
+    async def _context(self, org_id: UUID, lead_id: UUID | None) -> str:
+        if lead_id is None:
+            return "(no lead selected)"
+        async with self.gateway.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            row = await (await cur.execute(QUERIES["lead_context"], {"org_id": org_id, "lead_id": lead_id})
+                         ).fetchone()
+        return json.dumps({k: v for k, v in (row or {}).items() if v is not None}, ensure_ascii=False)
+
+    async def fit(self, org_id: UUID, conversation: Conversation, message: str, *, window: int, max_output: int,
+                  system_tokens: int, counter: TokenCounter, user_id: UUID | None, language: str) -> Fitted:
+        """The messages for this turn within `window` tokens, summarising older turns if needed."""
+        turns = await self._turns(org_id, conversation.id)
+        budget = window - max_output - system_tokens - counter.count(message) - PER_MESSAGE_TOKENS - SAFETY_MARGIN
+        if budget <= 0:
+            raise GatewayError("context_length", "the message is too long for the model's context window",
+                               status=400)
+
+        def cost(t: Turn) -> int:
+            return (t.tokens if t.tokens is not None else counter.count(t.content)) + PER_MESSAGE_TOKENS
+
+        total = sum(cost(t) for t in turns)
+        room = budget if total <= budget else int(budget * (1 - SUMMARY_SHARE))
+        kept: list[Turn] = []
+        used = 0
+        for t in reversed(turns):
+            if used + cost(t) > room:
+                break
+            kept.insert(0, t)
+            used += cost(t)
+        dropped = turns[: len(turns) - len(kept)]
+        summary, made = conversation.summary, False
+        if dropped and (conversation.summary_upto or 0) < dropped[-1].id:
+            fresh = [t for t in dropped if t.id > (conversation.summary_upto or 0)]
+            summary = await self._summarise(org_id, conversation, fresh, dropped[-1].id, user_id, language,
+                                            int(budget * SUMMARY_SHARE))
+            made = summary is not None and summary != conversation.summary
+        messages: list[ChatMessage] = []
+        if dropped and summary:
+            label = ("Zusammenfassung des bisherigen Gesprächs" if language == "de"
+                     else "Summary of the conversation so far")
+            messages.append(ChatMessage("system", f"{label}:\n{summary}"))
+        messages += [ChatMessage("user" if t.role == "user" else "assistant", t.content) for t in kept]
+        messages.append(ChatMessage("user", message))
+        return Fitted(messages, len(kept), len(dropped), summary if dropped else None, made)
+
+    async def _summarise(self, org_id: UUID, conversation: Conversation, fresh: list[Turn], upto: int,
+                         user_id: UUID | None, language: str, max_tokens: int) -> str | None:
+        try:
+            result = await self.gateway.complete(LLMCall(
+                org_id, "summarize", [ChatMessage("user", "Summarise." if language == "en" else "Zusammenfassen.")],
+                prompt=PromptCall("conversation_summary", {"previous_summary": conversation.summary or "",
+                                                           "turns": _transcript(fresh)}, language),
+                user_id=user_id, feature="chat.summary", importance="low", cost_sensitivity="high",
+                max_output_tokens=max(64, min(max_tokens, 400)), conversation_id=conversation.id))
+        except GatewayError as exc:
+            log.warning("conversation %s: older turns not summarised: %s", conversation.id, exc)
+            return conversation.summary
+        summary = result.text.strip()[:20000]
+        if not summary:
+            return conversation.summary
+        async with self.gateway.pool.connection() as conn:
+            await conn.execute(QUERIES["save_summary"], {"org_id": org_id, "conversation_id": conversation.id,
+                                                         "summary": summary, "summary_upto": upto})
+        return summary
+
+    async def stream_turn(self, org_id: UUID, user_id: UUID, conversation: Conversation, message: str, *,
+                          language: str = "en", importance: str = "medium", rep_name: str = "",
+                          org_name: str = "") -> AsyncIterator[Attempting | Token | LLMResult | Fitted]:
+        """Fitted first, then the gateway's stream events; the turn is stored when the answer is complete."""
+        config = self.gateway.config
+        policy = config.policy("chat")
+        try:
+            first = route(config, "chat", importance).chain[0]
+        except ValueError as exc:
+            raise GatewayError("no_route", str(exc), status=400) from None
+        counter = counter_for(first.offline)
+        context = await self._context(org_id, conversation.lead_id)
+        template = product_prompt("ai_coach", language).template
+        system_tokens = counter.count(template) + counter.count(context) + PER_MESSAGE_TOKENS
+        max_output = min(policy.max_output_tokens, max(64, first.context_window // 4))
+        fitted = await self.fit(org_id, conversation, message, window=first.context_window, max_output=max_output,
+                                system_tokens=system_tokens, counter=counter, user_id=user_id, language=language)
+        yield fitted
+        output_counter = counter
+
+        async def store(conn: psycopg.AsyncConnection[Any], request_id: int, text: str, model: ModelConfig) -> None:
+            await conn.execute(QUERIES["add_turn"], {
+                "org_id": org_id, "conversation_id": conversation.id, "role": "user", "content": message,
+                "request_id": None, "tokens": output_counter.count(message), "offline_model": False})
+            await conn.execute(QUERIES["add_turn"], {
+                "org_id": org_id, "conversation_id": conversation.id, "role": "assistant", "content": text,
+                "request_id": request_id, "tokens": output_counter.count(text), "offline_model": model.offline})
+            await conn.execute(QUERIES["touch_conversation"], {"org_id": org_id, "conversation_id": conversation.id})
+
+        call = LLMCall(
+            org_id, "chat", fitted.messages,
+            prompt=PromptCall("ai_coach", {"org_name": org_name, "rep_name": rep_name, "context": context}, language,
+                              subject_id=str(conversation.lead_id or user_id)),
+            user_id=user_id, feature="chat", importance=importance, max_output_tokens=max_output, purpose="chat",
+            conversation_id=conversation.id)
+        async for event in self.gateway.stream(call, store=store):
+            yield event

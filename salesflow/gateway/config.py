@@ -1,0 +1,283 @@
+"""The gateway's configuration: providers, the model catalogue and the task policies.
+
+One TOML file (`SALESFLOW_LLM_CONFIG`, else `salesflow.toml` in the working directory, else the
+built-in defaults below) plus the environment for secrets. A provider whose key is missing is not
+configured, and its models drop out of every route; with no keys at all only the local SmolLM2
+model is left, which is what `salesflow up` runs offline.
+
+    [providers.openai]
+    kind = "openai"                      # openai | anthropic | openai_compatible | local
+    api_key_env = "OPENAI_API_KEY"
+    [providers.ollama]
+    kind = "openai_compatible"
+    base_url = "http://127.0.0.1:11434/v1"
+
+    [[models]]
+    provider = "openai"
+    model = "gpt-4o"
+    context_window = 128000
+    input_price_per_mtok = 2.50          # USD per million tokens
+    output_price_per_mtok = 10.00
+    effective_from = 2024-10-01          # a price change is a new entry with a later date
+    quality = 0.90                       # 0..1: what routing ranks models by
+
+    [tasks.chat]
+    fallbacks = ["openai/gpt-4o", "anthropic/claude-sonnet-4", "openai/gpt-4o-mini"]
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+PROVIDER_KINDS = ("openai", "anthropic", "openai_compatible", "local")
+IMPORTANCE = ("low", "medium", "high", "critical")
+COST_SENSITIVITY = ("low", "medium", "high")
+TASKS = ("chat", "draft", "summarize", "classify", "compliance", "personality", "script")
+LOCAL_MODEL = "SmolLM2-135M-Instruct"
+# wherever a person could read the local model's words (DESIGN.md decision 8)
+OFFLINE_NOTICE = ("Written by SmolLM2-135M, a tiny offline model that only tests the plumbing: "
+                  "this is not usable advice.")
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names the file, the entry and what is wrong."""
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    name: str
+    kind: str
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    # per attempt; the gateway also caps it by the caller's deadline
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    provider: str
+    model: str
+    context_window: int
+    input_price_per_mtok: float
+    output_price_per_mtok: float
+    effective_from: date
+    quality: float
+    # the tiny offline model: its text is labelled wherever a person could read it
+    offline: bool = False
+
+    @property
+    def ref(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input_price_per_mtok + output_tokens * self.output_price_per_mtok) / 1e6
+
+
+@dataclass(frozen=True)
+class TaskPolicy:
+    """How a task is routed. Importance sets the quality a model must reach; complexity (0..1) raises it."""
+
+    task: str
+    # the least quality by importance
+    min_quality: Mapping[str, float]
+    # an explicit fallback chain ("provider/model", best first) used instead of the computed one
+    fallbacks: tuple[str, ...] = ()
+    max_output_tokens: int = 512
+    temperature: float = 0.3
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    attempts_per_model: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    # a Retry-After longer than this moves on to the next model instead of waiting
+    max_retry_after: float = 20.0
+
+
+@dataclass(frozen=True)
+class CooldownConfig:
+    # consecutive retryable failures of one model that open its cooldown
+    failures: int = 3
+    seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    providers: Mapping[str, ProviderConfig]
+    models: tuple[ModelConfig, ...]
+    tasks: Mapping[str, TaskPolicy]
+    retry: RetryConfig = RetryConfig()
+    cooldown: CooldownConfig = CooldownConfig()
+    source: str = "built-in defaults"
+
+    def available_models(self) -> list[ModelConfig]:
+        """The newest catalogue entry of every model whose provider is configured."""
+        newest: dict[str, ModelConfig] = {}
+        for m in self.models:
+            if m.provider not in self.providers:
+                continue
+            if m.ref not in newest or m.effective_from > newest[m.ref].effective_from:
+                newest[m.ref] = m
+        return list(newest.values())
+
+    def model(self, ref: str) -> ModelConfig | None:
+        return next((m for m in self.available_models() if m.ref == ref), None)
+
+    def policy(self, task: str) -> TaskPolicy:
+        try:
+            return self.tasks[task]
+        except KeyError:
+            raise ConfigError(f"unknown task {task!r}; known: {', '.join(sorted(self.tasks))}") from None
+
+
+# Public list prices (USD per million tokens) as of their dates; an installation overrides them.
+DEFAULT_MODELS: tuple[dict[str, Any], ...] = (
+    {"provider": "openai", "model": "gpt-4o", "context_window": 128000, "input_price_per_mtok": 2.50,
+     "output_price_per_mtok": 10.00, "effective_from": date(2024, 10, 1), "quality": 0.90},
+    {"provider": "openai", "model": "gpt-4o-mini", "context_window": 128000, "input_price_per_mtok": 0.15,
+     "output_price_per_mtok": 0.60, "effective_from": date(2024, 7, 18), "quality": 0.70},
+    {"provider": "anthropic", "model": "claude-sonnet-4", "context_window": 200000, "input_price_per_mtok": 3.00,
+     "output_price_per_mtok": 15.00, "effective_from": date(2025, 5, 22), "quality": 0.92},
+    {"provider": "anthropic", "model": "claude-3-5-haiku", "context_window": 200000, "input_price_per_mtok": 0.80,
+     "output_price_per_mtok": 4.00, "effective_from": date(2024, 11, 4), "quality": 0.72},
+    {"provider": "local", "model": LOCAL_MODEL, "context_window": 2048, "input_price_per_mtok": 0.0,
+     "output_price_per_mtok": 0.0, "effective_from": date(2024, 1, 1), "quality": 0.05, "offline": True},
+)
+
+# The least quality each task needs by importance. Drafts and compliance reach customers or judge
+# what does, so they start higher; summaries and classification are forgiving.
+DEFAULT_MIN_QUALITY: dict[str, dict[str, float]] = {
+    "chat": {"low": 0.60, "medium": 0.70, "high": 0.85, "critical": 0.90},
+    "draft": {"low": 0.65, "medium": 0.70, "high": 0.88, "critical": 0.90},
+    "summarize": {"low": 0.50, "medium": 0.60, "high": 0.70, "critical": 0.88},
+    "classify": {"low": 0.50, "medium": 0.60, "high": 0.70, "critical": 0.88},
+    "compliance": {"low": 0.70, "medium": 0.70, "high": 0.88, "critical": 0.90},
+    "personality": {"low": 0.60, "medium": 0.70, "high": 0.85, "critical": 0.90},
+    "script": {"low": 0.60, "medium": 0.70, "high": 0.85, "critical": 0.90},
+}
+DEFAULT_MAX_OUTPUT = {"chat": 700, "draft": 600, "summarize": 400, "classify": 300, "compliance": 400,
+                      "personality": 400, "script": 800}
+
+
+def default_providers(env: Mapping[str, str]) -> dict[str, ProviderConfig]:
+    providers: dict[str, ProviderConfig] = {}
+    if env.get("OPENAI_API_KEY"):
+        providers["openai"] = ProviderConfig("openai", "openai", env.get("OPENAI_BASE_URL"), env["OPENAI_API_KEY"])
+    if env.get("ANTHROPIC_API_KEY"):
+        providers["anthropic"] = ProviderConfig("anthropic", "anthropic", env.get("ANTHROPIC_BASE_URL"),
+                                                env["ANTHROPIC_API_KEY"])
+    local_url = env.get("SALESFLOW_LOCAL_LLM_URL")
+    if local_url:
+        providers["local"] = ProviderConfig("local", "local", local_url, "local", timeout=60.0)
+    return providers
+
+
+def _number(where: str, value: Any, low: float, high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < low or (high is not None and
+                                                                                        value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ConfigError(f"{where} must be a number {bound}, not {value!r}")
+    return float(value)
+
+
+def _model(where: str, raw: Mapping[str, Any]) -> ModelConfig:
+    missing = {"provider", "model", "context_window", "input_price_per_mtok", "output_price_per_mtok"} - set(raw)
+    if missing:
+        raise ConfigError(f"{where}: missing {', '.join(sorted(missing))}")
+    effective = raw.get("effective_from", date(2024, 1, 1))
+    if isinstance(effective, str):
+        try:
+            effective = date.fromisoformat(effective)
+        except ValueError:
+            raise ConfigError(f"{where}.effective_from must be a date (YYYY-MM-DD), not {effective!r}") from None
+    if not isinstance(effective, date):
+        raise ConfigError(f"{where}.effective_from must be a date (YYYY-MM-DD)")
+    return ModelConfig(
+        provider=str(raw["provider"]), model=str(raw["model"]),
+        context_window=int(_number(f"{where}.context_window", raw["context_window"], 256)),
+        input_price_per_mtok=_number(f"{where}.input_price_per_mtok", raw["input_price_per_mtok"], 0),
+        output_price_per_mtok=_number(f"{where}.output_price_per_mtok", raw["output_price_per_mtok"], 0),
+        effective_from=effective,
+        quality=_number(f"{where}.quality", raw.get("quality", 0.5), 0, 1),
+        offline=bool(raw.get("offline", False)),
+    )
+
+
+def _provider(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> ProviderConfig | None:
+    kind = raw.get("kind", name)
+    if kind not in PROVIDER_KINDS:
+        raise ConfigError(f"providers.{name}.kind must be one of {', '.join(PROVIDER_KINDS)}, not {kind!r}")
+    key = raw.get("api_key") or (env.get(raw["api_key_env"]) if raw.get("api_key_env") else None)
+    if kind in ("openai", "anthropic") and not key:
+        return None  # not configured here: its models drop out of the routes
+    if kind in ("openai_compatible", "local") and not raw.get("base_url"):
+        raise ConfigError(f"providers.{name}: base_url is required for kind {kind}")
+    timeout = _number(f"providers.{name}.timeout", raw.get("timeout", 30.0), 0.1, 600)
+    return ProviderConfig(name, kind, raw.get("base_url"), key or "none", timeout)
+
+
+def parse_config(data: Mapping[str, Any], env: Mapping[str, str], source: str = "built-in defaults") -> GatewayConfig:
+    """Build a config from parsed TOML; missing sections take the defaults. Raises ConfigError."""
+    providers = default_providers(env)
+    for name, raw in (data.get("providers") or {}).items():
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"providers.{name} must be a table")
+        provider = _provider(name, raw, env)
+        if provider is None:
+            providers.pop(name, None)
+        else:
+            providers[name] = provider
+    raw_models = data.get("models")
+    models = tuple(_model(f"models[{i}]", m) for i, m in enumerate(raw_models if raw_models is not None
+                                                                      else DEFAULT_MODELS))
+    tasks: dict[str, TaskPolicy] = {t: TaskPolicy(t, DEFAULT_MIN_QUALITY[t], max_output_tokens=DEFAULT_MAX_OUTPUT[t])
+                                    for t in TASKS}
+    for task, raw in (data.get("tasks") or {}).items():
+        base = tasks.get(task) or TaskPolicy(task, DEFAULT_MIN_QUALITY["chat"])
+        min_quality = dict(base.min_quality)
+        for level, value in (raw.get("min_quality") or {}).items():
+            if level not in IMPORTANCE:
+                raise ConfigError(f"tasks.{task}.min_quality: unknown importance {level!r}")
+            min_quality[level] = _number(f"tasks.{task}.min_quality.{level}", value, 0, 1)
+        fallbacks = tuple(raw.get("fallbacks", base.fallbacks))
+        known = {m.ref for m in models}
+        unknown = [ref for ref in fallbacks if ref not in known]
+        if unknown:
+            raise ConfigError(f"tasks.{task}.fallbacks names models missing from the catalogue: {', '.join(unknown)}")
+        tasks[task] = replace(
+            base, min_quality=min_quality, fallbacks=fallbacks,
+            max_output_tokens=int(_number(f"tasks.{task}.max_output_tokens",
+                                          raw.get("max_output_tokens", base.max_output_tokens), 1, 100000)),
+            temperature=_number(f"tasks.{task}.temperature", raw.get("temperature", base.temperature), 0, 2),
+        )
+    retry = RetryConfig(**(data.get("retry") or {}))
+    cooldown = CooldownConfig(**(data.get("cooldown") or {}))
+    return GatewayConfig(providers, models, tasks, retry, cooldown, source)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> GatewayConfig:
+    """The configuration from `path`, `SALESFLOW_LLM_CONFIG`, ./salesflow.toml, or the defaults."""
+    env = os.environ if env is None else env
+    chosen = path or env.get("SALESFLOW_LLM_CONFIG")
+    file = Path(chosen) if chosen else Path("salesflow.toml")
+    if not file.exists():
+        if chosen:
+            raise ConfigError(f"{file}: no such LLM config file")
+        return parse_config({}, env)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+    try:
+        return parse_config(data, env, str(file))
+    except TypeError as exc:  # an unknown key in [retry] or [cooldown]
+        raise ConfigError(f"{file}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: {exc}") from None

