@@ -119,7 +119,8 @@ SEEDS = {
     "salesflow.conversation_turns": (
         "insert into salesflow.conversation_turns (org_id, conversation_id, role, content) "
         "select c.org_id, c.id, r.role::salesflow.chat_role, r.content from salesflow.conversations as c "
-        "cross join (values ('user', 'How do I reach Ada?'), ('assistant', 'Call her on Tuesday.')) as r (role, content) "
+        "cross join (values ('user', 'How do I reach Ada?'), ('assistant', 'Call her on Tuesday.')) "
+        "as r (role, content) "
         "where c.org_id = %(org)s"
     ),
     # AI settings live in the organisation's row; set so that get_ai_settings has something to leak
