@@ -146,9 +146,8 @@ class ChatService:
         summary, made = conversation.summary, False
         if dropped and (conversation.summary_upto or 0) < dropped[-1].id:
             fresh = [t for t in dropped if t.id > (conversation.summary_upto or 0)]
-            summary = await self._summarise(org_id, conversation, fresh, dropped[-1].id, user_id, language,
-                                            int(budget * SUMMARY_SHARE))
-            made = summary is not None and summary != conversation.summary
+            summary, made = await self._summarise(org_id, conversation, fresh, dropped[-1].id, user_id, language,
+                                                  int(budget * SUMMARY_SHARE))
         messages: list[ChatMessage] = []
         if dropped and summary:
             label = ("Zusammenfassung des bisherigen Gesprächs" if language == "de"
@@ -159,7 +158,8 @@ class ChatService:
         return Fitted(messages, len(kept), len(dropped), summary if dropped else None, made)
 
     async def _summarise(self, org_id: UUID, conversation: Conversation, fresh: list[Turn], upto: int,
-                         user_id: UUID | None, language: str, max_tokens: int) -> str | None:
+                         user_id: UUID | None, language: str, max_tokens: int) -> tuple[str | None, bool]:
+        """The extended summary and whether it was made now; the old one if the call fails."""
         try:
             result = await self.gateway.complete(LLMCall(
                 org_id, "summarize", [ChatMessage("user", "Summarise." if language == "en" else "Zusammenfassen.")],
@@ -169,14 +169,14 @@ class ChatService:
                 max_output_tokens=max(64, min(max_tokens, 400)), conversation_id=conversation.id))
         except GatewayError as exc:
             log.warning("conversation %s: older turns not summarised: %s", conversation.id, exc)
-            return conversation.summary
+            return conversation.summary, False
         summary = result.text.strip()[:20000]
         if not summary:
-            return conversation.summary
+            return conversation.summary, False
         async with self.gateway.pool.connection() as conn:
             await conn.execute(QUERIES["save_summary"], {"org_id": org_id, "conversation_id": conversation.id,
                                                          "summary": summary, "summary_upto": upto})
-        return summary
+        return summary, True
 
     async def stream_turn(self, org_id: UUID, user_id: UUID, conversation: Conversation, message: str, *,
                           language: str = "en", importance: str = "medium", rep_name: str = "",
