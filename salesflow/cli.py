@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -154,6 +155,28 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     return _serve(settings, db.url)
 
 
+def _start_local_llm(settings: Settings) -> Any:
+    """With no LLM provider configured, the offline SmolLM2 model through llama.cpp (DESIGN.md decision 8)."""
+    from salesflow.gateway.config import ConfigError, load_config
+    from salesflow.gateway.local import LocalLLMServer, LocalModelError
+
+    try:
+        if load_config().available_models():
+            return None
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        server = LocalLLMServer(log_path=settings.home / "llama.log").start()
+    except LocalModelError as exc:
+        print(f"no LLM provider is configured and {exc}; the chat endpoint will answer 503", flush=True)
+        return None
+    # the API and the worker (a child process) find it through the environment
+    os.environ["SALESFLOW_LOCAL_LLM_URL"] = server.base_url
+    print(f"offline LLM: SmolLM2-135M through llama.cpp at {server.base_url} "
+          "(tests the plumbing; its text is not usable advice)", flush=True)
+    return server
+
+
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     db = open_database(settings)
     try:
@@ -163,14 +186,20 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
             from salesflow.next_steps import demo_banner
 
             banner = demo_banner(settings, db.url, leads=args.leads, seed=args.seed)
-        # the worker runs as a child; it is stopped (SIGTERM, its grace period) before the database
-        worker = None if args.no_worker else start_worker_process(db.url)
+        llm = None if args.no_local_llm else _start_local_llm(settings)
         try:
-            return _serve(settings, db.url, banner)
+            # the worker runs as a child; it is stopped (SIGTERM, its grace period) before the database
+            worker = None if args.no_worker else start_worker_process(db.url)
+            try:
+                return _serve(settings, db.url, banner)
+            finally:
+                if worker is not None:
+                    stop_worker_process(worker)
+                    print("worker stopped", flush=True)
         finally:
-            if worker is not None:
-                stop_worker_process(worker)
-                print("worker stopped", flush=True)
+            if llm is not None:
+                llm.stop()
+                print("offline LLM stopped", flush=True)
     finally:
         if db.started_here and db.server is not None:
             db.server.stop()
@@ -227,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--leads", type=positive_int, default=2000, help="demo size (default 2000)")
     up.add_argument("--seed", type=int, default=42, help="demo seed (default 42)")
     up.add_argument("--no-worker", action="store_true", help="serve the API only, without the job worker")
+    up.add_argument("--no-local-llm", action="store_true",
+                    help="do not start the offline SmolLM2 model when no LLM provider is configured")
     up.set_defaults(func=cmd_up)
 
     db = sub.add_parser("db", help="the database: start|stop|status|url|migrate|psql")

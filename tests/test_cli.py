@@ -81,7 +81,9 @@ def test_bad_arguments_exit_2_with_usage(home: Path) -> None:
 
 def test_up_with_demo_prints_a_snippet_that_works_and_stops_cleanly_on_sigterm(home: Path) -> None:
     api_port, db_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SALESFLOW_JWT_SECRET")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "SALESFLOW_JWT_SECRET", "OPENAI_API_KEY", "ANTHROPIC_API_KEY",
+                        "SALESFLOW_LOCAL_LLM_URL", "SALESFLOW_LLM_CONFIG")}
     env.update({"SALESFLOW_HOME": str(home), "SALESFLOW_API_PORT": str(api_port), "SALESFLOW_DB_PORT": str(db_port)})
     log = home.parent / "up.log"
     with open(log, "w") as out:
@@ -109,5 +111,7 @@ def test_up_with_demo_prints_a_snippet_that_works_and_stops_cleanly_on_sigterm(h
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(60)
     assert code == 0, log.read_text()
+    # with no provider configured, the offline model came up with it and went down with it
+    assert "offline LLM: SmolLM2-135M" in log.read_text() and "offline LLM stopped" in log.read_text()
     assert "embedded PostgreSQL stopped" in log.read_text()
     assert not EmbeddedServer(home / "pgdata").status().running
