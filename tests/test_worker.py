@@ -426,14 +426,17 @@ def test_up_runs_a_worker_and_ctrl_c_stops_both(conn, db_url, workers) -> None:
            "SALESFLOW_JWT_SECRET": "test-secret-that-is-long-enough-for-hs256-000000"}
     log_path = workers.tmp / "up.log"
     with open(log_path, "wb") as log:
-        up = subprocess.Popen([sys.executable, "-m", "salesflow", "up"], env=env, stdout=log,
+        up = subprocess.Popen([sys.executable, "-m", "salesflow", "up", "--no-local-llm"], env=env, stdout=log,
                               stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         job_id = enqueue(conn, "noop", {})
         wait_for(lambda: value(conn, "select status from salesflow.jobs where id = %s", (job_id,)) == "completed",
                  f"the worker of `salesflow up` to run a job\n{log_path.read_text()}", workers)
-        [name] = [r["application_name"] for r in conn.execute(
-            "select application_name from pg_stat_activity where application_name like 'salesflow-worker listen %'")]
+        listen = ("select application_name from pg_stat_activity "
+                  "where application_name like 'salesflow-worker listen %'")
+        # the first job may be claimed by polling before the LISTEN connection is up
+        wait_for(lambda: len(conn.execute(listen).fetchall()) == 1, "the worker's LISTEN connection", workers)
+        [name] = [r["application_name"] for r in conn.execute(listen)]
         worker_pid = int(name.rsplit(":", 2)[1])
         assert worker_pid != up.pid
         wait_for(lambda: _answers(f"http://127.0.0.1:{port}/health"), "the API to answer", workers)
