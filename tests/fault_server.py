@@ -223,7 +223,9 @@ class FaultServer:
     # -- life cycle --------------------------------------------------------------------------------
     def start(self) -> FaultServer:
         """Serve on 127.0.0.1 and a free port; returns once the port accepts connections."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off only for sockets that say TCP, and
+        # with it on every answer (headers, then body) waits ~40 ms for the client's delayed ACK
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         # log_config=None: leave the test process's logging alone; graceful shutdown bounded for a live hang

@@ -18,7 +18,7 @@ PRIMARY, SECONDARY, CLAUDE = "primary", "secondary", "claude-test"
 
 
 def config_for(server: FaultServer, chain: list[str] | None = None, **overrides: Any) -> GatewayConfig:
-    """Two OpenAI-protocol models and one Anthropic one, all served by `server`; `chain` is chat's fallbacks."""
+    """Two OpenAI-protocol models and one Anthropic one, all served by `server`; `chain`: the fallbacks."""
     data: dict[str, Any] = {
         "providers": {
             "fault": {"kind": "openai_compatible", "base_url": server.base_url, "api_key": "test", "timeout": 2.0},
@@ -32,8 +32,9 @@ def config_for(server: FaultServer, chain: list[str] | None = None, **overrides:
             {"provider": "fault-claude", "model": CLAUDE, "context_window": 8000, "input_price_per_mtok": 3.0,
              "output_price_per_mtok": 15.0, "quality": 0.92},
         ],
-        "tasks": {"chat": {"fallbacks": [f"fault/{m}" if m != CLAUDE else f"fault-claude/{m}"
-                                         for m in (chain or [PRIMARY, SECONDARY])]}},
+        # chat and classify follow the given chain; the other tasks are routed by quality and price
+        "tasks": {task: {"fallbacks": [f"fault/{m}" if m != CLAUDE else f"fault-claude/{m}"
+                                       for m in (chain or [PRIMARY, SECONDARY])]} for task in ("chat", "classify")},
         "retry": {"attempts_per_model": 3, "base_delay": 0.01, "max_delay": 0.05, "max_retry_after": 5.0},
         "cooldown": {"failures": 3, "seconds": 0.6},
     }

@@ -350,7 +350,6 @@ class Gateway:
                 p.billed_in += completion.usage.input_tokens
                 p.billed_out += completion.usage.output_tokens
                 p.estimated = p.estimated or completion.usage.estimated
-                p.first_token = p.first_token or time.monotonic()
                 text = p.vault.restore(completion.text)
                 if schema is None:
                     break

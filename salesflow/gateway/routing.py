@@ -1,11 +1,12 @@
 """Task routing: which models a call tries, in which order, and which one it is measured against.
 
 A call names its task, importance (low/medium/high/critical) and cost sensitivity (low/medium/high).
-The task's policy turns importance into the least quality a model must have; the estimated
-complexity of the request raises that bar by up to 0.15. Among the models that clear it:
+The task's policy turns importance into the least quality a model must have; an estimated
+complexity above 0.3 raises that bar, by up to 0.15 at complexity 1 (short, plain requests do not
+need more than their importance asks). Among the models that clear it:
 
 - cost sensitivity "high" takes the cheapest first,
-- "medium" the cheapest of those within 0.05 of the best quality that clears the bar,
+- "medium" the cheapest that clears the bar with a margin of 0.1 (else the best),
 - "low" the best quality first.
 
 The fallback chain is then the rest of the qualifying models (cheapest first), and after them the
@@ -68,7 +69,7 @@ def route(config: GatewayConfig, task: str, importance: str = "medium", cost_sen
         raise ValueError(f"no configured model can take task {task!r} (context of {min_context} tokens needed); "
                          "set OPENAI_API_KEY, ANTHROPIC_API_KEY or SALESFLOW_LOCAL_LLM_URL, or add providers")
     baseline = max(models, key=lambda m: (m.quality, -_price(m)))
-    required = min(1.0, policy.min_quality[importance] + 0.15 * max(0.0, min(1.0, complexity)))
+    required = min(1.0, policy.min_quality[importance] + 0.15 * max(0.0, min(1.0, complexity) - 0.3) / 0.7)
     if policy.fallbacks:
         by_ref = {m.ref: m for m in models}
         chain = tuple(by_ref[ref] for ref in policy.fallbacks if ref in by_ref)
@@ -81,8 +82,8 @@ def route(config: GatewayConfig, task: str, importance: str = "medium", cost_sen
         if cost_sensitivity == "high":
             first = cheapest_first[0]
         elif cost_sensitivity == "medium":
-            best = max(m.quality for m in good)
-            first = next(m for m in cheapest_first if m.quality >= best - 0.05)
+            margin = [m for m in cheapest_first if m.quality >= required + 0.1]
+            first = margin[0] if margin else max(good, key=lambda m: (m.quality, -_price(m)))
         else:
             first = max(good, key=lambda m: (m.quality, -_price(m)))
         rest = [m for m in cheapest_first if m is not first]

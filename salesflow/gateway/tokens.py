@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +36,15 @@ class GGUFCounter:
     def __init__(self, model_path: str | Path) -> None:
         from llama_cpp import Llama
 
-        self._llama = Llama(model_path=str(model_path), vocab_only=True, verbose=False)
+        # llama.cpp writes a context warning to fd 2 even when not verbose; it means nothing here
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "wb") as devnull:
+                os.dup2(devnull.fileno(), 2)
+                self._llama = Llama(model_path=str(model_path), vocab_only=True, verbose=False)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
         self._lock = threading.Lock()
 
     def count(self, text: str) -> int:
