@@ -3515,7 +3515,7 @@ comment on function api.set_ai_settings(uuid, jsonb) is
 
 -- source: sql/objects/65_ai_analytics.sql
 -- The AI gateway's analysts' views: spend, error and fallback rates, latency percentiles, and the
--- saving of routed calls against always using each task's top model.
+-- saving of routed calls against always using the best available model.
 -- Analysts' views: live, plain views (not security_invoker), granted to nobody; an installation
 -- grants SELECT to its analysts' role, as with analytics.queue_health.
 
@@ -3568,7 +3568,7 @@ select
 from salesflow.llm_requests as r
 group by (r.started_at at time zone 'UTC')::date, r.org_id, r.task, r.provider, r.model;
 
--- What routing saved: every successful call that names its task's top model (the baseline) is
+-- What routing saved: every successful call that names the best model available to it (the baseline) is
 -- priced twice on the same tokens, at the catalogue prices in force when it started, once for the
 -- model that answered and once for the baseline. Calls to a baseline missing from the catalogue
 -- count at their own cost (no saving claimed).
