@@ -123,6 +123,12 @@ SEEDS = {
         "as r (role, content) "
         "where c.org_id = %(org)s"
     ),
+    # a pending suggestion about A's lead from A's logged call
+    "salesflow.ai_suggestions": (
+        "insert into salesflow.ai_suggestions (org_id, lead_id, kind, content, request_id) "
+        "select %(org)s, (select l.id from salesflow.leads as l where l.org_id = %(org)s limit 1), 'next_actions', "
+        "'{\"actions\": []}', (select min(r.id) from salesflow.llm_requests as r where r.org_id = %(org)s)"
+    ),
     # AI settings live in the organisation's row; set so that get_ai_settings has something to leak
     "salesflow.organizations": (
         "update salesflow.organizations set settings = '{\"ai\": {\"pii\": {\"kinds\": [\"iban\"]}}}' "
@@ -176,6 +182,11 @@ def build_world(conn: psycopg.Connection) -> World:
             for t in (a, b):
                 t.rows["llm_request"] = one(conn, "select min(id) from salesflow.llm_requests where org_id = %s",
                                             (t.org_id,))
+        if "salesflow.ai_suggestions" in tables:
+            conn.execute(SEEDS["salesflow.ai_suggestions"], {"org": b.org_id})
+            for t in (a, b):
+                t.rows["suggestion"] = one(conn, "select min(id::text) from salesflow.ai_suggestions "
+                                                 "where org_id = %s", (t.org_id,))
         if "salesflow.conversations" in tables:
             conn.execute(SEEDS["salesflow.conversations"], {"org": b.org_id})
             for t in (a, b):
@@ -462,14 +473,16 @@ FIXED: dict[str, Any] = {
     "rating": 1, "comment": "Useful",  # record_llm_feedback's outcome is the activities' None above
     "prompt_name": "followup_email", "label": "production", "version": None,
     "settings": {"pii": {"kinds": ["email"]}},
+    "status": None, "decision": "accepted",
 }
 # the same name with different types: each must still match org A's data for the owner's control call
 BY_TYPE: dict[str, dict[str, str]] = {
     "stage": {"salesflow.lifecycle_stage": "lead", "salesflow.deal_stage": "prospecting"},
+    "kind": {"salesflow.activity_kind": "call", "salesflow.suggestion_kind": "next_actions"},
 }
 KEYS = {"company_id": "company", "lead_id": "lead", "deal_id": "deal", "activity_id": "activity",
         "message_id": "message", "address": "address", "external_id": "external_id", "request_id": "llm_request",
-    "conversation_id": "conversation"}
+    "conversation_id": "conversation", "suggestion_id": "suggestion"}
 
 
 def changes_for(entity: str, refs: Tenant) -> dict[str, Any] | None:
@@ -646,7 +659,7 @@ LOOSENED_SELECT = [f"{t}_select" for t in ("organizations", "org_members", "comp
                                            "llm_requests", "llm_usage_daily", "llm_budgets", "llm_budget_alerts",
                                            "llm_feedback", "prompts", "prompt_versions", "prompt_labels",
                                            "prompt_experiments", "conversations", "conversation_turns",
-                                           "compliance_log")]
+                                           "compliance_log", "ai_suggestions")]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update"]
 
 

@@ -79,7 +79,7 @@ class ChatService:
     async def open(self, org_id: UUID, user_id: UUID, conversation_id: UUID | None, lead_id: UUID | None,
                    language: str) -> Conversation:
         """The caller's conversation, created on first use. Raises GatewayError 404 for anyone else's."""
-        async with self.gateway.pool.connection() as conn:
+        async with self.gateway.connect() as conn:
             cur = conn.cursor(row_factory=dict_row)
             member = await (await cur.execute(QUERIES["is_member"], {"org_id": org_id, "user_id": user_id}
                                                )).fetchone()
@@ -106,7 +106,7 @@ class ChatService:
                             row["summary_upto"])
 
     async def _turns(self, org_id: UUID, conversation_id: UUID) -> list[Turn]:
-        async with self.gateway.pool.connection() as conn:
+        async with self.gateway.connect() as conn:
             cur = conn.cursor(row_factory=dict_row)
             rows = await (await cur.execute(QUERIES["conversation_turns"], {
                 "org_id": org_id, "conversation_id": conversation_id})).fetchall()
@@ -115,7 +115,7 @@ class ChatService:
     async def _context(self, org_id: UUID, lead_id: UUID | None) -> str:
         if lead_id is None:
             return "(no lead selected)"
-        async with self.gateway.pool.connection() as conn:
+        async with self.gateway.connect() as conn:
             cur = conn.cursor(row_factory=dict_row)
             row = await (await cur.execute(QUERIES["lead_context"], {"org_id": org_id, "lead_id": lead_id})
                          ).fetchone()
@@ -173,7 +173,7 @@ class ChatService:
         summary = result.text.strip()[:20000]
         if not summary:
             return conversation.summary, False
-        async with self.gateway.pool.connection() as conn:
+        async with self.gateway.connect() as conn:
             await conn.execute(QUERIES["save_summary"], {"org_id": org_id, "conversation_id": conversation.id,
                                                          "summary": summary, "summary_upto": upto})
         return summary, True

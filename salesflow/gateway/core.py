@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -115,6 +116,8 @@ class Token:
     text: str
 
 
+# where the gateway gets a database connection (as the database owner) for its own statements
+Connect = Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]]
 # the caller's own writes in the settling transaction: (connection, request_id, answer text, answering model)
 Store = Callable[[psycopg.AsyncConnection[Any], int, str, ModelConfig], Awaitable[None]]
 
@@ -144,10 +147,11 @@ class _Prepared:
 class Gateway:
     """Calls providers for the worker and the API. Owns its providers and cooldown state; shares a pool."""
 
-    def __init__(self, config: GatewayConfig, pool: AsyncConnectionPool,
+    def __init__(self, config: GatewayConfig, pool: AsyncConnectionPool | Connect,
                  providers: Mapping[str, Provider] | None = None) -> None:
+        """`pool`: the API's pool, or a function giving a connection (the worker passes its job's)."""
         self.config = config
-        self.pool = pool
+        self.connect: Connect = pool.connection if isinstance(pool, AsyncConnectionPool) else pool
         self.providers = dict(providers) if providers is not None else {
             name: make_provider(p) for name, p in config.providers.items()}
         self.cooldowns = Cooldowns(config.cooldown)
@@ -162,7 +166,7 @@ class Gateway:
 
     async def sync_catalogue(self) -> None:
         """Write the configured prices to salesflow.llm_models, so the log prices what routing priced."""
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self.connect() as conn, conn.transaction():
             for m in self.config.models:
                 await conn.execute(QUERIES["sync_model"], {
                     "provider": m.provider, "model": m.model, "effective_from": m.effective_from,
@@ -174,7 +178,7 @@ class Gateway:
     async def _prepare(self, call: LLMCall, *, stream: bool) -> _Prepared:
         if not self._synced:
             await self.sync_catalogue()
-        async with self.pool.connection() as conn:
+        async with self.connect() as conn:
             cur = conn.cursor(row_factory=dict_row)
             row = await (await cur.execute(QUERIES["org_ai_settings"], {"org_id": call.org_id})).fetchone()
             if row is None:
@@ -214,7 +218,7 @@ class Gateway:
             raise GatewayError("no_route", str(exc), status=400) from None
         # the dearest model that may answer, so the reservation covers any fallback
         estimate = max(m.cost(input_tokens, max_out) for m in chosen.chain)
-        async with self.pool.connection() as conn:
+        async with self.connect() as conn:
             try:
                 row = await (await conn.execute(QUERIES["reserve_budget"], {
                     "org_id": call.org_id, "user_id": call.user_id, "feature": call.feature,
@@ -303,7 +307,7 @@ class Gateway:
     async def _settle(self, p: _Prepared, status: str, error: str | None = None, *, text: str | None = None,
                       verdict: compliance.ComplianceResult | None = None, store: Store | None = None) -> int:
         """Log the call (and its compliance verdict, and the caller's writes) in one transaction."""
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self.connect() as conn, conn.transaction():
             row = await (await conn.execute(QUERIES["settle_request"], self._settle_params(p, status, error))
                          ).fetchone()
             request_id = int(row[0])

@@ -3609,6 +3609,117 @@ comment on view analytics.llm_routing_savings is
 revoke all on analytics.llm_spend_daily, analytics.llm_error_rates, analytics.llm_latency,
 analytics.llm_routing_savings from public;
 
+-- source: sql/objects/66_ai_suggestions.sql
+-- AI suggestions: asked for by a member, produced by a worker job through the AI gateway, and
+-- reviewed by a member. Nothing here sends, schedules or changes anything on the model's word.
+
+alter table salesflow.ai_suggestions enable row level security;
+
+drop policy if exists ai_suggestions_select on salesflow.ai_suggestions;
+create policy ai_suggestions_select on salesflow.ai_suggestions for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+
+-- reps, admins and owners review; analysts only read
+drop policy if exists ai_suggestions_update on salesflow.ai_suggestions;
+create policy ai_suggestions_update on salesflow.ai_suggestions for update to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]))
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+
+revoke all on salesflow.ai_suggestions from anon, authenticated, service_role;
+grant select, update on salesflow.ai_suggestions to authenticated, service_role;
+
+-- Queue the job that makes a suggestion for a lead. Security definer because app roles may not
+-- touch the queue; it checks membership itself, and the lead through the caller's RLS first.
+create or replace function api.request_ai_suggestion(
+    org_id uuid, lead_id uuid, kind salesflow.suggestion_kind, language text default 'en'
+)
+returns bigint
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    if not request_ai_suggestion.org_id = any(salesflow.my_org_ids('{owner,admin,rep}')) then
+        raise sqlstate 'PT404' using
+            message = pg_catalog.format('organization %s not found', request_ai_suggestion.org_id),
+            hint = 'Owners, admins and reps of an organisation may ask for suggestions.';
+    end if;
+    perform from salesflow.leads as l
+    where l.org_id = request_ai_suggestion.org_id and l.id = request_ai_suggestion.lead_id;
+    if not found then
+        perform salesflow.not_found('lead', request_ai_suggestion.lead_id);
+    end if;
+    if language is null or language not in ('de', 'en') then
+        raise sqlstate '22023' using message = 'language must be de or en';
+    end if;
+    -- while one is pending for the lead and kind, asking again returns the same job
+    return salesflow.enqueue(
+        'ai_suggest',
+        pg_catalog.jsonb_build_object(
+            'lead_id', request_ai_suggestion.lead_id, 'kind', request_ai_suggestion.kind,
+            'language', request_ai_suggestion.language, 'user_id', (select auth.uid())
+        ),
+        org_id => request_ai_suggestion.org_id,
+        idempotency_key => pg_catalog.format('ai_suggest:%s:%s', request_ai_suggestion.lead_id,
+                                             request_ai_suggestion.kind)
+    );
+end
+$$;
+comment on function api.request_ai_suggestion(uuid, uuid, salesflow.suggestion_kind, text) is
+'Ask the AI for next actions or memory facts about a lead; returns the job id. The result waits for review.';
+
+create or replace function api.list_ai_suggestions(
+    org_id uuid, lead_id uuid default null, status salesflow.suggestion_status default null,
+    page_size integer default 50
+)
+returns setof salesflow.ai_suggestions
+language sql
+stable
+set search_path = ''
+as $$
+    select s.*
+    from salesflow.ai_suggestions as s
+    where s.org_id = list_ai_suggestions.org_id
+      and (list_ai_suggestions.lead_id is null or s.lead_id = list_ai_suggestions.lead_id)
+      and (list_ai_suggestions.status is null or s.status = list_ai_suggestions.status)
+    order by s.created_at desc, s.id desc
+    limit salesflow.check_page_size(list_ai_suggestions.page_size)
+$$;
+comment on function api.list_ai_suggestions(uuid, uuid, salesflow.suggestion_status, integer) is
+'AI suggestions of an organisation, newest first; offline_model marks the tiny offline model''s output.';
+
+-- Accept or reject a pending suggestion; the verdict is also feedback on the call that made it.
+create or replace function api.review_ai_suggestion(
+    org_id uuid, suggestion_id uuid, decision salesflow.suggestion_status
+)
+returns salesflow.ai_suggestions
+language plpgsql
+set search_path = ''
+as $$
+declare
+    reviewed salesflow.ai_suggestions;
+begin
+    if decision is null or decision = 'pending' then
+        raise sqlstate '22023' using message = 'decision must be accepted or rejected';
+    end if;
+    update salesflow.ai_suggestions as s
+    set status = review_ai_suggestion.decision, reviewed_by = (select auth.uid()), reviewed_at = pg_catalog.now()
+    where s.org_id = review_ai_suggestion.org_id and s.id = review_ai_suggestion.suggestion_id
+      and s.status = 'pending'
+    returning s.* into reviewed;
+    if reviewed is null then
+        raise sqlstate 'PT404' using
+            message = pg_catalog.format('pending suggestion %s not found', review_ai_suggestion.suggestion_id),
+            hint = 'It does not exist, was reviewed already, or you may not review in this organisation.';
+    end if;
+    insert into salesflow.llm_feedback (org_id, request_id, user_id, outcome)
+    values (reviewed.org_id, reviewed.request_id, (select auth.uid()), review_ai_suggestion.decision::text::salesflow.llm_outcome);
+    return reviewed;
+end
+$$;
+comment on function api.review_ai_suggestion(uuid, uuid, salesflow.suggestion_status) is
+'Accept or reject a pending AI suggestion; recorded as feedback on the call that produced it.';
+
 -- source: sql/objects/90_grants.sql
 -- Grants: nothing by default, then what each role needs, function by function.
 

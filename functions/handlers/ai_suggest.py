@@ -1,0 +1,142 @@
+"""`ai_suggest`: next actions or memory facts for a lead, through the AI gateway, for a person to review.
+
+Asked for with `api.request_ai_suggestion`. The gateway runs in the worker's process with the
+job's own database connections; its deadline is shorter than this handler's timeout, which is
+shorter than the lease, so a job is never running twice at once. A job delivered again after a
+crash finds its suggestion and does not call the model again. The answer must match its prompt's
+JSON schema (one corrective retry); a rejected answer is logged and stored nowhere.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, ConfigDict
+
+from salesflow.functions.registry import Handler, JobContext, PermanentError
+from salesflow.gateway.config import ConfigError, ModelConfig, load_config
+from salesflow.gateway.core import Gateway, LLMCall, PromptCall
+from salesflow.gateway.errors import BudgetExceeded, CallFailed, GatewayError
+from salesflow.gateway.providers import ChatMessage
+from salesflow.gateway.schema import parse_json_answer
+
+log = logging.getLogger("salesflow.worker")
+
+TIMEOUT = 55.0  # seconds; the worker's default lease is 60
+DEADLINE = TIMEOUT - 5.0  # the gateway's whole call, retries and fallbacks included
+PROMPTS = {"next_actions": ("recommendation_engine", "classify"), "memory_facts": ("memory_extraction", "summarize")}
+
+# the running job's connection factory, so one gateway per worker process (and its cooldowns) serves every job
+_job: contextvars.ContextVar[JobContext] = contextvars.ContextVar("ai_suggest_job")
+_gateway: Gateway | None = None
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lead_id: UUID
+    kind: Literal["next_actions", "memory_facts"]
+    language: Literal["de", "en"] = "en"
+    user_id: UUID | None = None
+
+
+@asynccontextmanager
+async def _connection() -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    async with _job.get().connection() as conn:
+        yield conn
+
+
+def gateway() -> Gateway:
+    global _gateway
+    if _gateway is None:
+        try:
+            _gateway = Gateway(load_config(), _connection)
+        except ConfigError as exc:
+            raise PermanentError(str(exc)) from exc
+    return _gateway
+
+
+LEAD = """
+select l.first_name, l.last_name, l.title, l.lifecycle_stage::text as stage, l.source::text as source,
+       l.language, c.name as company, c.industry
+from salesflow.leads as l
+left join salesflow.companies as c on c.org_id = l.org_id and c.id = l.company_id
+where l.org_id = %(org_id)s and l.id = %(lead_id)s
+"""
+RECENT = """
+select * from (
+    select a.occurred_at as at, a.kind::text || ' ' || coalesce(a.direction::text, 'note') as what,
+           coalesce(a.subject, '') || ' ' || coalesce(a.body, '') as text
+    from salesflow.activities as a where a.org_id = %(org_id)s and a.lead_id = %(lead_id)s
+    union all
+    select m.sent_at, m.channel::text || ' ' || m.direction::text, coalesce(m.subject, '') || ' ' || m.body
+    from salesflow.messages as m where m.org_id = %(org_id)s and m.lead_id = %(lead_id)s
+) as h
+order by h.at desc
+limit 20
+"""
+DONE = "select id from salesflow.ai_suggestions where org_id = %(org_id)s and job_id = %(job_id)s"
+STORE = """
+insert into salesflow.ai_suggestions (org_id, lead_id, kind, content, request_id, job_id, offline_model)
+values (%(org_id)s, %(lead_id)s, %(kind)s, %(content)s, %(request_id)s, %(job_id)s, %(offline_model)s)
+on conflict (org_id, job_id) where job_id is not null do nothing
+"""
+
+
+async def run(job: JobContext, payload: Payload) -> None:
+    if job.org_id is None:
+        raise PermanentError("ai_suggest needs the job's org_id")
+    org, params = job.org_id, {"org_id": job.org_id, "lead_id": payload.lead_id, "job_id": job.id}
+    _job.set(job)
+    async with job.connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        if await (await cur.execute(DONE, params)).fetchone():
+            return  # delivered again after the first run stored it
+        lead = await (await cur.execute(LEAD, params)).fetchone()
+        history = await (await cur.execute(RECENT, params)).fetchall()
+    if lead is None:
+        raise PermanentError(f"lead {payload.lead_id} not found")
+    lead = {k: v for k, v in lead.items() if v is not None}
+    timeline = "\n".join(f"{h['at']:%Y-%m-%d} {h['what']}: {h['text'].strip()[:500]}" for h in reversed(history))
+    prompt_name, task = PROMPTS[payload.kind]
+    if payload.kind == "next_actions":
+        # no lead score exists yet (lead scoring is its own piece of work): 0 tells the prompt "unknown"
+        variables = {"lead": lead, "score": 0, "recent_activity": timeline or "(none)"}
+        ask = "What should happen next with this lead?" if payload.language == "en" else "Was ist der nächste Schritt?"
+    else:
+        variables = {"conversation": timeline or "(none)", "known_facts": "(none)"}
+        ask = "Extract the durable facts." if payload.language == "en" else "Extrahieren Sie die dauerhaften Fakten."
+    call = LLMCall(org, task, [ChatMessage("user", ask)],
+                   prompt=PromptCall(prompt_name, variables, payload.language, subject_id=str(payload.lead_id)),
+                   user_id=payload.user_id, feature=f"suggest.{payload.kind}", importance="medium",
+                   cost_sensitivity="high", deadline=DEADLINE)
+
+    async def store(conn: psycopg.AsyncConnection[Any], request_id: int, text: str, model: ModelConfig) -> None:
+        # the gateway validated the answer against the prompt's schema before calling this
+        data, problem = parse_json_answer(text, {})
+        if problem is not None or not isinstance(data, dict):
+            raise PermanentError(f"the validated answer could not be read again: {problem}")
+        await conn.execute(STORE, {**params, "kind": payload.kind, "request_id": request_id,
+                                   "content": Jsonb(data), "offline_model": model.offline})
+
+    try:
+        await gateway().complete(call, store=store)
+    except BudgetExceeded as exc:
+        raise PermanentError(str(exc)) from exc
+    except CallFailed as exc:
+        if exc.status < 500:
+            raise PermanentError(str(exc)) from exc
+        raise  # providers down or out of time: the queue's backoff tries again later
+    except GatewayError as exc:
+        raise PermanentError(str(exc)) from exc
+
+
+HANDLER = Handler(kind="ai_suggest", payload=Payload, run=run, timeout=TIMEOUT, backoff_base=30.0)

@@ -1,0 +1,150 @@
+"""The worker's `ai_suggest` job: the gateway in the worker's process, a suggestion stored for review.
+
+The job runs in this process as a worker would run it (its own autocommit connections), with the
+gateway pointed at the fault server; the suggestion is asked for and reviewed through the RPCs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from salesflow.functions.handlers import ai_suggest
+from salesflow.functions.registry import JobContext, PermanentError
+from salesflow.gateway.core import Gateway
+from tests.conftest import acting_as
+from tests.fault_server import FaultServer, ok
+from tests.gateway_harness import CLAUDE, PRIMARY, SECONDARY, config_for
+
+
+def actions(placeholder: str) -> dict:
+    return {"actions": [{"action": "call", "reason": f"asked about {placeholder}'s pricing", "due_in_days": 2,
+                         "priority": "high"}]}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FaultServer]:
+    with FaultServer() as faults:
+        yield faults
+
+
+@pytest.fixture
+def world(db: psycopg.Connection) -> dict:
+    db.autocommit = True
+    owner, rep, analyst = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with acting_as(db, owner):
+        org = db.execute("select id from api.create_organization('Suggest GmbH')").fetchone()[0]
+        db.execute("select api.add_org_member(%s, %s, 'rep')", (org, rep))
+        db.execute("select api.add_org_member(%s, %s, 'analyst')", (org, analyst))
+    with acting_as(db, rep):
+        lead = db.execute("select id from api.create_lead(%s, first_name => 'Ada', email => 'ada@robotics.example')",
+                          (org,)).fetchone()[0]
+        db.execute("select api.create_message(%s, %s, 'email', 'inbound', 'Please send pricing to "
+                   "ada@robotics.example, call me Tuesday.')", (org, lead))
+    return {"org": org, "owner": owner, "rep": rep, "analyst": analyst, "lead": lead}
+
+
+def run_job(db: psycopg.Connection, url: str, job_id: int) -> None:
+    """Run one queued ai_suggest job in this process, with a gateway on the fault server."""
+    kind, payload, org = db.execute("select kind, payload, org_id from salesflow.jobs where id = %s",
+                                    (job_id,)).fetchone()
+
+    @asynccontextmanager
+    async def connection():
+        conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    job = JobContext(id=job_id, kind=kind, queue="default", attempt=1, max_attempts=5, org_id=org, worker="test",
+                     connection=connection)
+    asyncio.run(ai_suggest.HANDLER.run(job, ai_suggest.Payload.model_validate(payload)))
+
+
+@pytest.fixture(autouse=True)
+def gateway_on_fault_server(server: FaultServer) -> Iterator[None]:
+    server.reset()
+    ai_suggest._gateway = Gateway(config_for(server, [PRIMARY]), ai_suggest._connection)
+    yield
+    ai_suggest._gateway = None
+
+
+def test_a_suggestion_is_made_once_and_waits_for_review(db, db_url, server, world) -> None:
+    org, lead, rep = world["org"], world["lead"], world["rep"]
+    # the prompt's own rules mention [EMAIL_1] as an example, so the lead's address gets the next number
+    server.script(PRIMARY, ok(json.dumps(actions("[EMAIL_2]"))))
+    with acting_as(db, rep):
+        job_id = db.execute("select api.request_ai_suggestion(%s, %s, 'next_actions')", (org, lead)).fetchone()[0]
+        again = db.execute("select api.request_ai_suggestion(%s, %s, 'next_actions')", (org, lead)).fetchone()[0]
+    assert again == job_id  # asking twice while it is pending queues one job
+    run_job(db, db_url, job_id)
+    # the lead's email went to the provider as a placeholder and came back in the stored suggestion
+    [sent] = server.requests_for(PRIMARY)
+    assert "ada@robotics.example" not in json.dumps(sent.body) and "<untrusted_data>" in json.dumps(sent.body)
+    assert "pricing to [EMAIL_2]" in json.dumps(sent.body)
+    with acting_as(db, rep):
+        [row] = db.cursor(row_factory=dict_row).execute(
+            "select * from api.list_ai_suggestions(%s, lead_id => %s)", (org, lead)).fetchall()
+    assert row["status"] == "pending" and row["kind"] == "next_actions" and row["job_id"] == job_id
+    assert row["content"]["actions"][0]["reason"] == "asked about ada@robotics.example's pricing"
+    logged = db.execute("select task, feature, prompt_name, status from salesflow.llm_requests where id = %s",
+                        (row["request_id"],)).fetchone()
+    assert logged == ("classify", "suggest.next_actions", "recommendation_engine.en", "ok")
+
+    # delivered again after a crash: no second model call, no second suggestion
+    run_job(db, db_url, job_id)
+    assert len(server.requests_for(PRIMARY)) == 1
+    assert db.execute("select count(*) from salesflow.ai_suggestions where org_id = %s", (org,)).fetchone()[0] == 1
+
+    with pytest.raises(psycopg.Error) as refused, acting_as(db, world["analyst"]):
+        db.execute("select api.review_ai_suggestion(%s, %s, 'accepted')", (org, row["id"]))
+    assert refused.value.sqlstate == "PT404"  # analysts read, they do not decide
+    with acting_as(db, rep):
+        reviewed = db.cursor(row_factory=dict_row).execute(
+            "select * from api.review_ai_suggestion(%s, %s, 'accepted')", (org, row["id"])).fetchone()
+    assert reviewed["status"] == "accepted" and reviewed["reviewed_by"] == rep
+    feedback = db.execute("select outcome::text, user_id from salesflow.llm_feedback where request_id = %s",
+                          (row["request_id"],)).fetchone()
+    assert feedback == ("accepted", rep)
+    with pytest.raises(psycopg.Error) as twice, acting_as(db, rep):
+        db.execute("select api.review_ai_suggestion(%s, %s, 'rejected')", (org, row["id"]))
+    assert twice.value.sqlstate == "PT404"
+
+
+def test_an_answer_that_fails_its_schema_twice_stores_nothing(db, db_url, server, world) -> None:
+    server.script(PRIMARY, ok("Call her."), ok('{"actions": "call"}'))
+    with acting_as(db, world["rep"]):
+        job_id = db.execute("select api.request_ai_suggestion(%s, %s, 'next_actions', 'de')",
+                            (world["org"], world["lead"])).fetchone()[0]
+    with pytest.raises(PermanentError, match="schema twice"):
+        run_job(db, db_url, job_id)
+    assert db.execute("select count(*) from salesflow.ai_suggestions").fetchone()[0] == 0
+    assert db.execute("select prompt_name, status from salesflow.llm_requests where org_id = %s",
+                      (world["org"],)).fetchone() == ("recommendation_engine.de", "error")
+
+
+def test_memory_facts_and_bad_requests(db, db_url, server, world) -> None:
+    facts = {"facts": [{"fact": "Wants pricing by email", "category": "preference", "confidence": 0.8}],
+             "summary": "Asked for pricing."}
+    # summarize is routed by price, not by the test's chain: whichever model answers, it answers this
+    for model in (PRIMARY, SECONDARY, CLAUDE):
+        server.script(model, ok(json.dumps(facts)))
+    with acting_as(db, world["rep"]):
+        job_id = db.execute("select api.request_ai_suggestion(%s, %s, 'memory_facts')",
+                            (world["org"], world["lead"])).fetchone()[0]
+    run_job(db, db_url, job_id)
+    content = db.execute("select content from salesflow.ai_suggestions where job_id = %s", (job_id,)).fetchone()[0]
+    assert content == facts
+    with pytest.raises(psycopg.Error) as bad, acting_as(db, world["rep"]):
+        db.execute("select api.request_ai_suggestion(%s, %s, 'memory_facts', 'fr')", (world["org"], world["lead"]))
+    assert bad.value.sqlstate == "22023"
+    # the handler's whole call ends before its timeout, which ends before the worker's default lease
+    assert ai_suggest.DEADLINE < ai_suggest.HANDLER.timeout < 60
