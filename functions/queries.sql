@@ -88,3 +88,32 @@ select exists (
 exists (
     select from pg_matviews where schemaname = 'analytics' and matviewname = %(name)s and ispopulated
 ) as populated;
+
+-- name: lead_history
+-- ai_suggest: a lead's last 20 activities and messages, newest first.
+select h.at, h.what, h.text
+from (
+    select
+        a.occurred_at as at,
+        a.kind::text || ' ' || coalesce(a.direction::text, 'note') as what,
+        coalesce(a.subject, '') || ' ' || coalesce(a.body, '') as text
+    from salesflow.activities as a
+    where a.org_id = %(org_id)s and a.lead_id = %(lead_id)s
+    union all
+    select
+        m.sent_at,
+        m.channel::text || ' ' || m.direction::text,
+        coalesce(m.subject, '') || ' ' || m.body
+    from salesflow.messages as m
+    where m.org_id = %(org_id)s and m.lead_id = %(lead_id)s
+) as h
+order by h.at desc
+limit 20;
+
+-- name: suggestion_of_job
+select s.id from salesflow.ai_suggestions as s where s.org_id = %(org_id)s and s.job_id = %(job_id)s;
+
+-- name: store_suggestion
+insert into salesflow.ai_suggestions (org_id, lead_id, kind, content, request_id, job_id, offline_model)
+values (%(org_id)s, %(lead_id)s, %(kind)s, %(content)s, %(request_id)s, %(job_id)s, %(offline_model)s)
+on conflict (org_id, job_id) where job_id is not null do nothing;

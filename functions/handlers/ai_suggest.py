@@ -21,12 +21,13 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 
+from salesflow.functions.links import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError
 from salesflow.gateway.config import ConfigError, ModelConfig, load_config
 from salesflow.gateway.core import Gateway, LLMCall, PromptCall
 from salesflow.gateway.errors import BudgetExceeded, CallFailed, GatewayError
 from salesflow.gateway.providers import ChatMessage
-from salesflow.gateway.schema import parse_json_answer
+from salesflow.gateway.queries import QUERIES
 
 log = logging.getLogger("salesflow.worker")
 
@@ -64,33 +65,6 @@ def gateway() -> Gateway:
     return _gateway
 
 
-LEAD = """
-select l.first_name, l.last_name, l.title, l.lifecycle_stage::text as stage, l.source::text as source,
-       l.language, c.name as company, c.industry
-from salesflow.leads as l
-left join salesflow.companies as c on c.org_id = l.org_id and c.id = l.company_id
-where l.org_id = %(org_id)s and l.id = %(lead_id)s
-"""
-RECENT = """
-select * from (
-    select a.occurred_at as at, a.kind::text || ' ' || coalesce(a.direction::text, 'note') as what,
-           coalesce(a.subject, '') || ' ' || coalesce(a.body, '') as text
-    from salesflow.activities as a where a.org_id = %(org_id)s and a.lead_id = %(lead_id)s
-    union all
-    select m.sent_at, m.channel::text || ' ' || m.direction::text, coalesce(m.subject, '') || ' ' || m.body
-    from salesflow.messages as m where m.org_id = %(org_id)s and m.lead_id = %(lead_id)s
-) as h
-order by h.at desc
-limit 20
-"""
-DONE = "select id from salesflow.ai_suggestions where org_id = %(org_id)s and job_id = %(job_id)s"
-STORE = """
-insert into salesflow.ai_suggestions (org_id, lead_id, kind, content, request_id, job_id, offline_model)
-values (%(org_id)s, %(lead_id)s, %(kind)s, %(content)s, %(request_id)s, %(job_id)s, %(offline_model)s)
-on conflict (org_id, job_id) where job_id is not null do nothing
-"""
-
-
 async def run(job: JobContext, payload: Payload) -> None:
     if job.org_id is None:
         raise PermanentError("ai_suggest needs the job's org_id")
@@ -98,10 +72,10 @@ async def run(job: JobContext, payload: Payload) -> None:
     _job.set(job)
     async with job.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
-        if await (await cur.execute(DONE, params)).fetchone():
+        if await (await cur.execute(query("suggestion_of_job"), params)).fetchone():
             return  # delivered again after the first run stored it
-        lead = await (await cur.execute(LEAD, params)).fetchone()
-        history = await (await cur.execute(RECENT, params)).fetchall()
+        lead = await (await cur.execute(QUERIES["lead_context"], params)).fetchone()
+        history = await (await cur.execute(query("lead_history"), params)).fetchall()
     if lead is None:
         raise PermanentError(f"lead {payload.lead_id} not found")
     lead = {k: v for k, v in lead.items() if v is not None}
@@ -119,12 +93,10 @@ async def run(job: JobContext, payload: Payload) -> None:
                    user_id=payload.user_id, feature=f"suggest.{payload.kind}", importance="medium",
                    cost_sensitivity="high", deadline=DEADLINE)
 
-    async def store(conn: psycopg.AsyncConnection[Any], request_id: int, text: str, model: ModelConfig) -> None:
-        # the gateway validated the answer against the prompt's schema before calling this
-        data, problem = parse_json_answer(text, {})
-        if problem is not None or not isinstance(data, dict):
-            raise PermanentError(f"the validated answer could not be read again: {problem}")
-        await conn.execute(STORE, {**params, "kind": payload.kind, "request_id": request_id,
+    async def store(conn: psycopg.AsyncConnection[Any], request_id: int, text: str, data: Any,
+                    model: ModelConfig) -> None:
+        # `data`: the answer as parsed and validated against the prompt's schema (an object)
+        await conn.execute(query("store_suggestion"), {**params, "kind": payload.kind, "request_id": request_id,
                                    "content": Jsonb(data), "offline_model": model.offline})
 
     try:

@@ -198,7 +198,8 @@ class ChatService:
         yield fitted
         output_counter = counter
 
-        async def store(conn: psycopg.AsyncConnection[Any], request_id: int, text: str, model: ModelConfig) -> None:
+        async def store(conn: psycopg.AsyncConnection[Any], request_id: int, text: str, _: Any,
+                        model: ModelConfig) -> None:
             await conn.execute(QUERIES["add_turn"], {
                 "org_id": org_id, "conversation_id": conversation.id, "role": "user", "content": message,
                 "request_id": None, "tokens": output_counter.count(message), "offline_model": False})

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -118,8 +117,9 @@ class Token:
 
 # where the gateway gets a database connection (as the database owner) for its own statements
 Connect = Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]]
-# the caller's own writes in the settling transaction: (connection, request_id, answer text, answering model)
-Store = Callable[[psycopg.AsyncConnection[Any], int, str, ModelConfig], Awaitable[None]]
+# the caller's own writes in the settling transaction: (connection, request_id, answer text, the answer's
+# parsed JSON when its prompt has a schema (else None), answering model)
+Store = Callable[[psycopg.AsyncConnection[Any], int, str, Any, ModelConfig], Awaitable[None]]
 
 
 @dataclass
@@ -142,6 +142,16 @@ class _Prepared:
     billed_out: int = 0
     estimated: bool = False
     last_model: ModelConfig | None = None
+
+    @property
+    def model(self) -> ModelConfig:
+        """The model of the last attempt (the one that answered, on success)."""
+        return self.last_model or self.route.chain[0]
+
+    def bill(self, usage: Usage) -> None:
+        self.billed_in += usage.input_tokens
+        self.billed_out += usage.output_tokens
+        self.estimated = self.estimated or usage.estimated
 
 
 class Gateway:
@@ -175,7 +185,7 @@ class Gateway:
         self._synced = True
 
     # -- prepare ------------------------------------------------------------------------------------
-    async def _prepare(self, call: LLMCall, *, stream: bool) -> _Prepared:
+    async def _prepare(self, call: LLMCall) -> _Prepared:
         if not self._synced:
             await self.sync_catalogue()
         async with self.connect() as conn:
@@ -194,42 +204,41 @@ class Gateway:
             if call.prompt is not None:
                 prompt = await resolve_prompt(conn, call.org_id, call.prompt.name, call.prompt.language,
                                               call.prompt.variables, call.prompt.subject_id)
-            await conn.commit()
-        policy = self.config.policy(call.task)
-        max_out = call.max_output_tokens or (prompt.max_tokens if prompt and prompt.max_tokens else
-                                             policy.max_output_tokens)
-        temperature = call.temperature if call.temperature is not None else (
-            prompt.temperature if prompt and prompt.temperature is not None else policy.temperature)
-        vault = PlaceholderVault()
-        messages = ([ChatMessage("system", prompt.text)] if prompt else []) + list(call.messages)
-        messages = [ChatMessage(m.role, redactor.redact(m.content, vault)) for m in messages]
-        if not any(m.role == "user" for m in messages):
-            raise GatewayError("bad_request", "a call needs at least one user message", status=400)
-        input_tokens = count_messages(counter_for(False), messages)
-        complexity = estimate_complexity((m.content for m in messages if m.role == "user"),
-                                         structured=bool(prompt and prompt.output_schema),
-                                         turns=sum(m.role != "system" for m in messages))
-        allowed = (settings.get("routing") or {}).get("providers")
-        exclude = [m.ref for m in self.config.available_models() if allowed and m.provider not in allowed]
-        try:
-            chosen = route(self.config, call.task, call.importance, call.cost_sensitivity, complexity,
-                           min_context=input_tokens + max_out, exclude=exclude)
-        except ValueError as exc:
-            raise GatewayError("no_route", str(exc), status=400) from None
-        # the dearest model that may answer, so the reservation covers any fallback
-        estimate = max(m.cost(input_tokens, max_out) for m in chosen.chain)
-        async with self.connect() as conn:
+            policy = self.config.policy(call.task)
+            max_out = call.max_output_tokens or (prompt.max_tokens if prompt and prompt.max_tokens else
+                                                 policy.max_output_tokens)
+            temperature = call.temperature if call.temperature is not None else (
+                prompt.temperature if prompt and prompt.temperature is not None else policy.temperature)
+            vault = PlaceholderVault()
+            messages = ([ChatMessage("system", prompt.text)] if prompt else []) + list(call.messages)
+            messages = [ChatMessage(m.role, redactor.redact(m.content, vault)) for m in messages]
+            if not any(m.role == "user" for m in messages):
+                raise GatewayError("bad_request", "a call needs at least one user message", status=400)
+            input_tokens = count_messages(counter_for(False), messages)
+            complexity = estimate_complexity((m.content for m in messages if m.role == "user"),
+                                             structured=bool(prompt and prompt.output_schema),
+                                             turns=sum(m.role != "system" for m in messages))
+            allowed = (settings.get("routing") or {}).get("providers")
+            exclude = [m.ref for m in self.config.available_models() if allowed and m.provider not in allowed]
             try:
-                row = await (await conn.execute(QUERIES["reserve_budget"], {
-                    "org_id": call.org_id, "user_id": call.user_id, "feature": call.feature,
-                    "estimated_cost": round(estimate, 6)})).fetchone()
+                chosen = route(self.config, call.task, call.importance, call.cost_sensitivity, complexity,
+                               min_context=input_tokens + max_out, exclude=exclude)
+            except ValueError as exc:
+                raise GatewayError("no_route", str(exc), status=400) from None
+            # the dearest model that may answer, so the reservation covers any fallback
+            estimate = max(m.cost(input_tokens, max_out) for m in chosen.chain)
+            try:
+                async with conn.transaction():
+                    reserved = await (await conn.execute(QUERIES["reserve_budget"], {
+                        "org_id": call.org_id, "user_id": call.user_id, "feature": call.feature,
+                        "estimated_cost": round(estimate, 6)})).fetchone()
             except psycopg.Error as exc:
                 if exc.sqlstate == "PT402":
                     raise BudgetExceeded(exc.diag.message_primary or "budget exceeded") from None
                 raise
         deadline = call.deadline if call.deadline is not None else DEFAULT_DEADLINE
         return _Prepared(call, messages, vault, chosen, prompt, rules, max_out, temperature,
-                         row[0] if row else None, time.monotonic() + deadline)
+                         reserved[0] if reserved else None, time.monotonic() + deadline)
 
     # -- the attempt loop -----------------------------------------------------------------------
     async def _run_chain(self, p: _Prepared, attempt: Callable[[ModelConfig, float], Awaitable[Any]]) -> Any:
@@ -255,9 +264,7 @@ class Gateway:
                 except ProviderError as exc:
                     last = exc
                     if exc.partial is not None:
-                        p.billed_in += exc.partial.input_tokens
-                        p.billed_out += exc.partial.output_tokens
-                        p.estimated = True
+                        p.bill(Usage(exc.partial.input_tokens, exc.partial.output_tokens, estimated=True))
                     errors.append(f"{model.ref}: {exc}")
                     if not exc.retryable:
                         if exc.kind == "auth" and not exc.final:
@@ -286,8 +293,7 @@ class Gateway:
 
     # -- finishing ------------------------------------------------------------------------------
     def _settle_params(self, p: _Prepared, status: str, error: str | None) -> dict[str, Any]:
-        call, model = p.call, p.last_model or p.route.chain[0]
-        prompt = p.prompt
+        call, model, prompt = p.call, p.model, p.prompt
         return {
             "reservation_id": p.reservation_id, "org_id": call.org_id, "task": call.task,
             "provider": model.provider, "model": model.model, "started_at": p.started_at, "status": status,
@@ -305,7 +311,8 @@ class Gateway:
         }
 
     async def _settle(self, p: _Prepared, status: str, error: str | None = None, *, text: str | None = None,
-                      verdict: compliance.ComplianceResult | None = None, store: Store | None = None) -> int:
+                      data: Any = None, verdict: compliance.ComplianceResult | None = None,
+                      store: Store | None = None) -> int:
         """Log the call (and its compliance verdict, and the caller's writes) in one transaction."""
         async with self.connect() as conn, conn.transaction():
             row = await (await conn.execute(QUERIES["settle_request"], self._settle_params(p, status, error))
@@ -319,7 +326,7 @@ class Gateway:
                     "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
                     "action": "delivered" if verdict.passed else "withheld"})
             if store is not None and status == "ok" and (verdict is None or verdict.passed):
-                await store(conn, request_id, text or "", p.last_model or p.route.chain[0])
+                await store(conn, request_id, text or "", data, p.model)
         return request_id
 
     def _settle_later(self, p: _Prepared, status: str, error: str) -> None:
@@ -328,16 +335,22 @@ class Gateway:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _check(self, p: _Prepared, text: str) -> compliance.ComplianceResult | None:
-        if p.call.purpose is None:
-            return None
-        language = p.call.prompt.language if p.call.prompt else None
-        return compliance.check(text, purpose=p.call.purpose, language=language, rules=p.rules)
+    async def _finish(self, p: _Prepared, text: str, data: Any, store: Store | None) -> LLMResult:
+        """Check the answer, log it with its verdict and the caller's writes; withhold it if blocked."""
+        verdict = None
+        if p.call.purpose is not None:
+            language = p.call.prompt.language if p.call.prompt else None
+            verdict = compliance.check(text, purpose=p.call.purpose, language=language, rules=p.rules)
+        request_id = await self._settle(p, "ok", text=text, data=data, verdict=verdict, store=store)
+        if verdict is not None and not verdict.passed:
+            raise OutputWithheld(verdict, request_id)
+        return LLMResult(text, data, request_id, p.model.provider, p.model.model,
+                         Usage(p.billed_in, p.billed_out, p.estimated), p.hops, p.model.offline, verdict)
 
     # -- the two ways to call ------------------------------------------------------------------------
     async def complete(self, call: LLMCall, *, store: Store | None = None) -> LLMResult:
         """One answer, whole. Raises BudgetExceeded, CallFailed, OutputRejected or OutputWithheld."""
-        p = await self._prepare(call, stream=False)
+        p = await self._prepare(call)
         messages = list(p.messages)
         schema = p.prompt.output_schema if p.prompt else None
         json_mode = schema is not None
@@ -351,15 +364,13 @@ class Gateway:
             data: Any = None
             for round_ in (1, 2):
                 completion = await self._run_chain(p, attempt)
-                p.billed_in += completion.usage.input_tokens
-                p.billed_out += completion.usage.output_tokens
-                p.estimated = p.estimated or completion.usage.estimated
+                p.bill(completion.usage)
                 text = p.vault.restore(completion.text)
                 if schema is None:
                     break
                 data, problem = parse_json_answer(completion.text, schema)
                 if problem is None:
-                    data = json.loads(p.vault.restore(json.dumps(data)))
+                    data = p.vault.restore_data(data)
                     break
                 if round_ == 2:
                     request_id = await self._settle(p, "error", f"the answer failed its JSON schema twice: {problem}")
@@ -375,13 +386,7 @@ class Gateway:
         except asyncio.CancelledError:
             self._settle_later(p, "cancelled", "the caller gave up")
             raise
-        verdict = self._check(p, text)
-        request_id = await self._settle(p, "ok", text=text, verdict=verdict, store=store)
-        if verdict is not None and not verdict.passed:
-            raise OutputWithheld(verdict, request_id)
-        model = p.last_model or p.route.chain[0]
-        return LLMResult(text, data, request_id, model.provider, model.model, Usage(p.billed_in, p.billed_out,
-                         p.estimated), p.hops, model.offline, verdict)
+        return await self._finish(p, text, data, store)
 
     async def stream(self, call: LLMCall, *, store: Store | None = None
                      ) -> AsyncIterator[Attempting | Token | LLMResult]:
@@ -391,7 +396,7 @@ class Gateway:
         a cut stream raises StreamCut and nothing is stored. Closing the iterator (a client gone)
         closes the provider's response and logs the call as cancelled.
         """
-        p = await self._prepare(call, stream=True)
+        p = await self._prepare(call)
         restorer = StreamRestorer(p.vault)
         parts: list[str] = []
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -427,7 +432,13 @@ class Gateway:
                 getter = asyncio.ensure_future(queue.get())
                 done, _ = await asyncio.wait({getter, runner}, return_when=asyncio.FIRST_COMPLETED)
                 if getter in done:
-                    event = getter.result()
+                    events = [getter.result()]
+                else:
+                    getter.cancel()
+                    events = []
+                    while not queue.empty():  # tokens that arrived with the end
+                        events.append(queue.get_nowait())
+                for event in events:
                     if isinstance(event, Token):
                         delivered = True
                         text = restorer.feed(event.text)
@@ -435,17 +446,9 @@ class Gateway:
                             yield Token(text)
                     else:
                         yield event
-                    continue
-                getter.cancel()
-                while not queue.empty():  # tokens that arrived with the end
-                    event = queue.get_nowait()
-                    if isinstance(event, Token):
-                        delivered = True
-                        text = restorer.feed(event.text)
-                        if text:
-                            yield Token(text)
-                usage: Usage = runner.result()
-                break
+                if getter not in done:
+                    usage: Usage = runner.result()
+                    break
         except CallFailed as exc:
             exc.request_id = await self._settle(p, "timeout" if exc.kind == "timeout" else "error", str(exc))
             if delivered or exc.kind == "stream_cut":
@@ -454,23 +457,12 @@ class Gateway:
         except (asyncio.CancelledError, GeneratorExit):
             runner.cancel()
             # what was read and written so far is billed by the provider: count it
-            counter = counter_for(p.last_model.offline if p.last_model else False)
-            p.billed_in += count_messages(counter, p.messages)
-            p.billed_out += counter.count("".join(parts))
-            p.estimated = True
+            counter = counter_for(p.model.offline)
+            p.bill(Usage(count_messages(counter, p.messages), counter.count("".join(parts)), estimated=True))
             self._settle_later(p, "cancelled", f"the caller stopped reading after {len(''.join(parts))} characters")
             raise
         rest = restorer.flush()
         if rest:
             yield Token(rest)
-        p.billed_in += usage.input_tokens
-        p.billed_out += usage.output_tokens
-        p.estimated = p.estimated or usage.estimated
-        text = p.vault.restore("".join(parts))
-        verdict = self._check(p, text)
-        request_id = await self._settle(p, "ok", text=text, verdict=verdict, store=store)
-        if verdict is not None and not verdict.passed:
-            raise OutputWithheld(verdict, request_id)
-        model = p.last_model or p.route.chain[0]
-        yield LLMResult(text, None, request_id, model.provider, model.model,
-                        Usage(p.billed_in, p.billed_out, p.estimated), p.hops, model.offline, verdict)
+        p.bill(usage)
+        yield await self._finish(p, p.vault.restore("".join(parts)), None, store)

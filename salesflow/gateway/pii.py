@@ -86,6 +86,16 @@ class PlaceholderVault:
             return text
         return _PLACEHOLDER.sub(lambda m: self._mapping.get(m.group(0), m.group(0)), text)
 
+    def restore_data(self, value: Any) -> Any:
+        """`restore` applied to every string in a parsed JSON value (keys and values), at any depth."""
+        if isinstance(value, str):
+            return self.restore(value)
+        if isinstance(value, dict):
+            return {self.restore(k): self.restore_data(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.restore_data(v) for v in value]
+        return value
+
     @property
     def mapping(self) -> dict[str, str]:
         """Placeholder -> original value (a copy)."""

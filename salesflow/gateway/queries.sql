@@ -124,9 +124,10 @@ where org_id = %(org_id)s and id = %(conversation_id)s
   and (summary_upto is null or summary_upto < %(summary_upto)s);
 
 -- name: lead_context
+-- What the AI may know about a lead: no addresses or numbers (those would only be redacted).
 select
-    l.first_name, l.last_name, l.title, l.lifecycle_stage::text as stage, l.language,
-    c.name as company
+    l.first_name, l.last_name, l.title, l.lifecycle_stage::text as stage, l.source::text as source, l.language,
+    c.name as company, c.industry
 from salesflow.leads as l
 left join salesflow.companies as c on c.org_id = l.org_id and c.id = l.company_id
 where l.org_id = %(org_id)s and l.id = %(lead_id)s;

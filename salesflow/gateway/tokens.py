@@ -58,9 +58,9 @@ class WordPieceCounter:
     def __init__(self) -> None:
         from tokenizers import Tokenizer
 
-        from salesflow.functions.embeddings import _installed_tokenizer_path
+        from salesflow.functions.embeddings import installed_tokenizer_path
 
-        self._tokenizer = Tokenizer.from_file(str(_installed_tokenizer_path()))
+        self._tokenizer = Tokenizer.from_file(str(installed_tokenizer_path()))
         self._tokenizer.no_truncation()
 
     def count(self, text: str) -> int:
