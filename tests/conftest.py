@@ -6,6 +6,7 @@ gets its own clone of it (CREATE DATABASE ... TEMPLATE), so tests never see each
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -14,8 +15,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlparse
@@ -29,6 +30,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 
 from salesflow.db.embedded import EmbeddedServer, free_port
 from salesflow.db.migrate import migrate
+from salesflow.functions.registry import Handler, JobContext
 
 ROOT = Path(__file__).resolve().parents[1]
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-000000"
@@ -160,6 +162,25 @@ def make_token(
     claims = claims_for(user_id, role, **extra)
     claims["exp"] = int(time.time()) + expires_in
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def run_handler(db: psycopg.Connection, url: str, handler: Handler, payload: object, *, job_id: int = 0,
+                org_id: uuid.UUID | None = None) -> None:
+    """Commit what the test wrote, then run one job of `handler` in this process, as a worker would
+    (on autocommit connections of its own)."""
+    db.commit()
+
+    @asynccontextmanager
+    async def connection() -> AsyncIterator[psycopg.AsyncConnection]:
+        conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    job = JobContext(id=job_id, kind=handler.kind, queue="default", attempt=1, max_attempts=5, org_id=org_id,
+                     worker="test", connection=connection)
+    asyncio.run(handler.run(job, payload))
 
 
 # -- the API as a real process ------------------------------------------------------------------

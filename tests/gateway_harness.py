@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+import httpx
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from salesflow.gateway.config import GatewayConfig, parse_config
 from salesflow.gateway.core import Gateway
+from tests.conftest import ApiProcess, make_token
 from tests.fault_server import FaultServer
 
 T = TypeVar("T")
 PRIMARY, SECONDARY, CLAUDE = "primary", "secondary", "claude-test"
 
 
-def config_for(server: FaultServer, chain: list[str] | None = None, **overrides: Any) -> GatewayConfig:
+def config_for(server: FaultServer, chain: list[str] | None = None) -> GatewayConfig:
     """Two OpenAI-protocol models and one Anthropic one, all served by `server`; `chain`: the fallbacks."""
     data: dict[str, Any] = {
         "providers": {
             "fault": {"kind": "openai_compatible", "base_url": server.base_url, "api_key": "test", "timeout": 2.0},
-            "fault-claude": {"kind": "anthropic", "api_key": "test", "timeout": 2.0},
+            # the Anthropic SDK takes its base URL without /v1
+            "fault-claude": {"kind": "anthropic", "base_url": server.anthropic_base_url, "api_key": "test",
+                             "timeout": 2.0},
         },
         "models": [
             {"provider": "fault", "model": PRIMARY, "context_window": 8000, "input_price_per_mtok": 2.5,
@@ -38,14 +44,7 @@ def config_for(server: FaultServer, chain: list[str] | None = None, **overrides:
         "retry": {"attempts_per_model": 3, "base_delay": 0.01, "max_delay": 0.05, "max_retry_after": 5.0},
         "cooldown": {"failures": 3, "seconds": 0.6},
     }
-    data.update(overrides)
-    config = parse_config(data, {})
-    # the Anthropic SDK takes its base URL without /v1
-    providers = dict(config.providers)
-    claude = providers["fault-claude"]
-    providers["fault-claude"] = type(claude)(claude.name, claude.kind, server.anthropic_base_url, claude.api_key,
-                                             claude.timeout)
-    return GatewayConfig(providers, config.models, config.tasks, config.retry, config.cooldown)
+    return parse_config(data, {})
 
 
 class Harness:
@@ -67,3 +66,19 @@ class Harness:
         self.run(self.pool.close())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+
+def new_org(db: psycopg.Connection) -> uuid.UUID:
+    """An organisation with no members, made directly (the gateway's tests need only its id)."""
+    db.autocommit = True
+    return db.execute("insert into salesflow.organizations (name, slug) values ('Acme', %s) returning id",
+                      (f"acme-{uuid.uuid4().hex[:8]}",)).fetchone()[0]
+
+
+def member_org(api: ApiProcess, name: str = "Chatty") -> tuple[str, dict[str, str]]:
+    """An organisation made over HTTP by a new user; its id and that user's auth headers."""
+    headers = {"Authorization": f"Bearer {make_token(uuid.uuid4())}"}
+    created = httpx.post(f"{api.url}/rest/v1/rpc/create_organization", json={"name": name}, headers=headers)
+    assert created.status_code == 200, created.text
+    return created.json()["id"], headers
+

@@ -6,20 +6,18 @@ gateway pointed at the fault server; the suggestion is asked for and reviewed th
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Iterator
-from contextlib import asynccontextmanager
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
 from salesflow.functions.handlers import ai_suggest
-from salesflow.functions.registry import JobContext, PermanentError
+from salesflow.functions.registry import PermanentError
 from salesflow.gateway.core import Gateway
-from tests.conftest import acting_as
+from tests.conftest import acting_as, run_handler
 from tests.fault_server import FaultServer, ok
 from tests.gateway_harness import CLAUDE, PRIMARY, SECONDARY, config_for
 
@@ -52,21 +50,9 @@ def world(db: psycopg.Connection) -> dict:
 
 
 def run_job(db: psycopg.Connection, url: str, job_id: int) -> None:
-    """Run one queued ai_suggest job in this process, with a gateway on the fault server."""
-    kind, payload, org = db.execute("select kind, payload, org_id from salesflow.jobs where id = %s",
-                                    (job_id,)).fetchone()
-
-    @asynccontextmanager
-    async def connection():
-        conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
-        try:
-            yield conn
-        finally:
-            await conn.close()
-
-    job = JobContext(id=job_id, kind=kind, queue="default", attempt=1, max_attempts=5, org_id=org, worker="test",
-                     connection=connection)
-    asyncio.run(ai_suggest.HANDLER.run(job, ai_suggest.Payload.model_validate(payload)))
+    """Run one queued ai_suggest job in this process, as the worker would."""
+    payload, org = db.execute("select payload, org_id from salesflow.jobs where id = %s", (job_id,)).fetchone()
+    run_handler(db, url, ai_suggest.HANDLER, ai_suggest.Payload.model_validate(payload), job_id=job_id, org_id=org)
 
 
 @pytest.fixture(autouse=True)

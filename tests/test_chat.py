@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,9 @@ import pytest
 from salesflow.gateway.chat import ChatService, Fitted
 from salesflow.gateway.core import LLMResult
 from salesflow.gateway.tokens import counter_for
-from tests.conftest import ApiProcess, make_token, run_api
+from tests.conftest import ApiProcess, run_api
 from tests.fault_server import FaultServer, slow
-from tests.gateway_harness import PRIMARY, Harness, config_for
+from tests.gateway_harness import PRIMARY, Harness, config_for, member_org, new_org
 
 WINDOW = 1500
 
@@ -38,18 +39,15 @@ def server(faults: FaultServer) -> FaultServer:
 @pytest.fixture
 def harness(db_url: str, server: FaultServer) -> Iterator[Harness]:
     config = config_for(server, [PRIMARY])
-    small = [m if m.model != PRIMARY else type(m)(**{**m.__dict__, "context_window": WINDOW}) for m in config.models]
-    h = Harness(db_url, type(config)(config.providers, tuple(small), config.tasks, config.retry, config.cooldown))
+    small = tuple(replace(m, context_window=WINDOW) if m.model == PRIMARY else m for m in config.models)
+    h = Harness(db_url, replace(config, models=small))
     yield h
     h.close()
 
 
 @pytest.fixture
 def member(db: psycopg.Connection) -> tuple[uuid.UUID, uuid.UUID]:
-    db.autocommit = True
-    org = db.execute("insert into salesflow.organizations (name, slug) values ('Acme', %s) returning id",
-                     (f"acme-{uuid.uuid4().hex[:8]}",)).fetchone()[0]
-    user = uuid.uuid4()
+    org, user = new_org(db), uuid.uuid4()
     db.execute("insert into salesflow.org_members (org_id, user_id, role) values (%s, %s, 'rep')", (org, user))
     return org, user
 
@@ -146,10 +144,7 @@ def fault_api(module_db_url: str, faults: FaultServer, tmp_path_factory: pytest.
 
 def test_a_client_that_disconnects_stops_the_call_and_nothing_is_stored(fault_api: ApiProcess,
                                                                          server: FaultServer) -> None:
-    user = uuid.uuid4()
-    headers = {"Authorization": f"Bearer {make_token(user)}"}
-    org_id = httpx.post(f"{fault_api.url}/rest/v1/rpc/create_organization", json={"name": "Gone"},
-                        headers=headers).json()["id"]
+    org_id, headers = member_org(fault_api, "Gone")
     server.script(PRIMARY, slow(0.5))
     body = {"org_id": org_id, "message": "Tell me everything about Ada's company and its history"}
     with httpx.stream("POST", f"{fault_api.url}/api/chat/stream", json=body, headers=headers, timeout=30) as r:

@@ -21,7 +21,7 @@ from salesflow.gateway.core import LLMCall, LLMResult, PromptCall, Token
 from salesflow.gateway.errors import BudgetExceeded, CallFailed, OutputRejected, OutputWithheld, StreamCut
 from salesflow.gateway.providers import ChatMessage
 from tests.fault_server import FaultServer, cut, hang, ok, slow, status
-from tests.gateway_harness import CLAUDE, PRIMARY, SECONDARY, Harness, config_for
+from tests.gateway_harness import CLAUDE, PRIMARY, SECONDARY, Harness, config_for, new_org
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +38,15 @@ def server(faults: FaultServer) -> FaultServer:
 
 @pytest.fixture
 def org(db: psycopg.Connection) -> uuid.UUID:
-    db.autocommit = True
-    return db.execute("insert into salesflow.organizations (name, slug) values ('Acme', %s) returning id",
-                      (f"acme-{uuid.uuid4().hex[:8]}",)).fetchone()[0]
+    return new_org(db)
 
 
 @pytest.fixture
 def make(db_url: str, server: FaultServer) -> Iterator[Callable[..., Harness]]:
     made: list[Harness] = []
 
-    def build(chain: list[str] | None = None, **overrides: Any) -> Harness:
-        made.append(Harness(db_url, config_for(server, chain, **overrides)))
+    def build(chain: list[str] | None = None) -> Harness:
+        made.append(Harness(db_url, config_for(server, chain)))
         return made[-1]
 
     yield build
@@ -200,7 +198,7 @@ def test_a_stream_cut_mid_way_is_never_stored(make, server, org, db) -> None:
     server.script(PRIMARY, cut(2))
     stored: list[str] = []
 
-    async def store(conn: Any, request_id: int, text: str, model: Any) -> None:
+    async def store(conn: Any, request_id: int, text: str, data: Any, model: Any) -> None:
         stored.append(text)
 
     with pytest.raises(StreamCut) as failed:
@@ -271,7 +269,7 @@ def test_an_answer_failing_its_schema_twice_is_rejected_and_not_stored(make, ser
     server.script(PRIMARY, ok("no"), ok('{"actions": []}'))
     stored: list[str] = []
 
-    async def store(conn: Any, request_id: int, text: str, model: Any) -> None:
+    async def store(conn: Any, request_id: int, text: str, data: Any, model: Any) -> None:
         stored.append(text)
 
     prompt = PromptCall("recommendation_engine", {"lead": {}, "score": 1, "recent_activity": ""})

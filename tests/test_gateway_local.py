@@ -22,7 +22,7 @@ from salesflow.gateway.local import LocalLLMServer
 from salesflow.gateway.providers import ChatMessage
 from salesflow.gateway.tokens import counter_for
 from tests.conftest import ApiProcess, make_token, run_api
-from tests.gateway_harness import Harness
+from tests.gateway_harness import Harness, member_org, new_org
 
 QUESTION = "Write one short sentence inviting Ada to a product demo on Tuesday."
 
@@ -42,9 +42,7 @@ def harness(db_url: str, llama: LocalLLMServer) -> Iterator[Harness]:
 
 @pytest.fixture
 def org(db: psycopg.Connection) -> uuid.UUID:
-    db.autocommit = True
-    return db.execute("insert into salesflow.organizations (name, slug) values ('Acme', %s) returning id",
-                      (f"acme-{uuid.uuid4().hex[:8]}",)).fetchone()[0]
+    return new_org(db)
 
 
 def server_token_count(llama: LocalLLMServer, text: str) -> int:
@@ -105,14 +103,6 @@ def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
             events.append((name, json.loads(line.removeprefix("data: "))))
             name = None
     return events
-
-
-def member_org(api: ApiProcess) -> tuple[str, dict[str, str]]:
-    user = uuid.uuid4()
-    headers = {"Authorization": f"Bearer {make_token(user)}"}
-    created = httpx.post(f"{api.url}/rest/v1/rpc/create_organization", json={"name": "Chatty"}, headers=headers)
-    assert created.status_code == 200, created.text
-    return created.json()["id"], headers
 
 
 def test_chat_streams_stores_the_turn_and_labels_the_offline_model(chat_api: ApiProcess) -> None:

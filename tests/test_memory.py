@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -11,7 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,8 +22,8 @@ from psycopg.rows import dict_row
 from salesflow.db.embedded import free_port
 from salesflow.functions.embeddings import LocalMiniLM, vector_literal
 from salesflow.functions.handlers import embed_texts, maintain_embedding_index
-from salesflow.functions.registry import Handler, JobContext, PermanentError
-from tests.conftest import ROOT, acting_as, authenticate_as, make_token, run_api
+from salesflow.functions.registry import PermanentError
+from tests.conftest import ROOT, acting_as, authenticate_as, make_token, run_api, run_handler
 
 PRICING_DE = "Was kostet das Enterprise-Paket pro Nutzer und Monat? Gibt es Rabatt ab 50 Lizenzen?"
 DEMO_EN = "Could we schedule a product demo next Tuesday afternoon with our sales director?"
@@ -48,23 +47,6 @@ def add_message(conn: psycopg.Connection, user: uuid.UUID, org: uuid.UUID, lead:
     with acting_as(conn, user):
         return conn.execute(
             "select id from api.create_message(%s, %s, 'email', 'inbound', %s)", (org, lead, body)).fetchone()[0]
-
-
-def run_handler(db: psycopg.Connection, url: str, handler: Handler, payload: object) -> None:
-    """Commit what the test wrote, then run one job of `handler` in this process, as a worker would."""
-    db.commit()
-
-    @asynccontextmanager
-    async def connection():
-        conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
-        try:
-            yield conn
-        finally:
-            await conn.close()
-
-    job = JobContext(id=0, kind=handler.kind, queue="default", attempt=1, max_attempts=5, org_id=None,
-                     worker="test", connection=connection)
-    asyncio.run(handler.run(job, payload))
 
 
 def drain(db: psycopg.Connection, url: str, model: str = LocalMiniLM.name) -> None:
