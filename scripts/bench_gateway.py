@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -38,8 +36,6 @@ import openai
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from salesflow.db.embedded import EmbeddedServer, free_port
-from salesflow.db.migrate import migrate
 from salesflow.gateway.config import LOCAL_MODEL, GatewayConfig, parse_config
 from salesflow.gateway.core import Gateway, LLMCall, LLMResult, Token
 from salesflow.gateway.local import LocalLLMServer, LocalModelError
@@ -48,6 +44,8 @@ from salesflow.gateway.providers import ChatMessage
 ROOT = Path(__file__).resolve().parents[1]
 # the fault server lives in the test package, which is not installed
 sys.path.insert(0, str(ROOT))
+from _bench import bench_database, pct  # noqa: E402
+
 from tests.fault_server import FaultServer  # noqa: E402
 
 WARMUPS = 3
@@ -68,11 +66,6 @@ Timer = Callable[[], Awaitable[float]]
 class Samples:
     direct: list[float] = field(default_factory=list)
     gateway: list[float] = field(default_factory=list)
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
 
 
 def direct_timers(client: openai.AsyncOpenAI, model: str, max_tokens: int) -> tuple[Timer, Timer]:
@@ -183,61 +176,52 @@ def main() -> int:
                         help="timed calls per path and mode against the fault server (no model)")
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="salesflow-bench-gateway-"))
-    db = EmbeddedServer(home / "pgdata", fast_unsafe=True)
     faults = FaultServer(default_text=FAULT_ANSWER)
     local: LocalLLMServer | None = None
-    try:
-        db.start(free_port())
-        db.ensure_database()
-        url = db.url()
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn)
-            org_id = conn.execute("insert into salesflow.organizations (name, slug) values ('Bench', %s) "
-                                  "returning id", (f"bench-{uuid.uuid4().hex[:8]}",)).fetchone()[0]
-        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
-              "(other processes skew the figures); PostgreSQL embedded, fsync off")
-        print("gateway path = org AI settings read, PII redaction, routing, budget reservation (database), "
-              "provider call, settle: log row + daily rollup + release (one transaction)")
-
-        faults.start()
-        fault_config = parse_config({
-            "providers": {"fault": {"kind": "openai_compatible", "base_url": faults.base_url, "api_key": "none"}},
-            "models": [{"provider": "fault", "model": FAULT_MODEL, "context_window": 8000,
-                        "input_price_per_mtok": 0.15, "output_price_per_mtok": 0.6, "quality": 0.7}],
-        }, {})
-        fault_results, fault_same = asyncio.run(measure(url, fault_config, org_id, faults.base_url, FAULT_MODEL,
-                                                        args.fault_calls, args.max_tokens))
-        report(f"1. no model: fault server in this process, answers at once ({len(FAULT_ANSWER.split())} words); "
-               f"{args.fault_calls} calls per path and mode after {WARMUPS} warm-ups", fault_results, fault_same)
-
+    with bench_database("salesflow-bench-gateway-") as (url, org_id, home):
         try:
-            local = LocalLLMServer(log_path=home / "llama.log").start()
-        except LocalModelError as exc:
-            raise SystemExit(f"bench_gateway: error: {exc}") from None
-        local_config = parse_config({}, {"SALESFLOW_LOCAL_LLM_URL": local.base_url})
-        local_results, local_same = asyncio.run(measure(url, local_config, org_id, local.base_url, LOCAL_MODEL,
-                                                        args.calls, args.max_tokens))
-        report(f"2. SmolLM2-135M on llama.cpp (n_ctx {local.context}, {local.threads} threads), "
-               f"{len(PROMPT.split())}-word prompt, max_tokens {args.max_tokens}, temperature 0; "
-               f"{args.calls} calls per path and mode after {WARMUPS} warm-ups", local_results, local_same)
+            print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
+                  "(other processes skew the figures); PostgreSQL embedded, fsync off")
+            print("gateway path = org AI settings read, PII redaction, routing, budget reservation (database), "
+                  "provider call, settle: log row + daily rollup + release (one transaction)")
 
-        # every gateway call: warm-ups, timed calls in both modes, and the one answer compared at the end
-        expected = {"fault": 2 * (WARMUPS + args.fault_calls) + 1, "local": 2 * (WARMUPS + args.calls) + 1}
-        with psycopg.connect(url) as conn:
-            rows = conn.execute("select provider, count(*), count(*) filter (where usage_estimated) "
-                                "from salesflow.llm_requests where org_id = %s group by provider", (org_id,)).fetchall()
-        written = {provider: (n, estimated) for provider, n, estimated in rows}
-        print("\nllm_requests rows written: " + ", ".join(
-            f"{p} {written.get(p, (0, 0))[0]} for {n} gateway calls ({written.get(p, (0, 0))[1]} with usage "
-            "counted by the gateway, not reported by the server)" for p, n in expected.items()))
-        return 0 if {p: w[0] for p, w in written.items()} == expected else 1
-    finally:
-        if local is not None:
-            local.stop()
-        faults.stop()
-        db.stop(mode="immediate")
-        shutil.rmtree(home, ignore_errors=True)
+            faults.start()
+            fault_config = parse_config({
+                "providers": {"fault": {"kind": "openai_compatible", "base_url": faults.base_url, "api_key": "none"}},
+                "models": [{"provider": "fault", "model": FAULT_MODEL, "context_window": 8000,
+                            "input_price_per_mtok": 0.15, "output_price_per_mtok": 0.6, "quality": 0.7}],
+            }, {})
+            fault_results, fault_same = asyncio.run(measure(url, fault_config, org_id, faults.base_url, FAULT_MODEL,
+                                                            args.fault_calls, args.max_tokens))
+            report(f"1. no model: fault server in this process, answers at once ({len(FAULT_ANSWER.split())} words); "
+                   f"{args.fault_calls} calls per path and mode after {WARMUPS} warm-ups", fault_results, fault_same)
+
+            try:
+                local = LocalLLMServer(log_path=home / "llama.log").start()
+            except LocalModelError as exc:
+                raise SystemExit(f"bench_gateway: error: {exc}") from None
+            local_config = parse_config({}, {"SALESFLOW_LOCAL_LLM_URL": local.base_url})
+            local_results, local_same = asyncio.run(measure(url, local_config, org_id, local.base_url, LOCAL_MODEL,
+                                                            args.calls, args.max_tokens))
+            report(f"2. SmolLM2-135M on llama.cpp (n_ctx {local.context}, {local.threads} threads), "
+                   f"{len(PROMPT.split())}-word prompt, max_tokens {args.max_tokens}, temperature 0; "
+                   f"{args.calls} calls per path and mode after {WARMUPS} warm-ups", local_results, local_same)
+
+            # every gateway call: warm-ups, timed calls in both modes, and the one answer compared at the end
+            expected = {"fault": 2 * (WARMUPS + args.fault_calls) + 1, "local": 2 * (WARMUPS + args.calls) + 1}
+            with psycopg.connect(url) as conn:
+                rows = conn.execute("select provider, count(*), count(*) filter (where usage_estimated) "
+                                    "from salesflow.llm_requests where org_id = %s group by provider",
+                                    (org_id,)).fetchall()
+            written = {provider: (n, estimated) for provider, n, estimated in rows}
+            print("\nllm_requests rows written: " + ", ".join(
+                f"{p} {written.get(p, (0, 0))[0]} for {n} gateway calls ({written.get(p, (0, 0))[1]} with usage "
+                "counted by the gateway, not reported by the server)" for p, n in expected.items()))
+            return 0 if {p: w[0] for p, w in written.items()} == expected else 1
+        finally:
+            if local is not None:
+                local.stop()
+            faults.stop()
 
 
 if __name__ == "__main__":

@@ -27,9 +27,7 @@ import argparse
 import asyncio
 import csv
 import random
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -43,8 +41,6 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from salesflow.db.embedded import EmbeddedServer, free_port
-from salesflow.db.migrate import migrate
 from salesflow.demo_texts import (
     ACT,
     COMPETITORS,
@@ -66,6 +62,8 @@ from salesflow.gateway.providers import ChatMessage
 ROOT = Path(__file__).resolve().parents[1]
 # the fault server lives in the test package, which is not installed
 sys.path.insert(0, str(ROOT))
+from _bench import bench_database  # noqa: E402
+
 from tests.fault_server import FaultServer, ok  # noqa: E402
 
 DATA = Path("/work/shared/data/crm-pipeline")
@@ -268,33 +266,24 @@ def main() -> int:
     args = parser.parse_args()
 
     work = plan(args.calls, args.seed)
-    home = Path(tempfile.mkdtemp(prefix="salesflow-bench-routing-"))
-    db = EmbeddedServer(home / "pgdata", fast_unsafe=True)
     faults = FaultServer()
-    try:
-        db.start(free_port())
-        db.ensure_database()
-        url = db.url()
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn)
-            org_id = conn.execute("insert into salesflow.organizations (name, slug) values ('Bench', %s) "
-                                  "returning id", (f"bench-{uuid.uuid4().hex[:8]}",)).fetchone()[0]
-        faults.start()
-        started = time.perf_counter()
-        results = asyncio.run(run(url, faults, org_id, work))
-        elapsed = time.perf_counter() - started
-        with psycopg.connect(url) as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            view = {row["task"]: row for row in cur.execute(
-                "select task, sum(requests)::int as requests, sum(routed_away)::int as routed_away, "
-                "sum(cost) as cost, sum(baseline_cost) as baseline_cost "
-                "from analytics.llm_routing_savings where org_id = %s group by task", (org_id,)).fetchall()}
-            baselines = cur.execute("select baseline_provider, baseline_model, count(*) as n "
-                                    "from salesflow.llm_requests where org_id = %s group by 1, 2", (org_id,)).fetchall()
-    finally:
-        faults.stop()
-        db.stop(mode="immediate")
-        shutil.rmtree(home, ignore_errors=True)
+    with bench_database("salesflow-bench-routing-") as (url, org_id, _):
+        try:
+            faults.start()
+            started = time.perf_counter()
+            results = asyncio.run(run(url, faults, org_id, work))
+            elapsed = time.perf_counter() - started
+            with psycopg.connect(url) as conn:
+                cur = conn.cursor(row_factory=dict_row)
+                view = {row["task"]: row for row in cur.execute(
+                    "select task, sum(requests)::int as requests, sum(routed_away)::int as routed_away, "
+                    "sum(cost) as cost, sum(baseline_cost) as baseline_cost "
+                    "from analytics.llm_routing_savings where org_id = %s group by task", (org_id,)).fetchall()}
+                baselines = cur.execute("select baseline_provider, baseline_model, count(*) as n "
+                                        "from salesflow.llm_requests where org_id = %s group by 1, 2",
+                                        (org_id,)).fetchall()
+        finally:
+            faults.stop()
 
     by_model = {m["model"]: m for m in PAID}
     py_cost: dict[str, Decimal] = defaultdict(Decimal)

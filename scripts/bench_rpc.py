@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from _bench import pct
 
 from salesflow.db.embedded import EmbeddedServer, free_port
 from salesflow.db.migrate import migrate
@@ -31,11 +32,6 @@ from salesflow.tokens import issue_token
 
 SECRET = "bench-secret-bench-secret-bench-secret-000"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
 
 
 def start_api(database_url: str) -> tuple[subprocess.Popen, str]:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
+from _bench import pct
 
 from salesflow.db.embedded import EmbeddedServer, free_port
 from salesflow.db.migrate import migrate
@@ -61,11 +62,6 @@ def timed_search(conn: psycopg.Connection, claims: str, org: uuid.UUID, q: str) 
         rows = conn.execute("select source_id from api.search_memory(%s, %s::extensions.vector, k => 10)",
                             (org, q)).fetchall()
     return time.perf_counter() - t, [r[0] for r in rows]
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
 
 
 def main() -> int:
