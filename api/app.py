@@ -12,8 +12,12 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from salesflow.api import chat, rpc, search
 from salesflow.api.catalog import Catalog
@@ -72,7 +76,9 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
                 await gateway.aclose()
             await pool.close()
 
-    app = FastAPI(title="SalesFlow", version="0.1.0", lifespan=lifespan)
+    # docs_url=None: FastAPI's own /docs loads Swagger UI from a CDN, blank offline; ours serves the
+    # assets of the installed swagger-ui-bundle package
+    app = FastAPI(title="SalesFlow", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.jwt_secret = jwt_secret
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
@@ -83,6 +89,17 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return exc.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # unknown routes (404) and wrong methods (405) speak PostgREST's error shape like everything else
+        # (PostgREST's codes: PGRST125 an invalid path, PGRST117 an unsupported method)
+        code = {404: "PGRST125", 405: "PGRST117"}.get(exc.status_code, "PGRST000")
+        message = {404: "Invalid path specified in request URL", 405: "Unsupported HTTP method"}.get(
+            exc.status_code, exc.detail if isinstance(exc.detail, str) else "request refused")
+        hint = "see /docs for the routes this API serves" if exc.status_code in (404, 405) else None
+        return ApiError(exc.status_code, code, message, hint=hint,
+                        headers=dict(exc.headers or {}) or None).response()
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -97,6 +114,15 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
     async def health() -> JSONResponse:
         status, body = await asyncio.to_thread(_health_sync, database_url)
         return JSONResponse(body, status_code=status)
+
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="SalesFlow API",
+                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs/assets/favicon-32x32.png")
 
     app.include_router(rpc.router)
     app.include_router(search.router)

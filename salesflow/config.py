@@ -1,11 +1,15 @@
-"""Settings read from the environment, with the embedded defaults of DESIGN.md decision 1."""
+"""Settings read from the environment, with embedded defaults (one local home for all state)."""
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 DEFAULT_API_PORT = 54321  # the Supabase CLI's local API port, so client snippets look familiar
 DEFAULT_DB_PORT = 54322  # the Supabase CLI's local database port
@@ -13,6 +17,44 @@ DEFAULT_DB_PORT = 54322  # the Supabase CLI's local database port
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message says which and what to do."""
+
+
+def project_root() -> Path | None:
+    """The source tree this package runs from (an editable install or a checkout), else None."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return root if 'name = "salesflow"' in pyproject else None
+
+
+def resolve_home(env: Mapping[str, str]) -> Path:
+    """Where local state lives: SALESFLOW_HOME, else .salesflow/ in the project's source tree.
+
+    Never the current directory: a command run from another folder must find the same database and
+    the same JWT secret, not silently make new ones.
+    """
+    explicit = env.get("SALESFLOW_HOME")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    root = project_root()
+    if root is None:
+        raise ConfigError("SALESFLOW_HOME is not set and this installation has no project folder; "
+                          "set SALESFLOW_HOME to the folder for SalesFlow's local state")
+    return root / ".salesflow"
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("DATABASE_URL") or None
+    if url is not None:
+        try:
+            conninfo_to_dict(url)
+        except psycopg.ProgrammingError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+            raise ConfigError(f"DATABASE_URL is not a PostgreSQL connection string ({first}); "
+                              "use postgresql://user:password@host:port/dbname or unset it") from None
+    return url
 
 
 def _int_env(name: str, default: int) -> int:
@@ -41,10 +83,9 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        home = Path(os.environ.get("SALESFLOW_HOME") or ".salesflow").resolve()
         return cls(
-            home=home,
-            database_url=os.environ.get("DATABASE_URL") or None,
+            home=resolve_home(os.environ),
+            database_url=_database_url(os.environ),
             api_host=os.environ.get("SALESFLOW_API_HOST") or "127.0.0.1",
             api_port=_int_env("SALESFLOW_API_PORT", DEFAULT_API_PORT),
             db_port=_int_env("SALESFLOW_DB_PORT", DEFAULT_DB_PORT),

@@ -138,16 +138,94 @@ def test_app_roles_can_neither_enqueue_nor_read_jobs_directly(db_url, conn) -> N
                     user_conn.execute(sql)
 
 
-def test_idempotency_key_makes_a_second_enqueue_a_no_op_while_pending(conn) -> None:
+def test_idempotency_key_covers_a_job_while_pending_and_while_running(conn) -> None:
     first = enqueue(conn, "noop", idempotency_key="lead:1")
     assert enqueue(conn, "noop", idempotency_key="lead:1") == first
     assert enqueue(conn, "noop", idempotency_key="lead:2") != first
     assert value(conn, "select count(*) from salesflow.jobs") == 2
-    # once the job runs, the data may change again: a new enqueue is a new job
+    # while it runs, the key still names it: no twin, but (by default) one more run after it completes
     assert [r["id"] for r in claim(conn, batch=1)] == [first]
+    assert enqueue(conn, "noop", idempotency_key="lead:1") == first
+    assert enqueue(conn, "noop", idempotency_key="lead:1", rerun_if_running=False) == first
+    assert value(conn, "select count(*) from salesflow.jobs where idempotency_key = 'lead:1'") == 1
+    assert job(conn, first)["rerun_requested"] is True
+    assert value(conn, "select salesflow.complete_jobs('w1', array[%s]::bigint[], array[1])", (first,)) == 1
+    row = job(conn, first)
+    assert (row["status"], row["attempts"], row["rerun_requested"], row["finished_at"]) == ("pending", 0, False, None)
+    # the rerun completes for good; then the key is free and a new enqueue is a new job
+    assert first in [r["id"] for r in claim(conn, batch=10)]
+    value(conn, "select salesflow.complete_jobs('w1', array[%s]::bigint[], array[1])", (first,))
+    assert job(conn, first)["status"] == "completed"
     second = enqueue(conn, "noop", idempotency_key="lead:1")
     assert second != first
     assert enqueue(conn, "noop", idempotency_key="lead:1") == second
+
+
+def test_a_caller_that_needs_no_rerun_gets_the_running_job_and_nothing_more(conn) -> None:
+    first = enqueue(conn, "noop", idempotency_key="once:1")
+    claim(conn, batch=1)
+    assert enqueue(conn, "noop", idempotency_key="once:1", rerun_if_running=False) == first
+    value(conn, "select salesflow.complete_jobs('w1', array[%s]::bigint[], array[1])", (first,))
+    assert job(conn, first)["status"] == "completed"
+
+
+@pytest.mark.parametrize("back_to_pending", ["retry", "sweep", "release", "release_unknown"])
+def test_moving_a_keyed_job_back_to_pending_never_collides(conn, back_to_pending: str) -> None:
+    """The jam of issue 8: a running job, a second request for the same key, then a retry or a sweep."""
+    first = enqueue(conn, "noop", idempotency_key="jam:1", max_attempts=3)
+    lease = timedelta(milliseconds=1) if back_to_pending == "sweep" else LEASE
+    claim(conn, "w1", batch=1, lease=lease)
+    assert enqueue(conn, "noop", idempotency_key="jam:1") == first
+    if back_to_pending == "retry":
+        assert value(conn, "select salesflow.fail_job('w1', %s, 1, 'boom', retry_at => now())", (first,)) == "pending"
+    elif back_to_pending == "sweep":
+        conn.execute("select pg_sleep(0.01)")
+        assert value(conn, "select salesflow.sweep_expired_leases()") == 1
+    elif back_to_pending == "release":
+        assert value(conn, "select salesflow.release_jobs('w1', array[%s]::bigint[], array[1])", (first,)) == 1
+    else:
+        assert value(conn, "select salesflow.release_unknown_jobs('w1', '{}')") == 1
+    assert value(conn, "select count(*) from salesflow.jobs where idempotency_key = 'jam:1'") == 1
+    assert job(conn, first)["status"] == "pending"
+    # and the next run finishes normally
+    assert [r["id"] for r in claim(conn, "w2", batch=1)] == [first]
+    assert value(conn, "select salesflow.complete_jobs('w2', array[%s]::bigint[], array[%s])",
+                 (first, job(conn, first)["attempts"])) == 1
+
+
+def test_concurrent_enqueues_of_one_key_make_one_job(db_url: str, conn) -> None:
+    """Requests racing from many connections, while the holder is claimed and completed under them."""
+    ids: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(9)
+
+    def request() -> None:
+        try:
+            with psycopg.connect(db_url, autocommit=True) as c:
+                start.wait()
+                for _ in range(25):
+                    ids.append(c.execute("select salesflow.enqueue('noop', '{}', "
+                                         "idempotency_key => 'race:1', rerun_if_running => false)").fetchone()[0])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for t in threads:
+        t.start()
+    start.wait()
+    finished = 0
+    for _ in range(20):
+        for row in claim(conn, "w1", batch=5):
+            finished += value(conn, "select salesflow.complete_jobs('w1', array[%s]::bigint[], array[%s])",
+                              (row["id"], row["attempt"]))
+        # the invariant at every moment: at most one live job holds the key
+        assert value(conn, "select count(*) from salesflow.jobs where idempotency_key = 'race:1' "
+                           "and status in ('pending', 'running')") <= 1
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(ids) == 200
+    assert value(conn, "select count(*) from salesflow.jobs where idempotency_key = 'race:1'") == len(set(ids))
 
 
 def test_enqueue_refuses_bad_names_with_a_clear_message(conn) -> None:
@@ -292,7 +370,7 @@ def test_permanent_failures_die_at_once_and_retry_at_overrides_the_backoff(conn)
     assert value(conn, "select salesflow.fail_job('w1', %s, 1, 'late')", (later,)) is None
 
 
-def test_retry_dead_filters_and_leaves_a_job_whose_key_has_a_pending_twin(conn) -> None:
+def test_retry_dead_filters_and_leaves_a_job_whose_key_has_a_live_twin(conn) -> None:
     keyed, mail, plain = (enqueue(conn, "noop", idempotency_key="k1"), enqueue(conn, "send_mail", queue="mail"),
                           enqueue(conn, "noop"))
     claim(conn, "w1", queues=("default", "mail"))
@@ -304,6 +382,10 @@ def test_retry_dead_filters_and_leaves_a_job_whose_key_has_a_pending_twin(conn) 
     assert value(conn, "select salesflow.retry_dead()") == 1  # plain; keyed stays dead, twin will do it
     assert (job(conn, plain)["status"], job(conn, keyed)["status"], job(conn, twin)["status"]) == (
         "pending", "dead", "pending")
+    # a running twin holds the key as well
+    claim(conn, "w1", queues=("default",))
+    assert job(conn, twin)["status"] == "running"
+    assert value(conn, "select salesflow.retry_dead(job_ids => array[%s]::bigint[])", (keyed,)) == 0
 
 
 def test_sweep_returns_expired_leases_and_buries_jobs_out_of_attempts(conn, listener) -> None:

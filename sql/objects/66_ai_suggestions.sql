@@ -40,7 +40,8 @@ begin
     if language is null or language not in ('de', 'en') then
         raise sqlstate '22023' using message = 'language must be de or en';
     end if;
-    -- while one is pending for the lead and kind, asking again returns the same job
+    -- while one is pending or running for the lead and kind, asking again returns the same job
+    -- (and does not make the running one run again: it reads the lead when it starts)
     return salesflow.enqueue(
         'ai_suggest',
         pg_catalog.jsonb_build_object(
@@ -49,7 +50,8 @@ begin
         ),
         org_id => request_ai_suggestion.org_id,
         idempotency_key => pg_catalog.format('ai_suggest:%s:%s', request_ai_suggestion.lead_id,
-                                             request_ai_suggestion.kind)
+                                             request_ai_suggestion.kind),
+        rerun_if_running => false
     );
 end
 $$;
