@@ -65,9 +65,19 @@ def clip_error(text: str) -> str:
 
 
 def describe_exception(exc: BaseException) -> str:
-    """The error line first, then the traceback: what `salesflow jobs show` prints for a failure."""
-    lines = traceback.format_exception(exc)
-    return clip_error(f"{type(exc).__name__}: {exc}\n{''.join(lines[:-1]).rstrip()}")
+    """One line for jobs.last_error: the error and where it was raised (the traceback goes to the log)."""
+    message = " ".join(str(exc).split())[:500]
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {message}{where}" if message else f"{type(exc).__name__}{where}"
+
+
+def _log_traceback(job: ClaimedJob, exc: BaseException) -> None:
+    log.warning("handler raised", exc_info=exc, extra={"job_id": job.id, "kind": job.kind, "attempt": job.attempt})
+
+
+def _one_line(text: str) -> str:
+    return clip_error(" ".join(text.split()))
 
 
 def describe_validation(kind: str, exc: ValidationError) -> str:
@@ -111,17 +121,20 @@ async def execute(
         async with asyncio.timeout(handler.timeout) as deadline:
             await handler.run(context(job), payload)
     except PermanentError as exc:
-        return Outcome(job, "failed", error=clip_error(f"permanent failure: {exc}"), retryable=False,
+        return Outcome(job, "failed", error=_one_line(f"permanent failure: {exc}"), retryable=False,
                        duration=time.monotonic() - started)
     except RetryLater as exc:
-        return Outcome(job, "failed", error=clip_error(f"retry requested: {exc}"), retry_in=exc.delay,
+        return Outcome(job, "failed", error=_one_line(f"retry requested: {exc}"), retry_in=exc.delay,
                        backoff_base=handler.backoff_base, duration=time.monotonic() - started)
     except TimeoutError as exc:
+        if not deadline.expired():
+            _log_traceback(job, exc)
         error = (f"timed out after {handler.timeout:g} s (the handler's timeout)" if deadline.expired()
                  else describe_exception(exc))
         return Outcome(job, "failed", error=error, backoff_base=handler.backoff_base,
                        duration=time.monotonic() - started)
     except Exception as exc:  # any handler error is the job's failure, never the worker's
+        _log_traceback(job, exc)
         return Outcome(job, "failed", error=describe_exception(exc), backoff_base=handler.backoff_base,
                        duration=time.monotonic() - started)
     return Outcome(job, "completed", duration=time.monotonic() - started)
