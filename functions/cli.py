@@ -98,6 +98,9 @@ def run_worker(url: str, args: argparse.Namespace) -> int:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonFormatter())
     logging.getLogger("psycopg.pool").setLevel(logging.WARNING)
+    # a line per provider request (the openai SDK's HTTP client logs as httpx or httpx2) is noise
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         config = WorkerConfig(
             queues=tuple(args.queues or ["default"]), concurrency=args.concurrency, lease=args.lease,

@@ -61,7 +61,8 @@ def demo_banner(settings: Settings, database_url: str, *, leads: int, seed: int)
     return f"""
 SalesFlow is starting.
 
-  API        {api}      health: {api}/health   RPCs: POST {api}/rest/v1/rpc/<function>
+  API        {api}      health: {api}/health   docs: {api}/docs   RPCs: POST {api}/rest/v1/rpc/<function>
+  Home       {settings.home}   (the embedded database, the JWT secret, logs)
   Database   {database_url}
   Demo org   {demo.org_name}  id {demo.org_id}  ({'loaded now' if created else 'already loaded'}: {counts})
 
@@ -73,7 +74,7 @@ Tokens (HS256, signed with SALESFLOW_JWT_SECRET or the secret in {settings.home 
   user token   {user_token}
                (the demo owner {demo.owner_email or demo.owner_id}, valid 30 days; new ones: salesflow token --help)
 
-Python, with the supabase client (pip install supabase):
+Python (.venv/bin/python; scripts/up installs the supabase client):
   from supabase import ClientOptions, create_client
   client = create_client("{api}", "{anon_key}", options=ClientOptions(schema="api"))
   client.postgrest.auth("{user_token}")

@@ -14,6 +14,13 @@ if [ "$(cat .venv/.salesflow-installed 2>/dev/null)" != "$want" ]; then
     spec="."
     [ -n "${SALESFLOW_EXTRAS:-}" ] && spec=".[${SALESFLOW_EXTRAS}]"
     echo "installing SalesFlow into .venv ($spec) ..." >&2
+    case "${SALESFLOW_EXTRAS:-}" in
+        *up*|*local*|*test*)
+            if ! find "${PIP_CACHE_DIR:-$HOME/.cache/pip}/wheels" -name 'llama_cpp_python-*.whl' 2>/dev/null | grep -q .; then
+                echo "  the first install compiles llama.cpp for the offline model (llama-cpp-python): 5-12 minutes" >&2
+                echo "  on 2 cores, once; pip keeps the built wheel, so later installs take seconds" >&2
+            fi ;;
+    esac
     # build chatter goes to a log, shown only if the install fails
     if ! { .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip \
            && .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"; } \

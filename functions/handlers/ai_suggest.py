@@ -33,6 +33,8 @@ log = logging.getLogger("salesflow.worker")
 
 TIMEOUT = 55.0  # seconds; the worker's default lease is 60
 DEADLINE = TIMEOUT - 5.0  # the gateway's whole call, retries and fallbacks included
+# what the offline model reads of a lead's history (entries, characters each)
+OFFLINE_HISTORY, OFFLINE_CLIP = 6, 200
 PROMPTS = {"next_actions": ("recommendation_engine", "classify"), "memory_facts": ("memory_extraction", "summarize")}
 
 # the running job's connection factory, so one gateway per worker process (and its cooldowns) serves every job
@@ -79,7 +81,14 @@ async def run(job: JobContext, payload: Payload) -> None:
     if lead is None:
         raise PermanentError(f"lead {payload.lead_id} not found")
     lead = {k: v for k, v in lead.items() if v is not None}
-    timeline = "\n".join(f"{h['at']:%Y-%m-%d} {h['what']}: {h['text'].strip()[:500]}" for h in reversed(history))
+    if all(m.offline for m in gateway().config.available_models()):
+        # only the offline model can answer: on two cores it reads a few hundred tokens a second, so
+        # it gets the most recent history, short, and its answer still fits inside the deadline
+        history, clip = history[:OFFLINE_HISTORY], OFFLINE_CLIP
+    else:
+        clip = 500
+    timeline = "\n".join(f"{h['at']:%Y-%m-%d} {h['what']}: {' '.join(h['text'].split())[:clip]}"
+                         for h in reversed(history))
     prompt_name, task = PROMPTS[payload.kind]
     if payload.kind == "next_actions":
         # no lead score exists yet (lead scoring is its own piece of work): 0 tells the prompt "unknown"

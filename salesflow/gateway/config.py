@@ -44,7 +44,7 @@ LOCAL_MODEL = "SmolLM2-135M-Instruct"
 LOCAL_CONTEXT = 8192
 # the most the offline model writes in one answer: on two busy cores SmolLM2-135M writes some
 # 10-30 tokens a second, so this fits an answer inside a job's deadline with the prompt's reading
-LOCAL_MAX_OUTPUT = 320
+LOCAL_MAX_OUTPUT = 256
 # wherever a person could read the local model's words (DESIGN.md decision 8)
 OFFLINE_NOTICE = ("Written by SmolLM2-135M, a tiny offline model that only tests the plumbing: "
                   "this is not usable advice.")

@@ -275,8 +275,8 @@ class OpenAIProvider(Provider):
 
 # what the offline model may write into one string and one list: small enough that a whole answer
 # fits in LOCAL_MAX_OUTPUT tokens, so the grammar cannot be cut off mid-object by max_tokens
-_LOCAL_MAX_CHARS = 120
-_LOCAL_MAX_ITEMS = 3
+_LOCAL_MAX_CHARS = 100
+_LOCAL_MAX_ITEMS = 2
 
 
 def _numbers_within(low: float | None, high: float | None, *, integer: bool) -> list[float]:
