@@ -36,7 +36,8 @@ with live as (
 
 folded as (
     update salesflow.jobs as j
-    set status = 'cancelled', lease_expires_at = null, finished_at = now(),
+    set
+        status = 'cancelled', lease_expires_at = null, finished_at = now(),
         last_error = 'folded into the live job with the same idempotency key (migration 0007)'
     from live
     where j.id = live.id and live.n > 1
@@ -46,8 +47,9 @@ folded as (
 update salesflow.jobs as j
 set rerun_requested = true
 from live
-where j.id = live.id and live.n = 1 and live.status = 'running'
-  and exists (select from folded where folded.idempotency_key = live.idempotency_key);
+where
+    j.id = live.id and live.n = 1 and live.status = 'running'
+    and live.idempotency_key in (select folded.idempotency_key from folded);
 
 drop index salesflow.jobs_pending_key;
 
