@@ -137,17 +137,28 @@ def test_hard_limit_refuses_before_the_call_with_a_clear_message(conn: psycopg.C
     reserve(conn, org.id, "5.00", user_id=org.owner, feature="summaries")
 
 
-def test_settled_spend_counts_and_expired_reservations_do_not(conn: psycopg.Connection, org: Org) -> None:
+def test_settled_spend_counts_and_expired_reservations_are_charged(conn: psycopg.Connection, org: Org) -> None:
+    """A reservation nobody settled (a killed process) is not free once it expires: the sweep charges it."""
     add_budget(conn, org.id, hard="0.02")
     r = reserve(conn, org.id, "0.015")
     settle(conn, r, org.id)  # costs 0.0075: 1000 in x 2.50 + 500 out x 10.00 per million
     assert scalar(conn, "select count(*) from salesflow.llm_budget_reservations where org_id = %s", (org.id,)) == 0
-    reserve(conn, org.id, "0.0125")  # 0.0075 spent + 0.0125 = 0.02: exactly the limit
+    orphan = reserve(conn, org.id, "0.0125")  # 0.0075 spent + 0.0125 = 0.02: exactly the limit
     with over_budget():
         reserve(conn, org.id, "0.0001")
     conn.execute("update salesflow.llm_budget_reservations set expires_at = now() - interval '1 second' "
                  "where org_id = %s", (org.id,))
-    reserve(conn, org.id, "0.0125")
+    with over_budget():  # reserve_budget sweeps first: the orphan counts as spend, nothing is left
+        reserve(conn, org.id, "0.0001")
+    assert scalar(conn, "select salesflow.sweep_llm_reservations()") == 1  # (that refusal rolled its sweep back)
+    with over_budget():
+        reserve(conn, org.id, "0.0001")
+    row = conn.execute("select status, cost, usage_estimated, error from salesflow.llm_requests "
+                       "where org_id = %s and reservation_id = %s", (org.id, orphan)).fetchall()
+    assert [(s, c, e) for s, c, e, _ in row] == [("error", Decimal("0.012500"), True)]
+    assert "never settled" in row[0][3]
+    assert scalar(conn, "select salesflow.sweep_llm_reservations()") == 0  # once only
+    assert scalar(conn, "select count(*) from salesflow.llm_budget_reservations where org_id = %s", (org.id,)) == 0
 
 
 def test_soft_limit_writes_exactly_one_alert_per_period(conn: psycopg.Connection, org: Org) -> None:
