@@ -531,7 +531,11 @@ class Gateway:
             self._settle_later(p, "cancelled", f"the caller stopped reading after {len(''.join(parts))} characters")
             raise
         rest = restorer.flush()
-        if rest:
-            yield Token(rest)
         p.bill(usage)
+        if rest:
+            try:
+                yield Token(rest)
+            except GeneratorExit:
+                self._settle_later(p, "cancelled", "the caller stopped reading before the last piece")
+                raise
         yield await self._finish(p, p.vault.restore("".join(parts)), None, store)

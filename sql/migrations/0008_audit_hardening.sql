@@ -42,3 +42,7 @@ add constraint compliance_log_findings_no_text check (
 );
 alter table salesflow.llm_requests
 add constraint llm_requests_subject_hashed check (subject_id ~ '^[0-9a-f]{64}$');
+
+-- 'NaN' is a numeric that passes amount >= 0 (NaN sorts above every number): refuse it.
+alter table salesflow.deals
+add constraint deals_amount_is_a_number check (amount <> 'NaN'::numeric);
