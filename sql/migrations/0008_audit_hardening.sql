@@ -46,3 +46,10 @@ add constraint llm_requests_subject_hashed check (subject_id ~ '^[0-9a-f]{64}$')
 -- 'NaN' is a numeric that passes amount >= 0 (NaN sorts above every number): refuse it.
 alter table salesflow.deals
 add constraint deals_amount_is_a_number check (amount <> 'NaN'::numeric);
+
+-- An e-mail address has at most 254 characters (RFC 5321), a domain name 253 (RFC 1035). Longer
+-- values used to reach the unique index and fail there as a program limit (54000).
+alter table salesflow.leads
+add constraint leads_email_length check (char_length(email) <= 254);
+alter table salesflow.companies
+add constraint companies_domain_length check (char_length(domain) <= 253);
