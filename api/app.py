@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from salesflow.api import chat, rpc, search
 from salesflow.api.catalog import Catalog
 from salesflow.api.errors import ApiError
+from salesflow.api.limits import Limiter, LimitMiddleware
 from salesflow.db import migrate
 from salesflow.gateway.chat import ChatService
 from salesflow.gateway.config import ConfigError, load_config
@@ -74,6 +75,9 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
 
     app = FastAPI(title="SalesFlow", version="0.1.0", lifespan=lifespan)
     app.state.jwt_secret = jwt_secret
+    limiter = Limiter.from_env()
+    if limiter is not None:
+        app.add_middleware(LimitMiddleware, limiter=limiter)
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["authorization", "apikey", "content-type", "x-client-info", "prefer", "accept-profile",

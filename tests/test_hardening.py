@@ -12,6 +12,7 @@ import httpx
 import psycopg
 import pytest
 
+from salesflow.api.limits import Limiter
 from tests.conftest import ApiProcess, make_token, run_api
 from tests.gateway_harness import new_org
 
@@ -181,3 +182,60 @@ def test_no_lead_id_survives_in_the_log_or_the_queue(db: psycopg.Connection) -> 
     db.execute("delete from salesflow.leads where org_id = %s and id = %s", (org, lead))
     assert db.execute("select count(*) from salesflow.jobs where payload::text like %s",
                       (f"%{lead}%",)).fetchone()[0] == 0
+
+
+# -- rate and concurrency limits ----------------------------------------------------------------
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_token_bucket_refills_at_its_rate_and_caps_concurrency() -> None:
+    clock = ManualClock()
+    limiter = Limiter(rate=2.0, burst=3.0, concurrency=2, clock=clock)
+    assert limiter.acquire("a") is None and limiter.acquire("a") is None
+    assert limiter.acquire("a") == 1.0  # two in flight: the third waits for one to finish
+    limiter.release("a")
+    assert limiter.acquire("a") is None
+    limiter.release("a")
+    limiter.release("a")
+    assert limiter.acquire("a") == pytest.approx(0.5)  # the bucket of 3 is empty; 1 token takes 0.5 s
+    assert limiter.acquire("b") is None  # another caller has a bucket of its own
+    clock.now += 0.5
+    assert limiter.acquire("a") is None
+    limiter.release("a")
+    clock.now += 100  # refills up to the burst, not beyond
+    for _ in range(3):
+        assert limiter.acquire("a") is None
+        limiter.release("a")
+    assert limiter.acquire("a") is not None
+
+
+def test_limits_come_from_the_environment() -> None:
+    assert Limiter.from_env({"SALESFLOW_RATE_LIMIT": "0"}) is None
+    limiter = Limiter.from_env({"SALESFLOW_RATE_LIMIT": "5", "SALESFLOW_CONCURRENCY_LIMIT": "3"})
+    assert limiter is not None and (limiter.rate, limiter.burst, limiter.concurrency) == (5.0, 10.0, 3)
+    with pytest.raises(ValueError, match="must be numbers"):
+        Limiter.from_env({"SALESFLOW_RATE_LIMIT": "fast"})
+
+
+@pytest.fixture(scope="module")
+def limited_api(module_db_url: str) -> Iterator[ApiProcess]:
+    # one request per 1,000 s after a burst of 2: the third is refused however fast the machine is
+    with run_api(module_db_url, {"SALESFLOW_RATE_LIMIT": "0.001", "SALESFLOW_RATE_BURST": "2"}) as process:
+        yield process
+
+
+def test_a_caller_over_its_rate_gets_429_with_retry_after(limited_api: ApiProcess) -> None:
+    token, other = make_token(uuid.uuid4()), make_token(uuid.uuid4())
+    answers = [rpc(limited_api, "create_organization", {"name": f"Rate {i}"}, token) for i in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    refused = answers[2]
+    assert int(refused.headers["retry-after"]) >= 1
+    assert set(refused.json()) == {"code", "message", "details", "hint"} and refused.json()["code"] == "SF429"
+    assert rpc(limited_api, "create_organization", {"name": "Other"}, other).status_code == 200
+    assert httpx.get(f"{limited_api.url}/health", timeout=10).status_code == 200  # not limited
