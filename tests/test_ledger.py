@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from salesflow.gateway.core import LLMCall, LLMResult, Token
-from salesflow.gateway.errors import GatewayError
+from salesflow.gateway.errors import GatewayError, OutputWithheld
 from salesflow.gateway.providers import ChatMessage
 from tests.fault_server import FaultServer, slow
 from tests.gateway_harness import PRIMARY, Harness, config_for, new_org
@@ -128,3 +128,24 @@ def test_a_whole_answer_leaves_exactly_one_row(harness: Harness, server: FaultSe
     assert isinstance(result, LLMResult)
     requests, open_ = ledger(db, org)
     assert [s for s, _ in requests] == ["ok"] and open_ == 0 and provider_calls(server) == 1
+
+
+def test_a_planted_canary_survives_in_no_audit_row(harness: Harness, server: FaultServer,
+                                                   db: psycopg.Connection) -> None:
+    """A blocked answer (the fault server echoes the message) is judged and logged, by ids, offsets and hashes."""
+    org = new_org(db)
+    canary = "CANARY-7f3a9 Frau Ada Lovelace"
+    with pytest.raises(OutputWithheld) as withheld:
+        harness.run(harness.gateway.complete(call(org, f"Wir garantieren {canary} alles.", purpose="chat")))
+    assert withheld.value.request_id is not None
+    logged = db.execute("select findings, c::text from salesflow.compliance_log as c where org_id = %s",
+                        (org,)).fetchall()
+    assert len(logged) == 1
+    findings, whole = logged[0]
+    assert findings and {f["rule_id"] for f in findings} == {"forbidden.guarantee"}
+    assert all(set(f) == {"rule_id", "severity", "start", "end", "span_sha256"} for f in findings)
+    for table in ("compliance_log", "llm_requests"):
+        rows = db.execute(f"select count(*) from salesflow.{table} as t where org_id = %s and t::text like %s",
+                          (org, "%CANARY-7f3a9%")).fetchone()[0]
+        assert rows == 0, table
+    assert "CANARY" not in whole
