@@ -261,8 +261,29 @@ def test_feedback_is_recorded_against_the_log_row(conn: psycopg.Connection, org:
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("select api.record_llm_feedback(%s, %s)", (org.id, request))
     with authenticate_as(conn, org.rep):
-        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # not a request of theirs (none at all)
             conn.execute("select api.record_llm_feedback(%s, %s, 1::smallint)", (org.id, request + 1000))
+
+
+def test_only_the_requester_or_an_owner_rates_a_request_and_once(conn: psycopg.Connection, org: Org) -> None:
+    other_rep = uuid.uuid4()
+    with acting_as(conn, org.owner):
+        conn.execute("select api.add_org_member(%s, %s, 'rep')", (org.id, other_rep))
+    request = settle(conn, None, org.id, user_id=org.rep)
+    rate = "select api.record_llm_feedback(%s, %s, rating => %s::smallint)"
+    for someone_else in (other_rep, org.analyst):
+        with authenticate_as(conn, someone_else):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(rate, (org.id, request, -1))
+    with acting_as(conn, org.rep):
+        conn.execute(rate, (org.id, request, 1))
+    with authenticate_as(conn, org.rep):
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(rate, (org.id, request, 1))
+    with acting_as(conn, org.owner):
+        conn.execute(rate, (org.id, request, -1))
+    assert conn.execute("select count(*) from salesflow.llm_feedback where org_id = %s and request_id = %s",
+                        (org.id, request)).fetchone()[0] == 2
 
 
 def test_members_see_their_org_and_other_orgs_see_nothing(conn: psycopg.Connection, org: Org) -> None:
@@ -292,7 +313,8 @@ def test_members_see_their_org_and_other_orgs_see_nothing(conn: psycopg.Connecti
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("select api.record_llm_feedback(%s, %s, 1::smallint)", (org.id, owners))
         with authenticate_as(conn, user):
-            # in their own organisation, A's request is not theirs to judge
-            with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            # in their own organisation, A's request is not theirs to judge (an owner passes the policy
+            # and meets the foreign key; the others meet the policy)
+            with pytest.raises((psycopg.errors.ForeignKeyViolation, psycopg.errors.InsufficientPrivilege)):
                 conn.execute("select api.record_llm_feedback(%s, %s, 1::smallint)", (other.id, owners))
     assert budget is not None

@@ -53,3 +53,11 @@ alter table salesflow.leads
 add constraint leads_email_length check (char_length(email) <= 254);
 alter table salesflow.companies
 add constraint companies_domain_length check (char_length(domain) <= 253);
+
+-- Each member rates a request once (only its requester or an owner/admin may: the insert policy).
+-- Earlier duplicates keep their first rating.
+delete from salesflow.llm_feedback as f
+using salesflow.llm_feedback as earlier
+where earlier.org_id = f.org_id and earlier.request_id = f.request_id and earlier.user_id = f.user_id
+  and (earlier.created_at, earlier.id) < (f.created_at, f.id);
+create unique index llm_feedback_once on salesflow.llm_feedback (org_id, request_id, user_id);

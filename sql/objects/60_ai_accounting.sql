@@ -304,9 +304,20 @@ drop policy if exists llm_feedback_select on salesflow.llm_feedback;
 create policy llm_feedback_select on salesflow.llm_feedback for select to authenticated
 using (org_id = any((select salesflow.my_org_ids())::uuid[]));
 
+-- only the member who made the request, or an owner or admin, may rate it (and each once: the
+-- unique index llm_feedback_once), so no member can skew an A/B result with others' answers
 drop policy if exists llm_feedback_insert on salesflow.llm_feedback;
 create policy llm_feedback_insert on salesflow.llm_feedback for insert to authenticated
-with check (org_id = any((select salesflow.my_org_ids())::uuid[]) and user_id = (select auth.uid()));
+with check (
+    user_id = (select auth.uid())
+    and (
+        org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
+        or (org_id = any((select salesflow.my_org_ids())::uuid[]) and exists (
+            select 1 from salesflow.llm_requests as r
+            where r.org_id = llm_feedback.org_id and r.id = llm_feedback.request_id and r.user_id = (select auth.uid())
+        ))
+    )
+);
 
 revoke all on salesflow.llm_models, salesflow.llm_budget_reservations from anon, authenticated, service_role;
 grant select on salesflow.llm_requests, salesflow.llm_usage_daily, salesflow.llm_budgets,
