@@ -23,10 +23,11 @@ alter table salesflow.audit_retention_runs enable row level security;
 -- The append-only triggers are set aside for these two statements only.
 alter table salesflow.compliance_log disable trigger user;
 update salesflow.compliance_log as c
-set findings = coalesce((
-    select jsonb_agg(jsonb_build_object('rule_id', f.value -> 'rule_id', 'severity', f.value -> 'severity'))
-    from jsonb_array_elements(c.findings) as f
-), '[]'::jsonb)
+set
+    findings = coalesce((
+        select jsonb_agg(jsonb_build_object('rule_id', f.value -> 'rule_id', 'severity', f.value -> 'severity'))
+        from jsonb_array_elements(c.findings) as f
+    ), '[]'::jsonb)
 where jsonb_path_exists(c.findings, '$[*].excerpt') or jsonb_path_exists(c.findings, '$[*].message');
 alter table salesflow.compliance_log enable trigger user;
 
@@ -58,6 +59,7 @@ add constraint companies_domain_length check (char_length(domain) <= 253);
 -- Earlier duplicates keep their first rating.
 delete from salesflow.llm_feedback as f
 using salesflow.llm_feedback as earlier
-where earlier.org_id = f.org_id and earlier.request_id = f.request_id and earlier.user_id = f.user_id
-  and (earlier.created_at, earlier.id) < (f.created_at, f.id);
+where
+    earlier.org_id = f.org_id and earlier.request_id = f.request_id and earlier.user_id = f.user_id
+    and (earlier.created_at, earlier.id) < (f.created_at, f.id);
 create unique index llm_feedback_once on salesflow.llm_feedback (org_id, request_id, user_id);
