@@ -49,6 +49,7 @@ def assert_400(r: httpx.Response, *, reason: str) -> None:
     ("16,001-dimension vector", "search_memory", {"query_embedding": "[" + ",".join(["0.1"] * 16001) + "]"},
      "16000"),
     ("NaN amount", "create_deal", {"name": "Big one", "amount": "NaN"}, "deals_amount_is_a_number"),
+    ("NUL in an RPC argument", "create_lead", {"first_name": "Ada\u0000"}, ""),
 ])
 def test_data_and_limit_errors_are_400_not_a_lost_connection(api: ApiProcess, team: dict, label: str, fn: str,
                                                               body: dict, reason: str) -> None:
