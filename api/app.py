@@ -22,6 +22,7 @@ from swagger_ui_bundle import swagger_ui_path
 from salesflow.api import chat, rpc, search
 from salesflow.api.catalog import Catalog
 from salesflow.api.errors import ApiError
+from salesflow.api.limits import Limiter, LimitMiddleware
 from salesflow.db import migrate
 from salesflow.gateway.chat import ChatService
 from salesflow.gateway.config import ConfigError, load_config
@@ -80,6 +81,9 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
     # assets of the installed swagger-ui-bundle package
     app = FastAPI(title="SalesFlow", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.jwt_secret = jwt_secret
+    limiter = Limiter.from_env()
+    if limiter is not None:
+        app.add_middleware(LimitMiddleware, limiter=limiter)
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["authorization", "apikey", "content-type", "x-client-info", "prefer", "accept-profile",

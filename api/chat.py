@@ -23,7 +23,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from salesflow.api.errors import ApiError
 from salesflow.api.rpc import caller_of, read_json_object
@@ -44,6 +44,16 @@ class ChatRequest(BaseModel):
     lead_id: UUID | None = None
     language: Literal["de", "en"] = "en"
     importance: Literal["low", "medium", "high", "critical"] = "medium"
+
+    @field_validator("message")
+    @classmethod
+    def _storable(cls, message: str) -> str:
+        # refused before anything is called or reserved: PostgreSQL could not store the turn
+        if "\x00" in message:
+            raise ValueError("must not contain a NUL character (\\u0000)")
+        if not message.strip():
+            raise ValueError("must not be blank")
+        return message
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:

@@ -1,4 +1,11 @@
-"""PostgREST's error shape and its mapping from SQLSTATE to HTTP status."""
+"""PostgREST's error shape and its mapping from SQLSTATE to HTTP status.
+
+Beyond PostgREST's table (issue 9): data errors (22xxx) and limit errors (54xxx: a value too
+long for an index, a vector of too many dimensions) are the caller's input, 400 with
+PostgreSQL's reason. A statement timeout (57014) is 504 with code 57014: the request ran too long
+and may be retried with a narrower query. Only a lost connection (08xxx, or the server shutting
+down: 57P01-57P03) is 503.
+"""
 
 from __future__ import annotations
 
@@ -26,11 +33,11 @@ class ApiError(Exception):
 # Exact codes first, then two-character classes, as in PostgREST's table.
 _EXACT = {
     "23503": 409, "23505": 409, "25006": 405, "53400": 500, "P0001": 400, "42883": 404, "42P01": 404,
-    "42P17": 500,
+    "42P17": 500, "57014": 504, "57P01": 503, "57P02": 503, "57P03": 503,
 }
 _CLASSES = {
     "08": 503, "09": 500, "0L": 403, "0P": 403, "25": 500, "28": 403, "2D": 500, "38": 500, "39": 500,
-    "3B": 500, "40": 500, "53": 503, "54": 500, "55": 500, "57": 500, "58": 500, "F0": 500, "HV": 500,
+    "3B": 500, "40": 500, "53": 503, "54": 400, "55": 500, "57": 500, "58": 500, "F0": 500, "HV": 500,
     "P0": 500, "XX": 500,
 }
 
@@ -44,3 +51,8 @@ def status_for_sqlstate(sqlstate: str, *, authenticated: bool) -> int:
     if sqlstate in _EXACT:
         return _EXACT[sqlstate]
     return _CLASSES.get(sqlstate[:2], 400)
+
+
+def is_connection_loss(sqlstate: str | None) -> bool:
+    """True for a lost or refused connection (no SQLSTATE from the server, class 08, or a shutdown)."""
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03")

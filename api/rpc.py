@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 import psycopg
@@ -18,13 +19,14 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from salesflow.api.auth import Caller, caller_from_headers
 from salesflow.api.catalog import EXPOSED_SCHEMA, QUERIES, Catalog, Function
-from salesflow.api.errors import ApiError, status_for_sqlstate
+from salesflow.api.errors import ApiError, is_connection_loss, status_for_sqlstate
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: RPC arguments, not file uploads
-STATEMENT_TIMEOUT = "30s"
+# PostgREST-like per-request statement timeout; SALESFLOW_STATEMENT_TIMEOUT overrides it (e.g. "10s")
+STATEMENT_TIMEOUT = os.environ.get("SALESFLOW_STATEMENT_TIMEOUT", "30s")
 # headers a function may read from request.headers; never the token itself
 _FORWARDED_HEADERS = ("user-agent", "x-client-info", "prefer", "content-type", "x-request-id")
 
@@ -99,13 +101,14 @@ class RpcService:
             hint=hint,
         )
 
-    async def call(self, name: str, args: dict[str, Any], caller: Caller, request: Request) -> str | None:
+    async def call(self, name: str, args: dict[str, Any], caller: Caller, request: Request,
+                   statement_timeout: str = STATEMENT_TIMEOUT) -> str | None:
         fn = await self.resolve(name, set(args))
         statement = _call_statement(fn, list(args))
         headers = {k: v for k, v in request.headers.items() if k in _FORWARDED_HEADERS}
         context = {
             "role": caller.role, "claims": json.dumps(caller.claims), "method": request.method,
-            "path": request.url.path, "headers": json.dumps(headers), "statement_timeout": STATEMENT_TIMEOUT,
+            "path": request.url.path, "headers": json.dumps(headers), "statement_timeout": statement_timeout,
         }
         try:
             async with self.pool.connection() as conn:
@@ -117,6 +120,9 @@ class RpcService:
                     cur = await conn.execute(statement, (json.dumps(args),) if args else None)
                     row = await cur.fetchone()
         except psycopg.OperationalError as exc:
+            # QueryCanceled (57014) and ProgramLimitExceeded (54xxx) are OperationalErrors too
+            if not is_connection_loss(exc.sqlstate):
+                raise self._translate(exc, caller) from None
             log.warning("database unavailable: %s", exc)
             raise ApiError(503, "PGRST000", "Database connection error. Retrying the connection.") from None
         except PoolTimeout:
@@ -130,6 +136,9 @@ class RpcService:
         diag = exc.diag
         code = exc.sqlstate or "XX000"
         status = status_for_sqlstate(code, authenticated=caller.authenticated)
+        if code == "57014":
+            return ApiError(504, code, "the statement ran longer than its timeout and was cancelled",
+                            hint="narrow the query (fewer terms, a lead, a time range) and try again")
         if status >= 500:
             log.error("RPC failed with %s: %s", code, diag.message_primary)
         return ApiError(

@@ -2,6 +2,10 @@
 
 The embedding needs Python (the model runs in-process), the search itself is the same RPC a
 client may call directly with its own query vector; tenancy is the RPC's RLS, never this code.
+
+Bounds (issue 9): the query text has at most MAX_QUERY_CHARS characters and MAX_QUERY_TERMS
+words, must not be blank or hold a NUL (400 for each), and the search statement gets
+SEARCH_STATEMENT_TIMEOUT, not the general RPC timeout (a timeout answers 504, code 57014).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from salesflow.api.catalog import QUERIES
 from salesflow.api.errors import ApiError
@@ -24,18 +28,33 @@ from salesflow.functions.embeddings import vector_literal
 
 router = APIRouter()
 MODEL_CACHE_SECONDS = 10.0
+MAX_QUERY_CHARS = 1000
+MAX_QUERY_TERMS = 32
+SEARCH_STATEMENT_TIMEOUT = "5s"
 
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     org_id: UUID
-    query: str = Field(min_length=1, max_length=2000)
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     lead_id: UUID | None = None
     channel: Literal["email", "whatsapp", "sms", "linkedin", "chat", "phone"] | None = None
     since: datetime | None = None
     until: datetime | None = None
     k: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("query")
+    @classmethod
+    def _bounded_query(cls, query: str) -> str:
+        if "\x00" in query:
+            raise ValueError("must not contain a NUL character (\\u0000)")
+        terms = query.split()
+        if not terms:
+            raise ValueError("must contain at least one word")
+        if len(terms) > MAX_QUERY_TERMS:
+            raise ValueError(f"at most {MAX_QUERY_TERMS} words, not {len(terms)}")
+        return query
 
 
 class _ActiveModel:
@@ -84,4 +103,5 @@ async def search(request: Request) -> Response:
         value = getattr(body, key)
         if value is not None:
             args[key] = value.isoformat() if isinstance(value, datetime) else str(value)
-    return json_response(await request.app.state.rpc.call("search_memory", args, caller, request))
+    return json_response(await request.app.state.rpc.call("search_memory", args, caller, request,
+                                                          statement_timeout=SEARCH_STATEMENT_TIMEOUT))

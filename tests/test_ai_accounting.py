@@ -137,17 +137,28 @@ def test_hard_limit_refuses_before_the_call_with_a_clear_message(conn: psycopg.C
     reserve(conn, org.id, "5.00", user_id=org.owner, feature="summaries")
 
 
-def test_settled_spend_counts_and_expired_reservations_do_not(conn: psycopg.Connection, org: Org) -> None:
+def test_settled_spend_counts_and_expired_reservations_are_charged(conn: psycopg.Connection, org: Org) -> None:
+    """A reservation nobody settled (a killed process) is not free once it expires: the sweep charges it."""
     add_budget(conn, org.id, hard="0.02")
     r = reserve(conn, org.id, "0.015")
     settle(conn, r, org.id)  # costs 0.0075: 1000 in x 2.50 + 500 out x 10.00 per million
     assert scalar(conn, "select count(*) from salesflow.llm_budget_reservations where org_id = %s", (org.id,)) == 0
-    reserve(conn, org.id, "0.0125")  # 0.0075 spent + 0.0125 = 0.02: exactly the limit
+    orphan = reserve(conn, org.id, "0.0125")  # 0.0075 spent + 0.0125 = 0.02: exactly the limit
     with over_budget():
         reserve(conn, org.id, "0.0001")
     conn.execute("update salesflow.llm_budget_reservations set expires_at = now() - interval '1 second' "
                  "where org_id = %s", (org.id,))
-    reserve(conn, org.id, "0.0125")
+    with over_budget():  # reserve_budget sweeps first: the orphan counts as spend, nothing is left
+        reserve(conn, org.id, "0.0001")
+    assert scalar(conn, "select salesflow.sweep_llm_reservations()") == 1  # (that refusal rolled its sweep back)
+    with over_budget():
+        reserve(conn, org.id, "0.0001")
+    row = conn.execute("select status, cost, usage_estimated, error from salesflow.llm_requests "
+                       "where org_id = %s and reservation_id = %s", (org.id, orphan)).fetchall()
+    assert [(s, c, e) for s, c, e, _ in row] == [("error", Decimal("0.012500"), True)]
+    assert "never settled" in row[0][3]
+    assert scalar(conn, "select salesflow.sweep_llm_reservations()") == 0  # once only
+    assert scalar(conn, "select count(*) from salesflow.llm_budget_reservations where org_id = %s", (org.id,)) == 0
 
 
 def test_soft_limit_writes_exactly_one_alert_per_period(conn: psycopg.Connection, org: Org) -> None:
@@ -250,8 +261,29 @@ def test_feedback_is_recorded_against_the_log_row(conn: psycopg.Connection, org:
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("select api.record_llm_feedback(%s, %s)", (org.id, request))
     with authenticate_as(conn, org.rep):
-        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # not a request of theirs (none at all)
             conn.execute("select api.record_llm_feedback(%s, %s, 1::smallint)", (org.id, request + 1000))
+
+
+def test_only_the_requester_or_an_owner_rates_a_request_and_once(conn: psycopg.Connection, org: Org) -> None:
+    other_rep = uuid.uuid4()
+    with acting_as(conn, org.owner):
+        conn.execute("select api.add_org_member(%s, %s, 'rep')", (org.id, other_rep))
+    request = settle(conn, None, org.id, user_id=org.rep)
+    rate = "select api.record_llm_feedback(%s, %s, rating => %s::smallint)"
+    for someone_else in (other_rep, org.analyst):
+        with authenticate_as(conn, someone_else):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(rate, (org.id, request, -1))
+    with acting_as(conn, org.rep):
+        conn.execute(rate, (org.id, request, 1))
+    with authenticate_as(conn, org.rep):
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(rate, (org.id, request, 1))
+    with acting_as(conn, org.owner):
+        conn.execute(rate, (org.id, request, -1))
+    assert conn.execute("select count(*) from salesflow.llm_feedback where org_id = %s and request_id = %s",
+                        (org.id, request)).fetchone()[0] == 2
 
 
 def test_members_see_their_org_and_other_orgs_see_nothing(conn: psycopg.Connection, org: Org) -> None:
@@ -281,7 +313,8 @@ def test_members_see_their_org_and_other_orgs_see_nothing(conn: psycopg.Connecti
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("select api.record_llm_feedback(%s, %s, 1::smallint)", (org.id, owners))
         with authenticate_as(conn, user):
-            # in their own organisation, A's request is not theirs to judge
-            with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            # in their own organisation, A's request is not theirs to judge (an owner passes the policy
+            # and meets the foreign key; the others meet the policy)
+            with pytest.raises((psycopg.errors.ForeignKeyViolation, psycopg.errors.InsufficientPrivilege)):
                 conn.execute("select api.record_llm_feedback(%s, %s, 1::smallint)", (other.id, owners))
     assert budget is not None

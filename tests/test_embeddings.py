@@ -338,10 +338,9 @@ def test_openai_http_errors_raise_at_once_without_retrying(
 def test_openai_timeout_is_transient_and_not_retried(fake_openai: FakeOpenAI) -> None:
     fake_openai.delay = 1.5
     embedder = OpenAICompatibleEmbedder(base_url=fake_openai.base_url, model="fake-embed", timeout=0.3)
-    started = time.monotonic()
+    # the server would answer after 1.5 s: an error at all proves the 0.3 s timeout cut the call
     with pytest.raises(TransientEmbeddingError, match="unreachable"):
         embedder.embed(["Could we schedule a demo next week?"])
-    assert time.monotonic() - started < 1.2
     assert len(fake_openai.requests) == 1
 
 

@@ -131,19 +131,20 @@ def test_retry_after_may_be_an_http_date(server: FaultServer, oai: openai.OpenAI
 
 def test_hang_times_the_client_out_and_records_it_leaving(server: FaultServer, oai: openai.OpenAI) -> None:
     server.script("gpt-a", hang(30))
-    started = time.monotonic()
+    # a 30 s hang: the timeout error and the server seeing the client leave prove the 0.3 s timeout held
     with pytest.raises(openai.APITimeoutError):
         oai.with_options(timeout=0.3).chat.completions.create(model="gpt-a", messages=USER)
-    assert time.monotonic() - started < 5
     assert server.wait_for_disconnects(1)
     assert server.requests_for("gpt-a")[0].disconnected
 
 
 def test_a_short_hang_then_answers(server: FaultServer, oai: openai.OpenAI) -> None:
-    server.script("gpt-a", hang(0.3))
-    started = time.monotonic()
+    # the hang is real (a client that waits less times out) and ends (one that waits answers)
+    server.script("gpt-a", hang(0.3), hang(0.3))
+    with pytest.raises(openai.APITimeoutError):
+        oai.with_options(timeout=0.05, max_retries=0).chat.completions.create(model="gpt-a", messages=USER)
     reply = oai.chat.completions.create(model="gpt-a", messages=USER)
-    assert time.monotonic() - started >= 0.3 and reply.choices[0].message.content == ECHO
+    assert reply.choices[0].message.content == ECHO
 
 
 def test_cut_stream_raises_after_the_chunks_it_sent(server: FaultServer, oai: openai.OpenAI) -> None:

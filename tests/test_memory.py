@@ -315,11 +315,13 @@ def test_hnsw_index_is_built_past_the_threshold_and_search_uses_it(
     maintain()
     assert db.execute("select indisvalid from pg_index where indexrelid = to_regclass('salesflow.' || %s)",
                       (index,)).fetchone() == (True,)
+    # api.search_memory itself must scan the index: its scan count in this transaction rises
     with authenticate_as(db, owner):
         db.execute("set local enable_seqscan = off")  # two rows: make the planner show it can use the index
-        plan = "\n".join(r[0] for r in db.execute(
-            "explain select e.source_id from salesflow.embeddings e where e.model = 'all-MiniLM-L6-v2' "
-            "order by e.embedding::extensions.vector(384) operator(extensions.<=>) %s::extensions.vector(384) "
-            "limit 4", (vector(PRICING_DE),)).fetchall())
-        assert index in plan
+        scans = "select pg_stat_get_xact_numscans(to_regclass('salesflow.' || %s))"
+        before = db.execute(scans, (index,)).fetchone()[0]
+        found = db.execute("select source_id from api.search_memory(org_id => %s, query_embedding => "
+                           "%s::extensions.vector)", (org, vector(PRICING_DE))).fetchall()
+        assert found and found[0][0] == pricing
+        assert db.execute(scans, (index,)).fetchone()[0] > before, "api.search_memory did not use the HNSW index"
     assert search(db, owner, org, PRICING_DE)[0]["source_id"] == pricing

@@ -7,6 +7,7 @@ import random
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
 from functools import cache
 from pathlib import Path
@@ -251,3 +252,32 @@ def test_bad_settings_say_what_is_wrong(settings: Any, reason: str) -> None:
 def test_unknown_kind_in_constructor_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="valid kinds: email, phone, iban, card, address"):
         Redactor(["email", "passport"])
+
+
+# Inputs that made the old detectors super-linear (the "(0) 1 " one froze the API for 19 s at 8,000
+# characters), and runs that stress each other detector.
+PATHOLOGICAL = ["(0) 1 ", "1-", "1 ", "4 1", "a.", "a (at) b", "DE12 ", "Am Ab ", "1 Ab ", "+49 (0)"]
+
+
+def _cost(redactor: Redactor, text: str) -> float:
+    """The least CPU time of three runs: the least is the one least disturbed by the rest of the machine."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        redactor.find(text)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+@pytest.mark.parametrize("unit", PATHOLOGICAL)
+def test_detection_is_linear_on_pathological_text(unit: str) -> None:
+    """8 times the text costs about 8 times as much: well under the 64 times a quadratic detector costs.
+
+    A ratio of two costs measured in the same run, not a wall-clock limit; the slack (x20) absorbs noise.
+    """
+    redactor = Redactor()
+    small = (unit * (1000 // len(unit) + 1))[:1000]
+    large = (unit * (8000 // len(unit) + 1))[:8000]
+    redactor.find(small)  # warm caches (phonenumbers metadata, compiled patterns)
+    ratio = _cost(redactor, large) / max(_cost(redactor, small), 1e-6)
+    assert ratio < 20, f"{unit!r}: 8x the text cost {ratio:.1f}x"

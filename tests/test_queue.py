@@ -63,6 +63,19 @@ def notifications(listener: psycopg.Connection, timeout: float = 0.5) -> list[tu
     return [(n.channel, n.payload) for n in listener.notifies(timeout=timeout, stop_after=None)]
 
 
+def notifications_before_fence(conn: psycopg.Connection, listener: psycopg.Connection) -> list[tuple[str, str]]:
+    """What arrives before a marker NOTIFY committed now: PostgreSQL delivers notifications in commit
+    order, so anything committed earlier arrives before the fence. Proves "nothing was sent" without
+    waiting some time and hoping it would have come by then."""
+    conn.execute("select pg_notify('salesflow_queue_default', 'fence')")
+    before: list[tuple[str, str]] = []
+    for n in listener.notifies(timeout=30):
+        if n.payload == "fence":
+            return before
+        before.append((n.channel, n.payload))
+    raise AssertionError("the fence notification never arrived")
+
+
 @pytest.fixture
 def listener(db_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(db_url, autocommit=True) as c:
@@ -79,7 +92,7 @@ def test_enqueue_defaults_and_wakes_the_queue_with_the_id_only(conn, listener) -
     assert notifications(listener) == [("salesflow_queue_default", str(job_id))]
     # a job for later is not announced: polling finds it when it is due
     enqueue(conn, "noop", run_after=datetime.now(UTC) + timedelta(hours=1))
-    assert notifications(listener, 0.2) == []
+    assert notifications_before_fence(conn, listener) == []
 
 
 def test_rolled_back_transaction_enqueues_nothing_and_notifies_nobody(db_url, conn, listener) -> None:
@@ -87,11 +100,11 @@ def test_rolled_back_transaction_enqueues_nothing_and_notifies_nobody(db_url, co
         with tx_conn.transaction(force_rollback=True):
             tx_conn.execute("select salesflow.enqueue('noop')")
             assert tx_conn.execute("select count(*) from salesflow.jobs").fetchone()[0] == 1
-        assert notifications(listener, 0.3) == []
+        assert notifications_before_fence(conn, listener) == []
         with tx_conn.transaction():
             committed = tx_conn.execute("select salesflow.enqueue('noop')").fetchone()[0]
             # NOTIFY is sent at commit, not before
-            assert notifications(listener, 0.2) == []
+            assert notifications_before_fence(conn, listener) == []
     assert value(conn, "select count(*) from salesflow.jobs") == 1
     assert notifications(listener) == [("salesflow_queue_default", str(committed))]
 
@@ -391,7 +404,7 @@ def test_retry_dead_filters_and_leaves_a_job_whose_key_has_a_live_twin(conn) -> 
 def test_sweep_returns_expired_leases_and_buries_jobs_out_of_attempts(conn, listener) -> None:
     again, last = enqueue(conn, max_attempts=3), enqueue(conn, max_attempts=1)
     fresh = enqueue(conn)
-    notifications(listener, 0.1)
+    notifications_before_fence(conn, listener)  # drain the three enqueues
     claim(conn, "dead-worker", batch=2, lease=timedelta(milliseconds=1))
     claim(conn, "live-worker", batch=1)
     conn.execute("select pg_sleep(0.01)")

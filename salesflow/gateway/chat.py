@@ -13,6 +13,7 @@ only when the answer finished; a cut or cancelled stream leaves the conversation
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -191,7 +192,9 @@ class ChatService:
         counter = counter_for(first.offline)
         context = await self._context(org_id, conversation.lead_id)
         template = product_prompt("ai_coach", language).template
-        system_tokens = counter.count(template) + counter.count(context) + PER_MESSAGE_TOKENS
+        # token counting is CPU work: off the event loop, like the gateway's redaction
+        system_tokens = await asyncio.to_thread(
+            lambda: counter.count(template) + counter.count(context) + PER_MESSAGE_TOKENS)
         max_output = min(policy.max_output_tokens, max(64, first.context_window // 4))
         fitted = await self.fit(org_id, conversation, message, window=first.context_window, max_output=max_output,
                                 system_tokens=system_tokens, counter=counter, user_id=user_id, language=language)

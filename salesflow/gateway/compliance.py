@@ -5,6 +5,17 @@ A pure function over the text; the gateway writes its verdict to `salesflow.comp
 must be able to read why a text was stopped, and an organisation must be able to add its own rules
 and switch default ones off (`rules_from_settings`).
 
+Engines: the default rules below are ours, reviewed, and use Python's `re` (they need look-ahead).
+An organisation's own patterns are compiled with RE2 (`google-re2`), whose matching time is linear
+in the text whatever the pattern: `(a+)+$` costs what `a+$` costs. RE2 has no look-around and no
+back-references; a pattern that uses them is refused when saved (`api.set_ai_settings` checks the
+syntax in SQL, the gateway checks it again with RE2 at use). A rule that still cannot be compiled
+at use is left out of the check with a warning in the log (`usable_rules`), so one bad pattern
+never breaks every chat of its organisation.
+
+What is logged: `ComplianceResult.log_findings` gives rule ids, offsets and a SHA-256 of the matched
+span, never text (the excerpt is for the person reading the verdict, in memory only).
+
 Severity policy: claims that could be false or legally binding ("garantiert", "risk-free", "the best
 on the market", "wir erstatten in jedem Fall") block, because once sent they cannot be taken back;
 pressure tactics only warn (see `_PRESSURE`); a marketing text without an opt-out blocks, because
@@ -15,11 +26,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
+
+import re2
 
 RULE_KINDS = ("forbidden_claim", "pressure", "opt_out", "pattern")
 SEVERITIES = ("block", "warn")
@@ -29,6 +43,10 @@ _CONTEXT = 30
 _MAX_FINDINGS_PER_RULE = 5  # enough for a reviewer to see the pattern; keeps the log row small
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _RULE_KEYS = {"id", "kind", "severity", "message", "patterns", "unless", "languages"}
+# bounds on an organisation's own rules (also enforced by api.set_ai_settings)
+MAX_OWN_RULES = 50
+MAX_PATTERN_CHARS = 500
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,6 +63,8 @@ class Rule:
     patterns: tuple[str, ...] = ()
     languages: tuple[str, ...] = ("de", "en")
     unless: tuple[str, ...] = ()
+    # "re" for the vetted defaults, "re2" (linear time) for an organisation's own rules
+    engine: str = "re"
 
 
 @dataclass(frozen=True)
@@ -55,6 +75,10 @@ class Finding:
     severity: str
     message: str
     excerpt: str
+    # where the match is in the judged text ([start, end) in characters; both len(text) for a missing opt-out)
+    start: int = 0
+    end: int = 0
+    span_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,11 @@ class ComplianceResult:
         """The verdict as JSON for the compliance log and the API."""
         return {"passed": self.passed, "findings": [asdict(f) for f in self.findings],
                 "rules_version": self.rules_version}  # fmt: skip
+
+    def log_findings(self) -> list[dict[str, Any]]:
+        """The findings as `salesflow.compliance_log` keeps them: ids, offsets and hashes, no text."""
+        return [{"rule_id": f.rule_id, "severity": f.severity, "start": f.start, "end": f.end,
+                 "span_sha256": f.span_sha256} for f in self.findings]  # fmt: skip
 
 
 # "not" close before the claim word takes the claim back ("wir können das nicht garantieren");
@@ -226,8 +255,36 @@ DEFAULT_RULES: tuple[Rule, ...] = (*_CLAIMS, *_PRESSURE, _OPT_OUT)
 
 
 @lru_cache(maxsize=512)
-def _compiled(pattern: str) -> re.Pattern[str]:
+def _compiled_re(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
+
+
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    return options
+
+
+@lru_cache(maxsize=512)
+def _compiled_re2(pattern: str) -> Any:
+    """An organisation's pattern in RE2 (linear time); ValueError with RE2's reason when it cannot be used."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise ValueError(f"longer than {MAX_PATTERN_CHARS} characters")
+    try:
+        return re2.compile(pattern, _re2_options())
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        raise ValueError(reason.decode() if isinstance(reason, bytes) else str(reason)) from None
+
+
+def _compiled(pattern: str, engine: str = "re") -> Any:
+    return _compiled_re2(pattern) if engine == "re2" else _compiled_re(pattern)
+
+
+def _finding(rule: Rule, text: str, start: int, end: int) -> Finding:
+    digest = hashlib.sha256(text[start:end].encode()).hexdigest()
+    return Finding(rule.id, rule.severity, rule.message, _excerpt(text, start, end), start, end, digest)
 
 
 def rules_version(rules: Sequence[Rule]) -> str:
@@ -266,20 +323,20 @@ def check(text: str, *, purpose: str = "sales", language: str | None = None,
         if lang is not None and lang not in rule.languages and rule.kind != "opt_out":
             continue
         if rule.kind == "opt_out":
-            if purpose in OPT_OUT_PURPOSES and not any(_compiled(p).search(text) for p in rule.patterns):
-                findings.append(Finding(rule.id, rule.severity, rule.message, _excerpt(text, len(text), len(text))))
+            if purpose in OPT_OUT_PURPOSES and not any(_compiled(p, rule.engine).search(text) for p in rule.patterns):
+                findings.append(_finding(rule, text, len(text), len(text)))
             continue
-        allowed = [m.span() for p in rule.unless for m in _compiled(p).finditer(text)]
+        allowed = [m.span() for p in rule.unless for m in _compiled(p, rule.engine).finditer(text)]
         spans: list[tuple[int, int]] = []
         for pattern in rule.patterns:
-            for match in _compiled(pattern).finditer(text):
+            for match in _compiled(pattern, rule.engine).finditer(text):
                 start, end = match.span()
                 if any(a <= start and end <= b for a, b in allowed):
                     continue
                 if not any(start < e and s < end for s, e in spans):
                     spans.append((start, end))
         for start, end in sorted(spans)[:_MAX_FINDINGS_PER_RULE]:
-            findings.append(Finding(rule.id, rule.severity, rule.message, _excerpt(text, start, end)))
+            findings.append(_finding(rule, text, start, end))
     passed = not any(f.severity == "block" for f in findings)
     return ComplianceResult(passed, tuple(findings), rules_version(rules))
 
@@ -312,10 +369,11 @@ def _rule_from_json(raw: Any, index: int) -> Rule:
         raise ValueError(f"{where}: needs at least one pattern")
     for pattern in lists["patterns"] + lists["unless"]:
         try:
-            _compiled(pattern)
-        except re.error as exc:
+            _compiled_re2(pattern)
+        except ValueError as exc:
             raise ValueError(f"{where}: invalid regex {pattern!r}: {exc}") from None
-    return Rule(rule_id, kind, severity, message.strip(), lists["patterns"], lists["languages"], lists["unless"])
+    return Rule(rule_id, kind, severity, message.strip(), lists["patterns"], lists["languages"], lists["unless"],
+                engine="re2")
 
 
 def rules_from_settings(settings: Mapping[str, Any] | None) -> tuple[Rule, ...]:
@@ -337,6 +395,8 @@ def rules_from_settings(settings: Mapping[str, Any] | None) -> tuple[Rule, ...]:
     raw_rules = settings.get("rules", [])
     if not isinstance(raw_rules, list):
         raise ValueError("compliance setting 'rules' must be a list of rule objects")
+    if len(raw_rules) > MAX_OWN_RULES:
+        raise ValueError(f"at most {MAX_OWN_RULES} compliance rules, not {len(raw_rules)}")
     own = [_rule_from_json(raw, index) for index, raw in enumerate(raw_rules)]
     ids = [rule.id for rule in own]
     duplicated = sorted({rule_id for rule_id in ids if ids.count(rule_id) > 1})
@@ -353,3 +413,30 @@ def rules_from_settings(settings: Mapping[str, Any] | None) -> tuple[Rule, ...]:
     replaced = set(ids)
     merged = [rule for rule in DEFAULT_RULES if rule.id not in replaced] + own
     return tuple(rule for rule in merged if rule.id not in set(disable))
+
+
+def usable_rules(settings: Mapping[str, Any] | None) -> tuple[Rule, ...]:
+    """The rules to judge with at call time: `rules_from_settings`, but never an error.
+
+    Settings saved through `api.set_ai_settings` are valid; older ones, or a pattern PostgreSQL
+    accepts and RE2 does not, must not stop every call of the organisation. The organisation's
+    rules that cannot be used are left out, each with a warning in the log; the defaults stay.
+    """
+    try:
+        return rules_from_settings(settings)
+    except ValueError as exc:
+        log.warning("compliance settings partly unusable, judging without the bad rules: %s", exc)
+    raw_rules = settings.get("rules") if isinstance(settings, Mapping) else None
+    own: list[Rule] = []
+    for index, raw in enumerate(raw_rules[:MAX_OWN_RULES] if isinstance(raw_rules, list) else []):
+        try:
+            rule = _rule_from_json(raw, index)
+        except ValueError:
+            continue
+        if rule.id not in {r.id for r in own}:
+            own.append(rule)
+    disable = settings.get("disable") if isinstance(settings, Mapping) else None
+    off = set(disable) if isinstance(disable, list) and all(isinstance(i, str) for i in disable) else set()
+    replaced = {rule.id for rule in own}
+    merged = [rule for rule in DEFAULT_RULES if rule.id not in replaced] + own
+    return tuple(rule for rule in merged if rule.id not in off)

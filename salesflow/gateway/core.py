@@ -9,6 +9,14 @@
               caller's own writes, in one transaction
 
 No transaction is open while a provider is called (DESIGN.md decision 5).
+
+The ledger invariant: every provider call leaves exactly one `llm_requests` row and releases its
+reservation, whatever fails after it. Text PostgreSQL cannot store (NUL) is refused before the
+reservation; a failing compliance check or caller's store still settles the call (as an error,
+in a transaction of its own); settling runs shielded from the caller's cancellation; and a
+process killed mid-call leaves a reservation that `salesflow.sweep_llm_reservations` settles
+(charged at its reserved amount) once it expires. CPU-bound work (redaction, token counting, the
+compliance check) runs in a worker thread, so one pathological text never stalls the event loop.
 """
 
 from __future__ import annotations
@@ -51,6 +59,28 @@ from salesflow.gateway.tokens import count_messages, counter_for
 log = logging.getLogger(__name__)
 # what the whole call may take when the caller gives no deadline
 DEFAULT_DEADLINE = 120.0
+# the most characters one prompt variable (a lead's notes, a company's description) puts into a prompt
+MAX_VARIABLE_CHARS = 4000
+
+
+def refuse_unstorable(text: str, where: str) -> None:
+    """GatewayError 400 for text PostgreSQL cannot store (a NUL character), before anything is spent on it."""
+    if "\x00" in text:
+        raise GatewayError("bad_request", f"{where} contains a NUL character (\\u0000), which cannot be stored",
+                           status=400)
+
+
+def _bounded(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """Prompt variables with every string cut to MAX_VARIABLE_CHARS (marked with an ellipsis)."""
+    def cut(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > MAX_VARIABLE_CHARS:
+            return value[: MAX_VARIABLE_CHARS - 1] + "…"
+        if isinstance(value, Mapping):
+            return {k: cut(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [cut(v) for v in value]
+        return value
+    return {key: cut(value) for key, value in variables.items()}
 
 
 @dataclass(frozen=True)
@@ -186,6 +216,8 @@ class Gateway:
 
     # -- prepare ------------------------------------------------------------------------------------
     async def _prepare(self, call: LLMCall) -> _Prepared:
+        for message in call.messages:
+            refuse_unstorable(message.content, f"a {message.role} message")
         if not self._synced:
             await self.sync_catalogue()
         async with self.connect() as conn:
@@ -196,14 +228,14 @@ class Gateway:
             settings = row["settings"] or {}
             try:
                 redactor = Redactor.from_settings(settings.get("pii"))
-                rules = compliance.rules_from_settings(settings.get("compliance"))
+                rules = compliance.usable_rules(settings.get("compliance"))
             except ValueError as exc:
                 raise GatewayError("bad_settings", f"the organisation's AI settings are invalid: {exc}",
                                    status=422) from None
             prompt = None
             if call.prompt is not None:
                 prompt = await resolve_prompt(conn, call.org_id, call.prompt.name, call.prompt.language,
-                                              call.prompt.variables, call.prompt.subject_id)
+                                              _bounded(call.prompt.variables), call.prompt.subject_id)
             policy = self.config.policy(call.task)
             max_out = call.max_output_tokens or (prompt.max_tokens if prompt and prompt.max_tokens else
                                                  policy.max_output_tokens)
@@ -211,10 +243,14 @@ class Gateway:
                 prompt.temperature if prompt and prompt.temperature is not None else policy.temperature)
             vault = PlaceholderVault()
             messages = ([ChatMessage("system", prompt.text)] if prompt else []) + list(call.messages)
-            messages = [ChatMessage(m.role, redactor.redact(m.content, vault)) for m in messages]
             if not any(m.role == "user" for m in messages):
                 raise GatewayError("bad_request", "a call needs at least one user message", status=400)
-            input_tokens = count_messages(counter_for(False), messages)
+
+            def redact_and_count() -> tuple[list[ChatMessage], int]:
+                redacted = [ChatMessage(m.role, redactor.redact(m.content, vault)) for m in messages]
+                return redacted, count_messages(counter_for(False), redacted)
+
+            messages, input_tokens = await asyncio.to_thread(redact_and_count)
             complexity = estimate_complexity((m.content for m in messages if m.role == "user"),
                                              structured=bool(prompt and prompt.output_schema),
                                              turns=sum(m.role != "system" for m in messages))
@@ -313,7 +349,34 @@ class Gateway:
     async def _settle(self, p: _Prepared, status: str, error: str | None = None, *, text: str | None = None,
                       data: Any = None, verdict: compliance.ComplianceResult | None = None,
                       store: Store | None = None) -> int:
-        """Log the call (and its compliance verdict, and the caller's writes) in one transaction."""
+        """Log the call (and its compliance verdict, and the caller's writes) in one transaction.
+
+        Runs shielded: a caller cancelled meanwhile does not stop it. When that transaction fails
+        (the caller's store, the compliance log), the call is still settled, as an error, in a
+        transaction of its own, and GatewayError 'store_failed' is raised with its request id.
+        """
+        task = asyncio.ensure_future(self._settle_once(p, status, error, text=text, data=data, verdict=verdict,
+                                                       store=store))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return await asyncio.shield(task)
+
+    async def _settle_once(self, p: _Prepared, status: str, error: str | None, *, text: str | None,
+                           data: Any, verdict: compliance.ComplianceResult | None, store: Store | None) -> int:
+        try:
+            return await self._settle_tx(p, status, error, text=text, data=data, verdict=verdict, store=store)
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the call must still be on the ledger
+            if store is None and verdict is None:
+                raise
+            log.exception("settling request failed; settling it as an error without the caller's writes")
+            reason = f"the answer could not be stored: {type(exc).__name__}: {exc}"
+            request_id = await self._settle_tx(p, "error", reason)
+            raise GatewayError("store_failed", "the answer could not be stored; the call is logged as failed",
+                               status=500, request_id=request_id) from None
+
+    async def _settle_tx(self, p: _Prepared, status: str, error: str | None, *, text: str | None = None,
+                         data: Any = None, verdict: compliance.ComplianceResult | None = None,
+                         store: Store | None = None) -> int:
         async with self.connect() as conn, conn.transaction():
             row = await (await conn.execute(QUERIES["settle_request"], self._settle_params(p, status, error))
                          ).fetchone()
@@ -322,7 +385,7 @@ class Gateway:
                 await conn.execute(QUERIES["log_compliance"], {
                     "org_id": p.call.org_id, "request_id": request_id, "user_id": p.call.user_id,
                     "task": p.call.task, "purpose": p.call.purpose, "passed": verdict.passed,
-                    "findings": Jsonb(verdict.to_json()["findings"]), "rules_version": verdict.rules_version,
+                    "findings": Jsonb(verdict.log_findings()), "rules_version": verdict.rules_version,
                     "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
                     "action": "delivered" if verdict.passed else "withheld"})
             if store is not None and status == "ok" and (verdict is None or verdict.passed):
@@ -340,7 +403,13 @@ class Gateway:
         verdict = None
         if p.call.purpose is not None:
             language = p.call.prompt.language if p.call.prompt else None
-            verdict = compliance.check(text, purpose=p.call.purpose, language=language, rules=p.rules)
+            try:
+                verdict = await asyncio.to_thread(compliance.check, text, purpose=p.call.purpose,
+                                                  language=language, rules=p.rules)
+            except Exception as exc:
+                request_id = await self._settle(p, "error", f"the compliance check failed: {exc}")
+                raise GatewayError("compliance_failed", "the compliance check failed; the answer is withheld",
+                                   status=500, request_id=request_id) from exc
         request_id = await self._settle(p, "ok", text=text, data=data, verdict=verdict, store=store)
         if verdict is not None and not verdict.passed:
             raise OutputWithheld(verdict, request_id)
@@ -461,7 +530,11 @@ class Gateway:
             self._settle_later(p, "cancelled", f"the caller stopped reading after {len(''.join(parts))} characters")
             raise
         rest = restorer.flush()
-        if rest:
-            yield Token(rest)
         p.bill(usage)
+        if rest:
+            try:
+                yield Token(rest)
+            except GeneratorExit:
+                self._settle_later(p, "cancelled", "the caller stopped reading before the last piece")
+                raise
         yield await self._finish(p, p.vault.restore("".join(parts)), None, store)

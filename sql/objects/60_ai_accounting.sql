@@ -57,6 +57,8 @@ declare
     total numeric;
     reservation uuid;
 begin
+    -- expired reservations of crashed callers are settled (charged their amount) before summing
+    perform salesflow.sweep_llm_reservations(reserve_budget.org_id);
     if estimated_cost is null or estimated_cost < 0 then
         raise sqlstate '22023' using message = pg_catalog.format(
             'estimated_cost must be a non-negative amount, got %s', coalesce(estimated_cost::text, 'null'));
@@ -98,9 +100,6 @@ begin
             on conflict (org_id, budget_id, period_start, kind) do nothing;
         end if;
     end loop;
-    -- expired reservations of crashed callers no longer count; drop them while we are here
-    delete from salesflow.llm_budget_reservations as v
-    where v.org_id = reserve_budget.org_id and v.expires_at <= pg_catalog.now();
     insert into salesflow.llm_budget_reservations (org_id, user_id, feature, amount)
     values (reserve_budget.org_id, reserve_budget.user_id, reserve_budget.feature, estimated_cost)
     returning id into reservation;
@@ -177,7 +176,11 @@ begin
     values (
         settle_request.org_id, settle_request.started_at, settle_request.user_id, settle_request.task,
         settle_request.feature, settle_request.prompt_name, settle_request.prompt_version,
-        settle_request.experiment_id, settle_request.experiment_label, settle_request.subject_id,
+        settle_request.experiment_id, settle_request.experiment_label,
+        -- a hash, never the lead's or user's id itself: erasure cannot reach an append-only log
+        case when settle_request.subject_id is not null then pg_catalog.encode(pg_catalog.sha256(
+            pg_catalog.convert_to(settle_request.org_id::text || ':' || settle_request.subject_id, 'UTF8')), 'hex')
+        end,
         settle_request.provider, settle_request.model, coalesce(settle_request.input_tokens, 0),
         coalesce(settle_request.output_tokens, 0), charged, settle_request.latency_ms,
         settle_request.time_to_first_token_ms, settle_request.status,
@@ -223,8 +226,8 @@ comment on function salesflow.settle_request(
 ) is
 'Log one finished LLM call priced from the catalogue at its start, release its reservation, update the rollups.';
 
--- The log is append-only: a correction is a new row, never an edit (deletes stay possible for
--- retention and erasure, and for the cascade when an organisation goes).
+-- The log is append-only: a correction is a new row, never an edit (the triggers are in
+-- 67_audit.sql, with retention).
 create or replace function salesflow.refuse_update() returns trigger
 language plpgsql
 set search_path = ''
@@ -235,8 +238,6 @@ begin
 end
 $$;
 
-create or replace trigger llm_requests_append_only before update on salesflow.llm_requests
-for each row execute function salesflow.refuse_update();
 
 -- Feedback from the person who saw the answer. Runs as the caller: RLS decides the organisation,
 -- the foreign key that the request belongs to it.
@@ -303,9 +304,20 @@ drop policy if exists llm_feedback_select on salesflow.llm_feedback;
 create policy llm_feedback_select on salesflow.llm_feedback for select to authenticated
 using (org_id = any((select salesflow.my_org_ids())::uuid[]));
 
+-- only the member who made the request, or an owner or admin, may rate it (and each once: the
+-- unique index llm_feedback_once), so no member can skew an A/B result with others' answers
 drop policy if exists llm_feedback_insert on salesflow.llm_feedback;
 create policy llm_feedback_insert on salesflow.llm_feedback for insert to authenticated
-with check (org_id = any((select salesflow.my_org_ids())::uuid[]) and user_id = (select auth.uid()));
+with check (
+    user_id = (select auth.uid())
+    and (
+        org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
+        or (org_id = any((select salesflow.my_org_ids())::uuid[]) and exists (
+            select 1 from salesflow.llm_requests as r
+            where r.org_id = llm_feedback.org_id and r.id = llm_feedback.request_id and r.user_id = (select auth.uid())
+        ))
+    )
+);
 
 revoke all on salesflow.llm_models, salesflow.llm_budget_reservations from anon, authenticated, service_role;
 grant select on salesflow.llm_requests, salesflow.llm_usage_daily, salesflow.llm_budgets,

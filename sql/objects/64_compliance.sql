@@ -1,24 +1,7 @@
 -- The compliance log and the per-organisation AI settings (PII redaction, compliance rules,
 -- routing preferences) the gateway reads before every call.
 
--- Append-only: no update by anyone; deletes only through the cascade when an organisation goes
--- (a delete fired by the foreign key runs inside the RI trigger, at trigger depth 2).
-create or replace function salesflow.refuse_compliance_log_change() returns trigger
-language plpgsql
-set search_path = ''
-as $$
-begin
-    if tg_op = 'DELETE' and pg_catalog.pg_trigger_depth() > 1 then
-        return old;
-    end if;
-    raise sqlstate '55000' using
-        message = 'salesflow.compliance_log is append-only: rows cannot be updated or deleted';
-end
-$$;
-
-create or replace trigger compliance_log_append_only before update or delete on salesflow.compliance_log
-for each row execute function salesflow.refuse_compliance_log_change();
-
+-- Append-only: the triggers and retention are in 67_audit.sql.
 alter table salesflow.compliance_log enable row level security;
 
 -- owners, admins and analysts audit the organisation; a rep sees the verdicts on their own calls
@@ -75,6 +58,7 @@ begin
             message = pg_catalog.format('unknown or malformed AI settings: %s', pg_catalog.array_to_string(bad, ', ')),
             hint = 'allowed: "pii", "compliance" and "routing", each a JSON object';
     end if;
+    perform salesflow.check_compliance_settings(settings -> 'compliance');
     -- RLS lets only owners and admins update the organisation
     update salesflow.organizations as o
     set settings = pg_catalog.jsonb_set(o.settings, '{ai}', set_ai_settings.settings)

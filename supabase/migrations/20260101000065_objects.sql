@@ -1506,7 +1506,7 @@ comment on function api.unlink_channel_identity(uuid, salesflow.channel, text) i
 -- The job queue's functions (DESIGN.md decision 5): enqueue, claim, heartbeat, finish, sweep.
 -- Postgres owns the state machine; the worker (functions/worker.py) only calls these.
 --
---   pending --claim--> running --complete--> completed (or pending once more, if rerun_requested)
+--   pending --claim--> running --complete--> completed
 --      ^                 |  \----fail, attempts left----> pending (run_after = now + backoff)
 --      |                 |  \----fail, none left / permanent----> dead --retry_dead--> pending
 --      +---sweep (lease expired) / release (worker stopping)
@@ -1523,11 +1523,7 @@ comment on function api.unlink_channel_identity(uuid, salesflow.channel, text) i
 -- (Functions rather than a trigger on jobs, so a plain INSERT into salesflow.jobs wakes nobody
 -- until the next poll: enqueue through salesflow.enqueue.)
 
--- Enqueue one job; returns its id, or the id of the live (pending or running) job with the same
--- idempotency key. A key names one piece of work: at most one live job holds it (jobs_live_key).
--- While the holder is pending, a second enqueue is a no-op. While it runs, rerun_if_running says
--- whether the data may have changed after it read it: then the holder runs once more when it
--- completes (rerun_requested), else the second enqueue is a no-op too.
+-- Enqueue one job; returns its id, or the id of the pending job with the same idempotency key.
 create or replace function salesflow.enqueue(
     kind text,
     payload jsonb default '{}',
@@ -1536,8 +1532,7 @@ create or replace function salesflow.enqueue(
     priority integer default 0,
     run_after timestamptz default null,
     max_attempts integer default 5,
-    idempotency_key text default null,
-    rerun_if_running boolean default true
+    idempotency_key text default null
 ) returns bigint
 language plpgsql
 volatile
@@ -1566,8 +1561,7 @@ begin
             enqueue.priority, coalesce(enqueue.run_after, pg_catalog.now()), enqueue.max_attempts,
             enqueue.idempotency_key
         )
-        on conflict (idempotency_key) where status in ('pending', 'running') and idempotency_key is not null
-        do nothing
+        on conflict (idempotency_key) where status = 'pending' and idempotency_key is not null do nothing
         returning j.id into job_id;
         if job_id is not null then
             if enqueue.run_after is null or enqueue.run_after <= pg_catalog.now() then
@@ -1575,24 +1569,20 @@ begin
             end if;
             return job_id;
         end if;
-        -- the live holder; its row lock orders this against the holder's own completion
-        update salesflow.jobs as j
-        set rerun_requested = j.rerun_requested or (j.status = 'running' and enqueue.rerun_if_running)
-        where j.idempotency_key = enqueue.idempotency_key and j.status in ('pending', 'running')
-        returning j.id into job_id;
+        select j.id into job_id from salesflow.jobs as j
+        where j.idempotency_key = enqueue.idempotency_key and j.status = 'pending';
         if job_id is not null then
             return job_id;
         end if;
-        -- the holder finished between the two statements: the key is free again, insert
+        -- the pending twin was claimed between the two statements: the key is free again, insert
     end loop;
 end
 $$;
 
-comment on function salesflow.enqueue(text, jsonb, text, uuid, integer, timestamptz, integer, text, boolean) is
-'Enqueue a job (payload: ids, not data). While a job with the same idempotency_key is pending or running, '
-'a second enqueue returns that job''s id instead of queueing a twin; with rerun_if_running (the default) a '
-'running holder runs once more after it completes. Keys are global, so prefix them with the kind '
-'(embed_lead:<id>). Transactional: a rolled-back caller enqueues nothing.';
+comment on function salesflow.enqueue(text, jsonb, text, uuid, integer, timestamptz, integer, text) is
+'Enqueue a job (payload: ids, not data). A second enqueue with the same idempotency_key while one is pending '
+'is a no-op that returns the pending job''s id; keys are global, so prefix them with the kind (embed_lead:<id>). '
+'Transactional: a rolled-back caller enqueues nothing.';
 
 -- Claim up to batch_size due jobs from the given queues, highest priority first, and lease them.
 -- SKIP LOCKED: concurrent claimers take different rows instead of queueing behind each other.
@@ -1654,38 +1644,21 @@ as $$
 $$;
 
 -- Mark finished jobs completed, in one statement for a whole batch. (worker, attempt) fences a
--- stale finish: a job whose lease expired and was claimed again is left to its new holder. A job
--- asked for again while it ran (rerun_requested) goes back to pending once, with a fresh attempt
--- budget, keeping its idempotency key: no twin was queued, so none can collide.
+-- stale finish: a job whose lease expired and was claimed again is left to its new holder.
 create or replace function salesflow.complete_jobs(worker text, job_ids bigint[], attempts integer[])
 returns integer
-language plpgsql
+language sql
 volatile
 set search_path = ''
 as $$
-declare
-    r record;
-    finished integer := 0;
-begin
-    for r in
+    with done as (
         update salesflow.jobs as j
-        set status = case when j.rerun_requested then 'pending' else 'completed' end::salesflow.job_status,
-            finished_at = case when j.rerun_requested then null else pg_catalog.now() end,
-            attempts = case when j.rerun_requested then 0 else j.attempts end,
-            run_after = case when j.rerun_requested then pg_catalog.now() else j.run_after end,
-            rerun_requested = false,
-            lease_expires_at = null
+        set status = 'completed', finished_at = pg_catalog.now(), lease_expires_at = null
         from rows from (pg_catalog.unnest(complete_jobs.job_ids), pg_catalog.unnest(complete_jobs.attempts)) as f (id, attempt)
         where j.id = f.id and j.attempts = f.attempt and j.status = 'running' and j.worker = complete_jobs.worker
-        returning j.id, j.queue, j.status
-    loop
-        if r.status = 'pending' then
-            perform pg_catalog.pg_notify('salesflow_queue_' || r.queue, r.id::text);
-        end if;
-        finished := finished + 1;
-    end loop;
-    return finished;
-end
+        returning 1
+    )
+    select count(*)::integer from done
 $$;
 
 -- Exponential backoff with jitter: attempt n waits between half and all of min(cap, base * 2^(n-1)).
@@ -1737,8 +1710,6 @@ as $$
         end,
         last_error = pg_catalog.left(coalesce(fail_job.error, 'failed without an error message'), 4000),
         lease_expires_at = null,
-        -- a retry reads the data anew; a dead job is redriven by hand
-        rerun_requested = false,
         finished_at = case
             when not fail_job.retryable or j.attempts >= j.max_attempts then pg_catalog.now()
         end
@@ -1760,8 +1731,7 @@ declare
 begin
     for r in
         update salesflow.jobs as j
-        set status = 'pending', attempts = j.attempts - 1, lease_expires_at = null, run_after = pg_catalog.now(),
-            rerun_requested = false
+        set status = 'pending', attempts = j.attempts - 1, lease_expires_at = null, run_after = pg_catalog.now()
         from rows from (pg_catalog.unnest(release_jobs.job_ids), pg_catalog.unnest(release_jobs.attempts)) as g (id, attempt)
         where j.id = g.id and j.attempts = g.attempt and j.status = 'running' and j.worker = release_jobs.worker
         returning j.id, j.queue
@@ -1787,8 +1757,7 @@ declare
 begin
     for r in
         update salesflow.jobs as j
-        set status = 'pending', attempts = j.attempts - 1, lease_expires_at = null, run_after = pg_catalog.now(),
-            rerun_requested = false
+        set status = 'pending', attempts = j.attempts - 1, lease_expires_at = null, run_after = pg_catalog.now()
         where j.status = 'running' and j.worker = release_unknown_jobs.worker
           and j.id <> all(release_unknown_jobs.known)
         returning j.id, j.queue
@@ -1822,7 +1791,6 @@ begin
         set status = case when j.attempts >= j.max_attempts then 'dead' else 'pending' end::salesflow.job_status,
             run_after = pg_catalog.now(),
             lease_expires_at = null,
-            rerun_requested = false,
             finished_at = case when j.attempts >= j.max_attempts then pg_catalog.now() end,
             last_error = pg_catalog.format(
                 'lease expired during attempt %s of %s: worker %s stopped without finishing the job',
@@ -1849,7 +1817,7 @@ set search_path = ''
 as $$
     with cancelled as (
         update salesflow.jobs as j
-        set status = 'cancelled', lease_expires_at = null, finished_at = pg_catalog.now(), rerun_requested = false
+        set status = 'cancelled', lease_expires_at = null, finished_at = pg_catalog.now()
         where j.id = any(cancel_jobs.job_ids) and j.status in ('pending', 'running')
         returning 1
     )
@@ -1857,8 +1825,8 @@ as $$
 $$;
 
 -- Redrive dead jobs (all, or those matching the filters) with a fresh attempt budget; the last
--- error stays until the next attempt overwrites it. A dead job whose idempotency key is held by a
--- live (pending or running) job stays dead: that job will do the work.
+-- error stays until the next attempt overwrites it. A dead job whose idempotency key already has a
+-- pending twin stays dead: that twin will do the work.
 create or replace function salesflow.retry_dead(
     job_ids bigint[] default null, queue text default null, kind text default null
 ) returns integer
@@ -1879,8 +1847,7 @@ begin
               and (retry_dead.queue is null or d.queue = retry_dead.queue)
               and (retry_dead.kind is null or d.kind = retry_dead.kind)
               and (d.idempotency_key is null or not exists (
-                  select from salesflow.jobs as p
-                  where p.idempotency_key = d.idempotency_key and p.status in ('pending', 'running')
+                  select from salesflow.jobs as p where p.idempotency_key = d.idempotency_key and p.status = 'pending'
               ))
             order by coalesce(d.idempotency_key, d.id::text), d.id desc
         )
@@ -3685,8 +3652,7 @@ begin
     if language is null or language not in ('de', 'en') then
         raise sqlstate '22023' using message = 'language must be de or en';
     end if;
-    -- while one is pending or running for the lead and kind, asking again returns the same job
-    -- (and does not make the running one run again: it reads the lead when it starts)
+    -- while one is pending for the lead and kind, asking again returns the same job
     return salesflow.enqueue(
         'ai_suggest',
         pg_catalog.jsonb_build_object(
@@ -3695,8 +3661,7 @@ begin
         ),
         org_id => request_ai_suggestion.org_id,
         idempotency_key => pg_catalog.format('ai_suggest:%s:%s', request_ai_suggestion.lead_id,
-                                             request_ai_suggestion.kind),
-        rerun_if_running => false
+                                             request_ai_suggestion.kind)
     );
 end
 $$;

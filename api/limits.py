@@ -1,0 +1,137 @@
+"""Per-caller rate and concurrency limits for the RPC gateway and the /api/* endpoints.
+
+One organisation's or user's burst must not take the whole pool (issue 9). Every request to
+`/rest/v1/rpc/*` and `/api/*` is counted against its caller, keyed by a hash of its bearer token
+(or its apikey, or for neither its client address): a token bucket of `rate` requests per second
+with room for `burst`, and at most `concurrency` requests of one caller in flight. Over either
+limit the answer is 429 in PostgREST's error shape with `Retry-After` (whole seconds).
+
+Configuration (environment, read when the app is created):
+    SALESFLOW_RATE_LIMIT          requests per second per caller (default 100; 0 turns limits off)
+    SALESFLOW_RATE_BURST          bucket size (default twice the rate)
+    SALESFLOW_CONCURRENCY_LIMIT   requests in flight per caller (default 8; 0: no limit)
+
+The state is per process: with several API processes each allows its own share.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+LIMITED_PREFIXES = ("/rest/v1/rpc/", "/api/")
+# idle callers whose bucket is full again are forgotten beyond this many keys
+MAX_KEYS = 10_000
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+    in_flight: int = 0
+
+
+@dataclass
+class Limiter:
+    """Token buckets and in-flight counts per key. `clock` is injectable (tests move it by hand)."""
+
+    rate: float
+    burst: float
+    concurrency: int
+    clock: Callable[[], float] = time.monotonic
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: MutableMapping[str, str] | None = None) -> Limiter | None:
+        env = os.environ if environ is None else environ
+        try:
+            rate = float(env.get("SALESFLOW_RATE_LIMIT", "100"))
+            burst = float(env.get("SALESFLOW_RATE_BURST", str(max(1.0, 2 * rate))))
+            concurrency = int(env.get("SALESFLOW_CONCURRENCY_LIMIT", "8"))
+        except ValueError as exc:
+            raise ValueError(f"rate limit settings must be numbers: {exc}") from None
+        if rate <= 0:
+            return None
+        return cls(rate, max(burst, 1.0), max(concurrency, 0))
+
+    def acquire(self, key: str) -> float | None:
+        """None when the request may run (then call `release`), else the seconds to wait before retrying."""
+        now = self.clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= MAX_KEYS:
+                self._forget_idle(now)
+            bucket = self._buckets[key] = _Bucket(self.burst, now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * self.rate)
+        bucket.at = now
+        if self.concurrency and bucket.in_flight >= self.concurrency:
+            return 1.0
+        if bucket.tokens < 1.0:
+            return (1.0 - bucket.tokens) / self.rate
+        bucket.tokens -= 1.0
+        bucket.in_flight += 1
+        return None
+
+    def release(self, key: str) -> None:
+        bucket = self._buckets.get(key)
+        if bucket is not None and bucket.in_flight > 0:
+            bucket.in_flight -= 1
+
+    def _forget_idle(self, now: float) -> None:
+        for key in [k for k, b in self._buckets.items()
+                    if not b.in_flight and b.tokens + (now - b.at) * self.rate >= self.burst]:
+            del self._buckets[key]
+
+
+def caller_key(scope: Scope) -> str:
+    """Whom a request is counted against: its token, else its apikey, else its client address."""
+    headers = dict(scope.get("headers") or [])
+    credential = headers.get(b"authorization") or headers.get(b"apikey")
+    if credential is None:
+        client = scope.get("client") or ("?", 0)
+        credential = f"addr:{client[0]}".encode()
+    return hashlib.sha256(credential).hexdigest()[:32]
+
+
+def _refusal(retry_after: float) -> tuple[dict[str, Any], bytes]:
+    seconds = max(1, math.ceil(retry_after))
+    body = json.dumps({"code": "SF429", "message": "too many requests from this caller; slow down",
+                       "details": None, "hint": f"retry after {seconds} s"}).encode()
+    headers = [(b"content-type", b"application/json"), (b"retry-after", str(seconds).encode()),
+               (b"content-length", str(len(body)).encode())]
+    return {"type": "http.response.start", "status": 429, "headers": headers}, body
+
+
+class LimitMiddleware:
+    """ASGI middleware: the request counts as in flight until its last body chunk is sent (streams too)."""
+
+    def __init__(self, app: App, limiter: Limiter) -> None:
+        self.app, self.limiter = app, limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(LIMITED_PREFIXES) \
+                or scope.get("method") == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        key = caller_key(scope)
+        wait = self.limiter.acquire(key)
+        if wait is not None:
+            start, body = _refusal(wait)
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.limiter.release(key)
