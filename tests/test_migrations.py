@@ -198,17 +198,19 @@ def test_supabase_folder_is_generated_from_sql() -> None:
 def test_stale_supabase_folder_is_detected(tmp_path: Path) -> None:
     supabase_export.write(tmp_path)
     assert supabase_export.stale_files(tmp_path) == []
-    generated = sorted((tmp_path / "migrations").glob("*_objects.sql"))[0]
+    generated = sorted((tmp_path / "migrations").glob("*_tenant_model.sql"))[0]
     generated.write_text(generated.read_text() + "\n-- hand edit\n")
     (tmp_path / "migrations" / "20990101000000_leftover.sql").write_text("select 1;")
-    stale = supabase_export.stale_files(tmp_path)
-    assert f"migrations/{generated.name}" in stale
-    assert "migrations/20990101000000_leftover.sql" in stale
+    stale = " ".join(supabase_export.stale_files(tmp_path))
+    assert f"changed after it was emitted as migrations/{generated.name}" in stale
+    assert "migrations/20990101000000_leftover.sql was not generated" in stale
+    with pytest.raises(supabase_export.ExportError):
+        supabase_export.write(tmp_path)
 
 
 def test_generated_supabase_migrations_build_the_same_schema(empty_db: str, db: psycopg.Connection) -> None:
     """Applying supabase/migrations in version order (as the Supabase CLI does) gives the runner's schema."""
-    files = supabase_export.render()
+    files = supabase_export.render(ROOT / "supabase")
     with psycopg.connect(empty_db, autocommit=True) as conn:
         for rel in sorted(p for p in files if p.startswith("migrations/")):
             conn.execute(files[rel].encode())
