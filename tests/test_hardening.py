@@ -138,3 +138,19 @@ def test_a_token_with_a_numeric_exp_is_accepted() -> None:
     assert caller.role == "authenticated"
     caller = caller_from_headers(f"Bearer {_token(exp=time.time() + 60.5)}", None, JWT_SECRET)
     assert caller.authenticated
+
+
+# -- appearing in `api` grants nothing -------------------------------------------------------------
+def test_a_new_api_function_is_not_executable_until_granted(db: psycopg.Connection) -> None:
+    from salesflow.db.migrate import load_objects
+
+    db.execute("create function api.probe_ungranted() returns int language sql stable security invoker "
+               "set search_path = '' as $$ select 1 $$")
+    grants = next(f for f in load_objects() if f.name == "90_grants.sql")
+    db.execute(grants.text.encode())
+    for role in ("anon", "authenticated", "service_role"):
+        assert db.execute("select has_function_privilege(%s, 'api.probe_ungranted()', 'execute')",
+                          (role,)).fetchone() == (False,), role
+    assert db.execute("select has_function_privilege('authenticated', 'api.list_leads(uuid, "
+                      "salesflow.lifecycle_stage, uuid, uuid, text, integer, timestamptz, uuid)', 'execute')"
+                      ).fetchone() == (True,)
