@@ -48,14 +48,20 @@ def caller_from_headers(authorization: str | None, apikey: str | None, secret: s
     try:
         claims = jwt.decode(
             token, secret, algorithms=["HS256"], leeway=LEEWAY_SECONDS,
-            options={"verify_aud": False, "require": []},
+            options={"verify_aud": False, "require": ["exp"]},
         )
     except jwt.ExpiredSignatureError:
         raise _unauthorized("PGRST303", "JWT expired") from None
+    except jwt.MissingRequiredClaimError:
+        raise _unauthorized("PGRST301", "JWT must carry an exp claim (expiry time)") from None
     except jwt.InvalidTokenError as exc:
         raise _unauthorized("PGRST301", f"JWT invalid: {exc}") from None
     if not isinstance(claims, dict):
         raise _unauthorized("PGRST301", "JWT claims must be a JSON object")
+    exp = claims.get("exp")
+    # PyJWT accepts any exp that int() takes, such as "9999999999"; Supabase's is always a number
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise _unauthorized("PGRST301", "JWT exp must be a number (seconds since the epoch)")
     role = claims.get("role") or "anon"
     if role not in ALLOWED_ROLES:
         raise _unauthorized("PGRST301", f"JWT role {role!r} is not one of {', '.join(ALLOWED_ROLES)}")

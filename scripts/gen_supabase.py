@@ -1,4 +1,7 @@
-"""Regenerate supabase/migrations and supabase/seed.sql from sql/ (or, with --check, fail if stale)."""
+"""Add to supabase/migrations what sql/ changed, refresh supabase/seed.sql (or, with --check, fail if stale).
+
+Append-only: an emitted migration file is never renamed, edited or deleted (see salesflow/supabase_export.py).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from salesflow.supabase_export import stale_files, write
+from salesflow.supabase_export import ExportError, stale_files, write
 
 ROOT = Path(__file__).resolve().parents[1] / "supabase"
 
@@ -22,7 +25,11 @@ def main() -> int:
             return 1
         print("supabase/ is up to date")
         return 0
-    changed = write(ROOT)
+    try:
+        changed = write(ROOT)
+    except ExportError as exc:
+        print(f"gen_supabase: error: {exc}", file=sys.stderr)
+        return 1
     print(f"wrote {len(changed)} changed file(s): {', '.join(changed)}" if changed else "supabase/ was up to date")
     return 0
 

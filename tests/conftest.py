@@ -52,7 +52,8 @@ def pytest_configure(config: pytest.Config) -> None:
         _embedded = EmbeddedServer(_embedded_dir / "pgdata", fast_unsafe=True)
         port = free_port()
         _embedded.start(port)
-        host, user, password = "127.0.0.1", "postgres", None
+        # the product's own start path: SCRAM, with the password generated under the home dir
+        host, user, password = "127.0.0.1", "postgres", _embedded.password()
     config.option.postgresql_host = host
     config.option.postgresql_port = port
     config.option.postgresql_user = user

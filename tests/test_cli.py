@@ -41,7 +41,8 @@ def test_db_lifecycle_and_one_line_errors(home: Path) -> None:
     started = salesflow(home, "db", "start", env=env)
     assert started.returncode == 0, started.stderr
     url = salesflow(home, "db", "url", env=env)
-    assert url.stdout.strip().splitlines()[-1] == f"postgresql://postgres@127.0.0.1:{port}/salesflow"
+    password = (home / "postgres_password").read_text().strip()
+    assert url.stdout.strip().splitlines()[-1] == f"postgresql://postgres:{password}@127.0.0.1:{port}/salesflow"
 
     first = salesflow(home, "db", "migrate", env=env)
     assert first.returncode == 0 and "applied" in first.stdout

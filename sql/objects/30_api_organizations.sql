@@ -35,7 +35,9 @@ begin
 end
 $$;
 comment on function api.create_organization(text, text) is
-'Create an organisation; the caller becomes its owner. slug defaults to one derived from the name.';
+'Create an organisation; the caller becomes its owner. slug defaults to one derived from the name. '
+'Runs as security definer, justified: the caller is not yet a member, so no policy could let them insert the '
+'organisation or their own owner row; it inserts exactly those two rows, for auth.uid() only.';
 
 create or replace function api.my_organizations()
 returns table (id uuid, name text, slug text, role salesflow.member_role, created_at timestamptz)

@@ -56,7 +56,9 @@ begin
 end
 $$;
 comment on function api.request_ai_suggestion(uuid, uuid, salesflow.suggestion_kind, text) is
-'Ask the AI for next actions or memory facts about a lead; returns the job id. The result waits for review.';
+'Ask the AI for next actions or memory facts about a lead; returns the job id. The result waits for review. '
+'Runs as security definer, justified: app roles may not write the job queue; it checks the caller is an '
+'owner, admin or rep of the organisation and that the lead exists there before it enqueues one job.';
 
 create or replace function api.list_ai_suggestions(
     org_id uuid, lead_id uuid default null, status salesflow.suggestion_status default null,
