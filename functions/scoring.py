@@ -90,6 +90,8 @@ async def train_org_async(conn: psycopg.AsyncConnection[Any], org: UUID | str, c
     y = np.array([r["y"] for r in rows], dtype=np.int64)
     conversions = int(y.sum()) if len(y) else 0
     if not force and (len(rows) < settings["min_leads"] or conversions < settings["min_conversions"]):
+        # the prior moves with the outcomes that arrived since: refresh it on every lead
+        await cur.execute("select salesflow.rescore_org(%(org)s)", {"org": org})
         return {"trained": False, "reason": (
             f"not enough data: {len(rows)} decided leads and {conversions} conversions; a per-organisation model "
             f"needs {settings['min_leads']} and {settings['min_conversions']} (scores use the prior until then)"),

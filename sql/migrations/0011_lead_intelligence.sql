@@ -207,15 +207,6 @@ create index personality_profiles_lead_idx on salesflow.personality_profiles (or
 create unique index personality_profiles_job_key on salesflow.personality_profiles (org_id, job_id)
 where job_id is not null;
 
--- How to talk to each DISG type, per language: guidance kept as data, not generated each time.
-create table salesflow.personality_guidance (
-    dominant_type text not null check (dominant_type in ('D', 'I', 'S', 'G')),
-    language text not null check (language in ('de', 'en')),
-    position smallint not null,
-    advice text not null,
-    primary key (dominant_type, language, position)
-);
-
 create table salesflow.ai_feature_flags (
     org_id uuid not null references salesflow.organizations (id) on delete cascade,
     feature text not null check (feature in ('scoring', 'suggestions', 'chat', 'profiling', 'drafting', 'bant')),

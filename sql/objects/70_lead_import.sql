@@ -482,7 +482,7 @@ comment on function api.record_engagement_events(uuid, jsonb) is
 -- Let an organisation exclude an attribute from scoring (known only after the outcome) or mark it
 -- sensitive (reported by the bias check).
 create or replace function api.set_attribute_definition(
-    org_id uuid, name text, excluded_from_scoring boolean default null, sensitive boolean default null,
+    org_id uuid, attribute text, excluded_from_scoring boolean default null, sensitive boolean default null,
     label_en text default null, label_de text default null
 )
 returns jsonb
@@ -497,11 +497,11 @@ begin
         sensitive = coalesce(set_attribute_definition.sensitive, d.sensitive),
         label_en = coalesce(set_attribute_definition.label_en, d.label_en),
         label_de = coalesce(set_attribute_definition.label_de, d.label_de)
-    where d.org_id = set_attribute_definition.org_id and d.name = set_attribute_definition.name
+    where d.org_id = set_attribute_definition.org_id and d.name = set_attribute_definition.attribute
     returning d.* into r;
     if not found then
         raise sqlstate 'PT404' using
-            message = pg_catalog.format('attribute %s not found', set_attribute_definition.name),
+            message = pg_catalog.format('attribute %s not found', set_attribute_definition.attribute),
             hint = 'Attributes are defined by an import; owners and admins change them.';
     end if;
     return pg_catalog.to_jsonb(r);

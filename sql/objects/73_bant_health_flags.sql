@@ -2,7 +2,6 @@
 
 alter table salesflow.bant_assessments enable row level security;
 alter table salesflow.personality_profiles enable row level security;
-alter table salesflow.personality_guidance enable row level security;
 alter table salesflow.ai_feature_flags enable row level security;
 
 drop policy if exists bant_assessments_select on salesflow.bant_assessments;
@@ -28,7 +27,7 @@ create policy ai_feature_flags_write on salesflow.ai_feature_flags for all to au
 using (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]))
 with check (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
 
-revoke all on salesflow.bant_assessments, salesflow.personality_profiles, salesflow.personality_guidance,
+revoke all on salesflow.bant_assessments, salesflow.personality_profiles,
 salesflow.ai_feature_flags from anon, authenticated, service_role;
 grant select, insert, update on salesflow.bant_assessments to authenticated, service_role;
 grant select on salesflow.personality_profiles to authenticated, service_role;
