@@ -92,8 +92,9 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_stored(db: psycopg.Connect
 def test_external_key_wins_over_email_and_unknown_field_map_is_refused(db: psycopg.Connection) -> None:
     org, owner = make_org(db)
     with acting_as(db, owner):
-        imp(db, org, [{"id": "crm-1", "email": "a@acme.example", "company": "Acme GmbH"}], field_map={"id": "external_key"})
-        imp(db, org, [{"id": "crm-1", "email": "new@acme.example", "company": "acme gmbh"}], field_map={"id": "external_key"})
+        key = {"id": "external_key"}
+        imp(db, org, [{"id": "crm-1", "email": "a@acme.example", "company": "Acme GmbH"}], field_map=key)
+        imp(db, org, [{"id": "crm-1", "email": "new@acme.example", "company": "acme gmbh"}], field_map=key)
     rows = db.execute("select external_key, email, company_id is not null from salesflow.leads where org_id = %s",
                       (org,)).fetchall()
     assert rows == [("crm-1", "new@acme.example", True)]

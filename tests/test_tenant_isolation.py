@@ -520,7 +520,8 @@ FIXED: dict[str, Any] = {
     "outcome_date_column": None, "dry_run": False, "first_line": 2, "raise_on_error": True,
     "events": [], "excluded_from_scoring": True, "sensitive": None, "label_en": None, "label_de": None,
     "model_id": None, "budget": 1, "authority": 1, "need": 1, "timeline": 1, "notes": None,
-    "attribute": "segment", "feature": "chat", "enabled": True, "rollout_percent": 10, "rollout_by": "user", "segments": [],
+    "attribute": "segment", "feature": "chat", "enabled": True, "rollout_percent": 10, "rollout_by": "user",
+    "segments": [],
 }
 # the same name with different types: each must still match org A's data for the owner's control call
 BY_TYPE: dict[str, dict[str, str]] = {

@@ -97,9 +97,9 @@ create table salesflow.scoring_model_features (
     model_id uuid not null,
     feature text not null,
     value_type text not null check (value_type in ('number', 'category')),
-    edges double precision [],
-    categories text [],
-    contributions double precision [] not null,
+    edges double precision[],
+    categories text[],
+    contributions double precision[] not null,
     missing_contribution double precision not null,
     other_contribution double precision not null default 0,
     importance double precision not null default 0,
@@ -161,8 +161,10 @@ create table salesflow.bant_assessments (
     total_score smallint generated always as (budget + authority + need + timeline) stored,
     -- green from 9 of 12 (three dimensions confirmed), yellow from 5, red below
     traffic_light text generated always as (
-        case when budget + authority + need + timeline >= 9 then 'green'
-             when budget + authority + need + timeline >= 5 then 'yellow' else 'red' end
+        case
+            when budget + authority + need + timeline >= 9 then 'green'
+            when budget + authority + need + timeline >= 5 then 'yellow' else 'red'
+        end
     ) stored,
     notes text check (notes is null or length(notes) <= 10000),
     assessed_by uuid,
@@ -215,7 +217,7 @@ create table salesflow.ai_feature_flags (
     -- rollout by a stable hash of the user or of the lead
     rollout_by text not null default 'user' check (rollout_by in ('user', 'lead')),
     -- when not empty, only leads in these lifecycle stages (segments) get the feature
-    segments text [] not null default '{}',
+    segments text[] not null default '{}',
     updated_by uuid,
     updated_at timestamptz not null default now(),
     primary key (org_id, feature)

@@ -81,20 +81,27 @@ comment on function api.get_bant(uuid, uuid) is 'The current accepted BANT asses
 -- overdue task (minus 5 points per overdue task, down to 0). Missing parts count as 0.5.
 -- Traffic light: green from 70, yellow from 40, red below.
 create or replace view salesflow.lead_health with (security_invoker = on) as
-select x.org_id, x.lead_id, x.health_score,
-       case when x.health_score >= 70 then 'green' when x.health_score >= 40 then 'yellow' else 'red' end
-           as traffic_light
+select
+    x.org_id,
+    x.lead_id,
+    x.health_score,
+    case when x.health_score >= 70 then 'green' when x.health_score >= 40 then 'yellow' else 'red' end
+        as traffic_light
 from (
-    select l.org_id, l.id as lead_id,
-           pg_catalog.round(100 * (
-               0.40 * coalesce(s.probability, 0.5)
-               + 0.25 * coalesce(b.total_score / 12.0, 0.5)
-               + 0.25 * coalesce(greatest(0, least(1, 1 - (extract(epoch from pg_catalog.now() - last_touch.at) / 86400 - 7)
-                                                / 83.0)), 0)
-               + 0.10 * greatest(0, 1 - 0.5 * coalesce(t.overdue, 0))
-           ))::smallint as health_score
+    select
+        l.org_id,
+        l.id as lead_id,
+        pg_catalog.round(100 * (
+            0.40 * coalesce(s.probability, 0.5)
+            + 0.25 * coalesce(b.total_score / 12.0, 0.5)
+            + 0.25 * coalesce(greatest(0, least(
+                1, 1 - (extract(epoch from pg_catalog.now() - last_touch.at) / 86400 - 7)
+                / 83.0
+            )), 0)
+            + 0.10 * greatest(0, 1 - 0.5 * coalesce(t.overdue, 0))
+        ))::smallint as health_score
     from salesflow.leads as l
-    left join salesflow.lead_scores as s on s.org_id = l.org_id and s.lead_id = l.id
+    left join salesflow.lead_scores as s on l.org_id = s.org_id and l.id = s.lead_id
     left join lateral (
         select b.total_score from salesflow.bant_assessments as b
         where b.org_id = l.org_id and b.lead_id = l.id and b.status = 'accepted'
@@ -108,8 +115,9 @@ from (
     ) as last_touch on true
     left join lateral (
         select pg_catalog.count(*) as overdue from salesflow.activities as a
-        where a.org_id = l.org_id and a.lead_id = l.id and a.kind = 'task' and a.completed_at is null
-          and a.due_at < pg_catalog.now()
+        where
+            a.org_id = l.org_id and a.lead_id = l.id and a.kind = 'task' and a.completed_at is null
+            and a.due_at < pg_catalog.now()
     ) as t on true
 ) as x;
 revoke all on salesflow.lead_health from anon, authenticated, service_role;
@@ -117,7 +125,7 @@ grant select on salesflow.lead_health to authenticated, service_role;
 
 create or replace function api.set_ai_feature_flag(
     org_id uuid, feature text, enabled boolean default true, rollout_percent integer default 100,
-    rollout_by text default 'user', segments text [] default '{}'
+    rollout_by text default 'user', segments text[] default '{}'
 )
 returns jsonb
 language plpgsql
@@ -143,7 +151,7 @@ begin
     return pg_catalog.to_jsonb(r);
 end
 $$;
-comment on function api.set_ai_feature_flag(uuid, text, boolean, integer, text, text []) is
+comment on function api.set_ai_feature_flag(uuid, text, boolean, integer, text, text[]) is
 'Owners and admins: switch an AI feature (scoring, suggestions, chat, profiling, drafting, bant) on or off, '
 'roll it out to a percentage of users or leads (stable hash), or to lifecycle-stage segments.';
 
@@ -184,8 +192,8 @@ comment on function api.get_lead_intelligence(uuid, uuid, text) is
 'Score with trend and history, explanation, BANT, DISG profile and health of a lead in one call, under RLS.';
 
 revoke all on function api.assess_bant(uuid, uuid, smallint, smallint, smallint, smallint, uuid, text),
-api.get_bant(uuid, uuid), api.set_ai_feature_flag(uuid, text, boolean, integer, text, text []),
+api.get_bant(uuid, uuid), api.set_ai_feature_flag(uuid, text, boolean, integer, text, text[]),
 api.get_ai_feature_flags(uuid), api.get_lead_intelligence(uuid, uuid, text) from public;
 grant execute on function api.assess_bant(uuid, uuid, smallint, smallint, smallint, smallint, uuid, text),
-api.get_bant(uuid, uuid), api.set_ai_feature_flag(uuid, text, boolean, integer, text, text []),
+api.get_bant(uuid, uuid), api.set_ai_feature_flag(uuid, text, boolean, integer, text, text[]),
 api.get_ai_feature_flags(uuid), api.get_lead_intelligence(uuid, uuid, text) to authenticated, service_role;
