@@ -3720,6 +3720,1431 @@ $$;
 comment on function api.review_ai_suggestion(uuid, uuid, salesflow.suggestion_status) is
 'Accept or reject a pending AI suggestion; recorded as feedback on the call that produced it.';
 
+-- source: sql/objects/70_lead_import.sql
+-- Bringing lead data in: typed attributes, historical outcomes, engagement events, and the one
+-- definition of conversion the model, monitoring and analysts share.
+
+alter table salesflow.lead_attribute_defs enable row level security;
+alter table salesflow.lead_outcomes enable row level security;
+alter table salesflow.engagement_events enable row level security;
+
+drop policy if exists lead_attribute_defs_select on salesflow.lead_attribute_defs;
+create policy lead_attribute_defs_select on salesflow.lead_attribute_defs for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists lead_attribute_defs_write on salesflow.lead_attribute_defs;
+create policy lead_attribute_defs_write on salesflow.lead_attribute_defs for all to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]))
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+
+drop policy if exists lead_outcomes_select on salesflow.lead_outcomes;
+create policy lead_outcomes_select on salesflow.lead_outcomes for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists lead_outcomes_write on salesflow.lead_outcomes;
+create policy lead_outcomes_write on salesflow.lead_outcomes for all to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]))
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+
+drop policy if exists engagement_events_select on salesflow.engagement_events;
+create policy engagement_events_select on salesflow.engagement_events for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists engagement_events_insert on salesflow.engagement_events;
+create policy engagement_events_insert on salesflow.engagement_events for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+
+revoke all on salesflow.lead_attribute_defs, salesflow.lead_outcomes, salesflow.engagement_events
+from anon, authenticated, service_role;
+grant select, insert, update, delete on salesflow.lead_attribute_defs, salesflow.lead_outcomes
+to authenticated, service_role;
+grant select, insert on salesflow.engagement_events to authenticated, service_role;
+
+-- Conversion, defined once: a lead has converted when it reached `customer` (or `evangelist`,
+-- which comes after it), when a deal of it was won, or when an imported outcome says so. It is
+-- lost when disqualified or when an imported outcome says no; otherwise it is open. decided_at is
+-- when that became known (null where an import gave no date).
+create or replace view salesflow.lead_conversions with (security_invoker = on) as
+select
+    l.org_id,
+    l.id as lead_id,
+    case
+        when l.lifecycle_stage in ('customer', 'evangelist') or w.won_at is not null or o.converted then 'converted'
+        when l.lifecycle_stage = 'disqualified' or o.converted = false then 'lost'
+        else 'open'
+    end as status,
+    case
+        when w.won_at is not null then w.won_at
+        when o.converted is not null then o.decided_at
+        when l.lifecycle_stage in ('customer', 'evangelist', 'disqualified') then l.updated_at
+    end as decided_at
+from salesflow.leads as l
+left join salesflow.lead_outcomes as o on o.org_id = l.org_id and o.lead_id = l.id
+left join lateral (
+    select min(d.closed_at) as won_at from salesflow.deals as d
+    where d.org_id = l.org_id and d.lead_id = l.id and d.stage = 'closed_won'
+) as w on true;
+
+create or replace function salesflow.is_date(value text) returns boolean
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    perform value::date;
+    return true;
+exception when others then
+    return false;
+end
+$$;
+
+-- The type a column's values have: boolean when every value is a yes/no word, number when every
+-- value is a decimal number, date when every value is an ISO date; otherwise category.
+create or replace function salesflow.infer_value_type(vals text []) returns text
+language sql
+immutable
+set search_path = ''
+as $$
+    select case
+        when pg_catalog.count(v) = 0 then 'category'
+        when pg_catalog.bool_and(pg_catalog.lower(v) in ('true', 'false', 'yes', 'no', 'ja', 'nein')) then 'boolean'
+        when pg_catalog.bool_and(v ~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$') then 'number'
+        when pg_catalog.bool_and(v ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' and salesflow.is_date(v)) then 'date'
+        else 'category'
+    end
+    from pg_catalog.unnest(infer_value_type.vals) as u (v)
+    where v is not null and v <> ''
+$$;
+
+
+-- A text value as the jsonb an attribute of `data_type` stores, or null when it does not fit.
+create or replace function salesflow.typed_value(value text, data_type text) returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+    select case typed_value.data_type
+        when 'number' then case
+            when typed_value.value ~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$'
+                then pg_catalog.to_jsonb(typed_value.value::double precision)
+        end
+        when 'boolean' then case
+            when pg_catalog.lower(typed_value.value) in ('true', 'yes', 'ja') then 'true'::jsonb
+            when pg_catalog.lower(typed_value.value) in ('false', 'no', 'nein') then 'false'::jsonb
+        end
+        when 'date' then case
+            when typed_value.value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' and salesflow.is_date(typed_value.value)
+                then pg_catalog.to_jsonb(typed_value.value)
+        end
+        else case when pg_catalog.length(typed_value.value) <= 200 then pg_catalog.to_jsonb(typed_value.value) end
+    end
+$$;
+
+-- A column name as an attribute name: lower case, runs of other characters as _, a letter first.
+create or replace function salesflow.attribute_name(column_name text) returns text
+language sql
+immutable
+set search_path = ''
+as $$
+    select pg_catalog.left(
+        pg_catalog.regexp_replace(
+            pg_catalog.btrim(
+                pg_catalog.regexp_replace(pg_catalog.lower(attribute_name.column_name), '[^a-z0-9]+', '_', 'g'), '_'
+            ),
+            '^([^a-z])', 'a_\1'
+        ),
+        63
+    )
+$$;
+
+-- Import a batch of leads: see the comment on api.import_leads.
+-- security invoker: every write goes through the caller's RLS.
+create or replace function api.import_leads(
+    org_id uuid,
+    rows jsonb,
+    field_map jsonb default '{}',
+    outcome_column text default null,
+    outcome_date_column text default null,
+    dry_run boolean default false,
+    first_line integer default 2,
+    raise_on_error boolean default true
+)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+#variable_conflict use_variable
+declare
+    v_org uuid := import_leads.org_id;
+    fields constant text [] := array[
+        'first_name', 'last_name', 'email', 'phone', 'title', 'source', 'lifecycle_stage', 'language',
+        'external_key', 'company', 'company_domain', 'industry', 'employee_count', 'country'
+    ];
+    fmap jsonb := '{}';
+    col text;
+    target text;
+    errors jsonb;
+    result jsonb;
+    n_inserted integer := 0;
+    n_updated integer := 0;
+    n_outcomes integer := 0;
+    types jsonb;
+begin
+    if jsonb_typeof(import_leads.rows) is distinct from 'array' then
+        raise sqlstate '22023' using message = 'rows must be a JSON array of objects (column name to text value)';
+    end if;
+    if jsonb_array_length(import_leads.rows) > 50000 then
+        raise sqlstate '22023' using message = 'at most 50000 rows per call; send larger files in batches',
+            hint = 'salesflow import leads batches a file inside one transaction.';
+    end if;
+    if not v_org = any(salesflow.my_org_ids('{owner,admin,rep}')) and (select auth.uid()) is not null then
+        perform salesflow.not_found('organization', v_org);
+    end if;
+    -- columns named like a field map to it; field_map (column -> field) adds or overrides
+    for col in
+        select distinct k from jsonb_array_elements(import_leads.rows) as r (obj),
+        lateral jsonb_object_keys(case when jsonb_typeof(r.obj) = 'object' then r.obj else '{}' end) as k
+    loop
+        target := coalesce(import_leads.field_map ->> col, salesflow.attribute_name(col));
+        if target = any(fields) then
+            fmap := fmap || jsonb_build_object(target, col);
+        elsif import_leads.field_map ? col then
+            raise sqlstate '22023' using
+                message = format('--map %s=%s: %s is not a lead field', col, target, target),
+                hint = 'Lead fields: ' || array_to_string(fields, ', ');
+        end if;
+    end loop;
+
+    create temporary table if not exists pg_temp.import_rows (
+        line integer, obj jsonb, lead_id uuid, known boolean, f jsonb, attrs jsonb, outcome boolean,
+        outcome_at timestamptz, reasons text []
+    ) on commit drop;
+    truncate pg_temp.import_rows;
+    insert into pg_temp.import_rows (line, obj, f)
+    select import_leads.first_line + r.n::integer - 1, r.obj,
+           coalesce((
+               select jsonb_object_agg(e.key, nullif(btrim(r.obj ->> e.value), ''))
+               from jsonb_each_text(fmap) as e
+               where jsonb_typeof(r.obj) = 'object' and nullif(btrim(r.obj ->> e.value), '') is not null
+           ), '{}')
+    from jsonb_array_elements(import_leads.rows) with ordinality as r (obj, n);
+
+    -- attribute types: an existing definition wins; a new column's type is inferred from this batch
+    create temporary table if not exists pg_temp.import_types (col text, name text, data_type text, known boolean)
+    on commit drop;
+    truncate pg_temp.import_types;
+    insert into pg_temp.import_types
+    select c.col, salesflow.attribute_name(c.col),
+           coalesce(d.data_type, salesflow.infer_value_type(c.vals)), d.name is not null
+    from (
+        select k.key as col, array_agg(btrim(k.value)) as vals
+        from pg_temp.import_rows as r, lateral jsonb_each_text(
+            case when jsonb_typeof(r.obj) = 'object' then r.obj else '{}' end
+        ) as k
+        where not exists (select from jsonb_each_text(fmap) as e where e.value = k.key)
+          and k.key is distinct from import_leads.outcome_column
+          and k.key is distinct from import_leads.outcome_date_column
+        group by k.key
+    ) as c
+    left join salesflow.lead_attribute_defs as d on d.org_id = v_org and d.name = salesflow.attribute_name(c.col);
+
+    update pg_temp.import_rows as r
+    set attrs = coalesce((
+            select jsonb_object_agg(t.name, salesflow.typed_value(btrim(r.obj ->> t.col), t.data_type))
+            from pg_temp.import_types as t
+            where nullif(btrim(r.obj ->> t.col), '') is not null
+        ), '{}'),
+        outcome = case lower(btrim(coalesce(r.obj ->> import_leads.outcome_column, '')))
+            when '' then null
+            when 'yes' then true when 'true' then true when '1' then true when 'y' then true when 'ja' then true
+            when 'converted' then true when 'won' then true when 'customer' then true
+            when 'no' then false when 'false' then false when '0' then false when 'n' then false
+            when 'nein' then false when 'lost' then false
+        end,
+        outcome_at = case
+            when nullif(btrim(r.obj ->> import_leads.outcome_date_column), '') is not null
+                 and salesflow.is_date(btrim(r.obj ->> import_leads.outcome_date_column))
+                then (btrim(r.obj ->> import_leads.outcome_date_column))::date::timestamptz
+        end;
+
+    -- every reason a row cannot be imported, with its line
+    update pg_temp.import_rows as r
+    set reasons = array_remove(array[
+        case when jsonb_typeof(r.obj) <> 'object' then 'not an object of column names to values' end,
+        case when coalesce(r.f ->> 'first_name', r.f ->> 'last_name', r.f ->> 'email', r.f ->> 'phone') is null
+            then 'needs at least one of first_name, last_name, email, phone' end,
+        case when salesflow.normalize_email(r.f ->> 'email') !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$'
+            then format('email %s is not an address', left(r.f ->> 'email', 80)) end,
+        case when salesflow.normalize_phone(r.f ->> 'phone') !~ '^\+?[0-9]{6,15}$'
+            then format('phone %s is not a phone number', left(r.f ->> 'phone', 40)) end,
+        case when r.f ->> 'source' is not null
+                  and not lower(r.f ->> 'source') = any(enum_range(null::salesflow.lead_source)::text [])
+            then format('source %s is not one of %s', left(r.f ->> 'source', 40),
+                        array_to_string(enum_range(null::salesflow.lead_source)::text [], ', ')) end,
+        case when r.f ->> 'lifecycle_stage' is not null
+                  and not lower(r.f ->> 'lifecycle_stage') = any(enum_range(null::salesflow.lifecycle_stage)::text [])
+            then format('lifecycle_stage %s is not one of %s', left(r.f ->> 'lifecycle_stage', 40),
+                        array_to_string(enum_range(null::salesflow.lifecycle_stage)::text [], ', ')) end,
+        case when lower(r.f ->> 'language') !~ '^[a-z]{2}$' then 'language must be a two-letter code' end,
+        case when upper(r.f ->> 'country') !~ '^[A-Z]{2}$' then 'country must be a two-letter code' end,
+        case when r.f ->> 'employee_count' !~ '^[0-9]{1,9}$' then 'employee_count must be a whole number' end,
+        case when length(r.f ->> 'external_key') > 200 then 'external_key is longer than 200 characters' end,
+        case when lower(r.f ->> 'company_domain') !~ '^[a-z0-9.-]+\.[a-z]{2,}$' then 'company_domain is not a domain' end,
+        case when import_leads.outcome_column is not null and r.outcome is null
+                  and btrim(coalesce(r.obj ->> import_leads.outcome_column, '')) <> ''
+            then format('outcome %s is not yes/no (or true/false, 1/0, converted/lost)',
+                        left(r.obj ->> import_leads.outcome_column, 40)) end,
+        case when nullif(btrim(r.obj ->> import_leads.outcome_date_column), '') is not null and r.outcome_at is null
+            then 'outcome date is not a date (YYYY-MM-DD)' end
+    ] || array(
+        select format('%s = %s is not a %s', t.col, left(r.obj ->> t.col, 40), t.data_type)
+        from pg_temp.import_types as t
+        where nullif(btrim(r.obj ->> t.col), '') is not null and r.attrs -> t.name = 'null'::jsonb
+        order by t.col
+    ), null);
+
+    -- the same person twice in one file: the later line is the error
+    update pg_temp.import_rows as r
+    set reasons = r.reasons || format('duplicate of line %s (same %s)', d.first_line, d.what)
+    from (
+        select x.line, min(x.line) over (partition by x.k) as first_line, x.what
+        from (
+            select line, 'external_key' as what, 'x:' || (f ->> 'external_key') as k from pg_temp.import_rows
+            where f ? 'external_key'
+            union all
+            select line, 'email', 'e:' || salesflow.normalize_email(f ->> 'email') from pg_temp.import_rows
+            where f ? 'email' and not f ? 'external_key'
+        ) as x
+    ) as d
+    where d.line = r.line and d.first_line < r.line;
+
+    select coalesce(jsonb_agg(jsonb_build_object('line', e.line, 'reason', array_to_string(e.reasons, '; '))
+                              order by e.line), '[]')
+    into errors
+    from pg_temp.import_rows as e where cardinality(e.reasons) > 0;
+    select coalesce(jsonb_object_agg(t.name, t.data_type), '{}') into types from pg_temp.import_types as t;
+
+    if jsonb_array_length(errors) > 0 and import_leads.raise_on_error and not import_leads.dry_run then
+        raise sqlstate '22023' using
+            message = format('%s bad row(s); nothing was imported (first: line %s: %s)',
+                             jsonb_array_length(errors), errors -> 0 ->> 'line', errors -> 0 ->> 'reason'),
+            detail = left((
+                select jsonb_agg(x)::text from (select x from jsonb_array_elements(errors) as x limit 100) as s
+            ), 7000);
+    end if;
+
+    -- existing leads: by external key, else by email
+    update pg_temp.import_rows as r
+    set lead_id = coalesce(
+        (select l.id from salesflow.leads as l where l.org_id = v_org and l.external_key = r.f ->> 'external_key'),
+        (select l.id from salesflow.leads as l
+         where l.org_id = v_org and l.email = salesflow.normalize_email(r.f ->> 'email'))
+    );
+    update pg_temp.import_rows as r set known = r.lead_id is not null, lead_id = coalesce(r.lead_id, gen_random_uuid());
+
+    if not import_leads.dry_run and jsonb_array_length(errors) = 0 then
+        insert into salesflow.lead_attribute_defs (org_id, name, data_type, label_en, label_de)
+        select v_org, t.name, t.data_type, t.col, t.col from pg_temp.import_types as t where not t.known
+        on conflict do nothing;
+
+        -- companies: by domain, else by name (case-insensitive); new ones created once
+        insert into salesflow.companies (org_id, name, domain, industry, employee_count, country)
+        select distinct on (coalesce(lower(r.f ->> 'company_domain'), lower(r.f ->> 'company')))
+               v_org, coalesce(r.f ->> 'company', lower(r.f ->> 'company_domain')), lower(r.f ->> 'company_domain'),
+               r.f ->> 'industry', (r.f ->> 'employee_count')::integer, upper(r.f ->> 'country')
+        from pg_temp.import_rows as r
+        where (r.f ? 'company' or r.f ? 'company_domain')
+          and not exists (
+              select from salesflow.companies as c
+              where c.org_id = v_org
+                and (c.domain = lower(r.f ->> 'company_domain')
+                     or (r.f ->> 'company_domain' is null and lower(c.name) = lower(r.f ->> 'company')))
+          )
+        order by coalesce(lower(r.f ->> 'company_domain'), lower(r.f ->> 'company')), r.line;
+
+        insert into salesflow.leads (
+            org_id, id, company_id, owner_id, first_name, last_name, email, phone, title, source, lifecycle_stage,
+            language, attributes, external_key
+        )
+        select v_org, r.lead_id,
+               (select c.id from salesflow.companies as c
+                where c.org_id = v_org and (c.domain = lower(r.f ->> 'company_domain')
+                      or (r.f ->> 'company_domain' is null and lower(c.name) = lower(r.f ->> 'company')))
+                order by c.created_at limit 1),
+               (select auth.uid()), r.f ->> 'first_name', r.f ->> 'last_name', salesflow.normalize_email(r.f ->> 'email'),
+               salesflow.normalize_phone(r.f ->> 'phone'), r.f ->> 'title',
+               coalesce(lower(r.f ->> 'source'), 'import')::salesflow.lead_source,
+               coalesce(lower(r.f ->> 'lifecycle_stage'), 'lead')::salesflow.lifecycle_stage,
+               coalesce(lower(r.f ->> 'language'), 'en'), r.attrs, r.f ->> 'external_key'
+        from pg_temp.import_rows as r where not r.known;
+        get diagnostics n_inserted = row_count;
+
+        update salesflow.leads as l
+        set first_name = coalesce(r.f ->> 'first_name', l.first_name),
+            last_name = coalesce(r.f ->> 'last_name', l.last_name),
+            email = coalesce(salesflow.normalize_email(r.f ->> 'email'), l.email),
+            phone = coalesce(salesflow.normalize_phone(r.f ->> 'phone'), l.phone),
+            title = coalesce(r.f ->> 'title', l.title),
+            source = coalesce(lower(r.f ->> 'source')::salesflow.lead_source, l.source),
+            lifecycle_stage = coalesce(lower(r.f ->> 'lifecycle_stage')::salesflow.lifecycle_stage, l.lifecycle_stage),
+            language = coalesce(lower(r.f ->> 'language'), l.language),
+            attributes = l.attributes || r.attrs,
+            external_key = coalesce(r.f ->> 'external_key', l.external_key)
+        from pg_temp.import_rows as r
+        where r.known and l.org_id = v_org and l.id = r.lead_id
+          and (l.attributes || r.attrs, coalesce(r.f ->> 'first_name', l.first_name),
+               coalesce(r.f ->> 'last_name', l.last_name), coalesce(salesflow.normalize_email(r.f ->> 'email'), l.email),
+               coalesce(salesflow.normalize_phone(r.f ->> 'phone'), l.phone), coalesce(r.f ->> 'title', l.title),
+               coalesce(lower(r.f ->> 'source')::salesflow.lead_source, l.source),
+               coalesce(lower(r.f ->> 'lifecycle_stage')::salesflow.lifecycle_stage, l.lifecycle_stage),
+               coalesce(lower(r.f ->> 'language'), l.language), coalesce(r.f ->> 'external_key', l.external_key))
+              is distinct from
+              (l.attributes, l.first_name, l.last_name, l.email, l.phone, l.title, l.source, l.lifecycle_stage,
+               l.language, l.external_key);
+        get diagnostics n_updated = row_count;
+
+        -- an empty outcome leaves a lead open: it never becomes a negative
+        insert into salesflow.lead_outcomes as o (org_id, lead_id, converted, decided_at, source)
+        select v_org, r.lead_id, r.outcome, r.outcome_at, 'import'
+        from pg_temp.import_rows as r where r.outcome is not null
+        on conflict on constraint lead_outcomes_pkey do update
+        set converted = excluded.converted, decided_at = excluded.decided_at, recorded_at = now()
+        where (o.converted, o.decided_at) is distinct from (excluded.converted, excluded.decided_at);
+        get diagnostics n_outcomes = row_count;
+    end if;
+
+    result := jsonb_build_object(
+        'rows', jsonb_array_length(import_leads.rows),
+        'inserted', case when import_leads.dry_run then (select count(*) from pg_temp.import_rows where not known)
+                         else n_inserted end,
+        'updated', n_updated,
+        'outcomes', case when import_leads.dry_run
+                         then (select count(*) from pg_temp.import_rows where outcome is not null) else n_outcomes end,
+        'dry_run', import_leads.dry_run,
+        'attributes', types,
+        'errors', errors
+    );
+    truncate pg_temp.import_rows, pg_temp.import_types;
+    return result;
+end
+$$;
+comment on function api.import_leads(uuid, jsonb, jsonb, text, text, boolean, integer, boolean) is
+'Import a batch of leads (rows: objects of column name to text). Columns named like a lead field '
+'(or mapped with field_map column -> field) fill it; every other column becomes a typed attribute '
+'(number, category, boolean, date; inferred once, then fixed per organisation). outcome_column holds '
+'the historical result (yes/no; empty = still open). Idempotent on external_key, else email. '
+'All or nothing: a batch with a bad row raises 22023 listing lines and reasons (or, with '
+'raise_on_error false, returns them and imports nothing). dry_run checks and counts only.';
+
+-- Engagement events for leads of one organisation; an event whose idempotency_key is already
+-- stored is skipped, so a batch can be re-sent after a timeout.
+create or replace function api.record_engagement_events(org_id uuid, events jsonb)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+#variable_conflict use_variable
+declare
+    v_org uuid := record_engagement_events.org_id;
+    bad record;
+    n integer;
+    total integer;
+begin
+    if jsonb_typeof(events) is distinct from 'array' then
+        raise sqlstate '22023' using message = 'events must be a JSON array of objects';
+    end if;
+    total := jsonb_array_length(events);
+    if total > 10000 then
+        raise sqlstate '22023' using message = 'at most 10000 events per call';
+    end if;
+    select e.n, case
+            when jsonb_typeof(e.obj) <> 'object' then 'not an object'
+            when coalesce(e.obj ->> 'lead_id', '') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                then 'lead_id must be a uuid'
+            when not coalesce(e.obj ->> 'event_type', '') = any(enum_range(null::salesflow.engagement_type)::text [])
+                then 'event_type must be one of '
+                     || array_to_string(enum_range(null::salesflow.engagement_type)::text [], ', ')
+            when length(coalesce(e.obj ->> 'idempotency_key', '')) not between 1 and 200
+                then 'idempotency_key must be 1 to 200 characters'
+            when coalesce(e.obj ->> 'occurred_at', '') !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}'
+                then 'occurred_at must be an ISO timestamp'
+            when e.obj ? 'properties' and jsonb_typeof(e.obj -> 'properties') <> 'object'
+                then 'properties must be an object'
+        end as reason
+    into bad
+    from jsonb_array_elements(events) with ordinality as e (obj, n)
+    where jsonb_typeof(e.obj) <> 'object'
+       or coalesce(e.obj ->> 'lead_id', '') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+       or not coalesce(e.obj ->> 'event_type', '') = any(enum_range(null::salesflow.engagement_type)::text [])
+       or length(coalesce(e.obj ->> 'idempotency_key', '')) not between 1 and 200
+       or coalesce(e.obj ->> 'occurred_at', '') !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}'
+       or (e.obj ? 'properties' and jsonb_typeof(e.obj -> 'properties') <> 'object')
+    order by e.n limit 1;
+    if found then
+        raise sqlstate '22023' using message = format('event %s: %s; nothing was stored', bad.n, bad.reason);
+    end if;
+    -- a lead the caller cannot see is a 404 for the whole batch
+    select (e.obj ->> 'lead_id')::uuid as lead_id into bad
+    from jsonb_array_elements(events) as e (obj)
+    where not exists (select from salesflow.leads as l where l.org_id = v_org and l.id = (e.obj ->> 'lead_id')::uuid)
+    limit 1;
+    if found then
+        perform salesflow.not_found('lead', bad.lead_id);
+    end if;
+    insert into salesflow.engagement_events (org_id, lead_id, event_type, occurred_at, idempotency_key, properties)
+    select v_org, (e.obj ->> 'lead_id')::uuid, (e.obj ->> 'event_type')::salesflow.engagement_type,
+           (e.obj ->> 'occurred_at')::timestamptz, e.obj ->> 'idempotency_key', coalesce(e.obj -> 'properties', '{}')
+    from jsonb_array_elements(events) as e (obj)
+    on conflict do nothing;
+    get diagnostics n = row_count;
+    return jsonb_build_object('stored', n, 'duplicates', total - n);
+end
+$$;
+comment on function api.record_engagement_events(uuid, jsonb) is
+'Store engagement events (website_visit, page_view, email_open, email_click, form_submission, '
+'product_usage) for leads: objects with lead_id, event_type, occurred_at, idempotency_key and optional '
+'properties. Events whose idempotency_key is stored already are skipped; a bad event stores nothing.';
+
+-- Let an organisation exclude an attribute from scoring (known only after the outcome) or mark it
+-- sensitive (reported by the bias check).
+create or replace function api.set_attribute_definition(
+    org_id uuid, attribute text, excluded_from_scoring boolean default null, sensitive boolean default null,
+    label_en text default null, label_de text default null
+)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+    r salesflow.lead_attribute_defs;
+begin
+    update salesflow.lead_attribute_defs as d
+    set excluded_from_scoring = coalesce(set_attribute_definition.excluded_from_scoring, d.excluded_from_scoring),
+        sensitive = coalesce(set_attribute_definition.sensitive, d.sensitive),
+        label_en = coalesce(set_attribute_definition.label_en, d.label_en),
+        label_de = coalesce(set_attribute_definition.label_de, d.label_de)
+    where d.org_id = set_attribute_definition.org_id and d.name = set_attribute_definition.attribute
+    returning d.* into r;
+    if not found then
+        raise sqlstate 'PT404' using
+            message = pg_catalog.format('attribute %s not found', set_attribute_definition.attribute),
+            hint = 'Attributes are defined by an import; owners and admins change them.';
+    end if;
+    return pg_catalog.to_jsonb(r);
+end
+$$;
+comment on function api.set_attribute_definition(uuid, text, boolean, boolean, text, text) is
+'Owners and admins: exclude a lead attribute from scoring, mark it sensitive (bias check), or label it.';
+
+create or replace function api.list_attribute_definitions(org_id uuid)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(d) order by d.name), '[]')
+    from salesflow.lead_attribute_defs as d
+    where d.org_id = list_attribute_definitions.org_id
+$$;
+comment on function api.list_attribute_definitions(uuid) is 'The typed lead attributes of an organisation.';
+
+revoke all on function api.import_leads(uuid, jsonb, jsonb, text, text, boolean, integer, boolean) from public;
+revoke all on function api.record_engagement_events(uuid, jsonb) from public;
+revoke all on function api.set_attribute_definition(uuid, text, boolean, boolean, text, text) from public;
+revoke all on function api.list_attribute_definitions(uuid) from public;
+grant execute on function api.import_leads(uuid, jsonb, jsonb, text, text, boolean, integer, boolean)
+to authenticated, service_role;
+grant execute on function api.record_engagement_events(uuid, jsonb) to authenticated, service_role;
+grant execute on function api.set_attribute_definition(uuid, text, boolean, boolean, text, text)
+to authenticated, service_role;
+grant execute on function api.list_attribute_definitions(uuid) to authenticated, service_role;
+
+revoke all on salesflow.lead_conversions from anon, authenticated, service_role;
+grant select on salesflow.lead_conversions to authenticated, service_role;
+revoke all on function salesflow.is_date(text), salesflow.infer_value_type(text []),
+salesflow.typed_value(text, text), salesflow.attribute_name(text) from public;
+grant execute on function salesflow.is_date(text), salesflow.infer_value_type(text []),
+salesflow.typed_value(text, text), salesflow.attribute_name(text) to authenticated, service_role;
+
+-- source: sql/objects/71_scoring.sql
+-- Lead scoring in plain SQL (DESIGN.md decision 13). The worker trains a model and writes it as
+-- bin tables (salesflow.scoring_model_features); everything here reads them: the same features the
+-- trainer saw, the calibrated log-odds as an exact sum of per-feature contributions, current scores
+-- kept by statement-level triggers in the transaction that changes a lead, and explanations.
+
+alter table salesflow.ai_models enable row level security;
+alter table salesflow.scoring_model_features enable row level security;
+alter table salesflow.lead_scores enable row level security;
+alter table salesflow.lead_score_history enable row level security;
+alter table salesflow.model_alerts enable row level security;
+
+drop policy if exists ai_models_select on salesflow.ai_models;
+create policy ai_models_select on salesflow.ai_models for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists scoring_model_features_select on salesflow.scoring_model_features;
+create policy scoring_model_features_select on salesflow.scoring_model_features for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists lead_scores_select on salesflow.lead_scores;
+create policy lead_scores_select on salesflow.lead_scores for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists lead_score_history_select on salesflow.lead_score_history;
+create policy lead_score_history_select on salesflow.lead_score_history for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists model_alerts_select on salesflow.model_alerts;
+create policy model_alerts_select on salesflow.model_alerts for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+
+-- members read; only the worker (table owner) and the security definer scoring functions write
+revoke all on salesflow.ai_models, salesflow.scoring_model_features, salesflow.lead_scores,
+salesflow.lead_score_history, salesflow.model_alerts from anon, authenticated, service_role;
+grant select on salesflow.ai_models, salesflow.scoring_model_features, salesflow.lead_scores,
+salesflow.lead_score_history, salesflow.model_alerts to authenticated, service_role;
+
+-- Every feature of the given leads, each as of its own point in time: nothing dated at or after
+-- as_of enters (activities, messages, engagement events), and attributes an organisation excluded
+-- never appear. Training asks for features as of least(cut-off, outcome date); scoring as of now.
+-- One row per lead and feature: num_value for numbers, cat_value for categories (null = missing).
+create or replace function salesflow.lead_features(
+    p_org uuid, p_leads uuid [], p_as_of timestamptz []
+)
+returns table (lead_id uuid, feature text, num_value double precision, cat_value text)
+language sql
+stable
+set search_path = ''
+as $$
+    with t as (
+        select u.lead_id, u.as_of from unnest(p_leads, p_as_of) as u (lead_id, as_of)
+    ),
+    l as (
+        select t.lead_id, t.as_of, l.source::text as source, l.language, l.title, l.phone, l.attributes,
+               c.industry, c.employee_count, c.country::text as country
+        from t
+        join salesflow.leads as l on l.org_id = p_org and l.id = t.lead_id
+        left join salesflow.companies as c on c.org_id = l.org_id and c.id = l.company_id
+    ),
+    act as (
+        select t.lead_id,
+               pg_catalog.count(*) filter (where a.occurred_at >= t.as_of - interval '30 days') as n30,
+               pg_catalog.count(*) filter (where a.occurred_at >= t.as_of - interval '90 days') as n90,
+               pg_catalog.count(*) filter (where a.kind = 'meeting') as meetings,
+               extract(epoch from t.as_of - pg_catalog.max(a.occurred_at)) / 86400 as days_since
+        from t join salesflow.activities as a on a.org_id = p_org and a.lead_id = t.lead_id and a.occurred_at < t.as_of
+        group by t.lead_id, t.as_of
+    ),
+    msg_seq as (
+        select t.lead_id, t.as_of, m.direction, m.sent_at,
+               pg_catalog.lag(m.direction) over w as prev_direction, pg_catalog.lag(m.sent_at) over w as prev_at
+        from t join salesflow.messages as m on m.org_id = p_org and m.lead_id = t.lead_id and m.sent_at < t.as_of
+        window w as (partition by t.lead_id order by m.sent_at, m.id)
+    ),
+    msg as (
+        select s.lead_id,
+               pg_catalog.count(*) filter (where s.direction = 'inbound' and s.sent_at >= s.as_of - interval '90 days')
+                   as in90,
+               pg_catalog.count(*) filter (where s.direction = 'outbound' and s.sent_at >= s.as_of - interval '90 days')
+                   as out90,
+               pg_catalog.avg((s.direction = 'inbound'::salesflow.direction)::integer)::double precision as inbound_share,
+               -- hours from our message to the lead's answer, averaged over the answers
+               pg_catalog.avg(extract(epoch from s.sent_at - s.prev_at) / 3600)
+                   filter (where s.direction = 'inbound' and s.prev_direction = 'outbound') as reply_hours
+        from msg_seq as s
+        group by s.lead_id
+    ),
+    eng as (
+        select t.lead_id,
+               pg_catalog.count(*) filter (where e.occurred_at >= t.as_of - interval '30 days') as n30,
+               pg_catalog.count(*) filter (where e.event_type in ('website_visit', 'page_view')) as web,
+               pg_catalog.count(*) filter (where e.event_type in ('email_open', 'email_click')) as email,
+               pg_catalog.count(*) filter (where e.event_type = 'form_submission') as forms,
+               pg_catalog.count(*) filter (where e.event_type = 'product_usage') as product,
+               extract(epoch from t.as_of - pg_catalog.max(e.occurred_at)) / 86400 as days_since
+        from t join salesflow.engagement_events as e
+            on e.org_id = p_org and e.lead_id = t.lead_id and e.occurred_at < t.as_of
+        group by t.lead_id, t.as_of
+    )
+    select l.lead_id, v.feature, v.num_value, v.cat_value
+    from l
+    left join act on act.lead_id = l.lead_id
+    left join msg on msg.lead_id = l.lead_id
+    left join eng on eng.lead_id = l.lead_id
+    cross join lateral (values
+        ('lead.source', null::double precision, l.source),
+        ('lead.language', null, l.language),
+        ('lead.title', null, pg_catalog.lower(pg_catalog.left(l.title, 100))),
+        ('lead.has_phone', null, (l.phone is not null)::text),
+        ('company.industry', null, pg_catalog.lower(l.industry)),
+        ('company.employee_count', l.employee_count::double precision, null),
+        ('company.country', null, l.country),
+        ('activity.count_30d', coalesce(act.n30, 0)::double precision, null),
+        ('activity.count_90d', coalesce(act.n90, 0)::double precision, null),
+        ('activity.meetings', coalesce(act.meetings, 0)::double precision, null),
+        ('activity.days_since_last', act.days_since::double precision, null),
+        ('message.inbound_90d', coalesce(msg.in90, 0)::double precision, null),
+        ('message.outbound_90d', coalesce(msg.out90, 0)::double precision, null),
+        ('message.inbound_share', msg.inbound_share, null),
+        ('message.reply_hours', msg.reply_hours::double precision, null),
+        ('engagement.count_30d', coalesce(eng.n30, 0)::double precision, null),
+        ('engagement.web', coalesce(eng.web, 0)::double precision, null),
+        ('engagement.email', coalesce(eng.email, 0)::double precision, null),
+        ('engagement.forms', coalesce(eng.forms, 0)::double precision, null),
+        ('engagement.product', coalesce(eng.product, 0)::double precision, null),
+        ('engagement.days_since_last', eng.days_since::double precision, null)
+    ) as v (feature, num_value, cat_value)
+    union all
+    select l.lead_id, 'attr.' || d.name,
+           case
+               when d.data_type = 'number' and pg_catalog.jsonb_typeof(l.attributes -> d.name) = 'number'
+                   then (l.attributes ->> d.name)::double precision
+               -- a date attribute as days before the point in time (negative: after it)
+               when d.data_type = 'date' and salesflow.is_date(l.attributes ->> d.name)
+                   then extract(epoch from l.as_of - (l.attributes ->> d.name)::date::timestamptz) / 86400
+           end,
+           case when d.data_type in ('category', 'boolean') then pg_catalog.left(l.attributes ->> d.name, 200) end
+    from l
+    join salesflow.lead_attribute_defs as d on d.org_id = p_org and not d.excluded_from_scoring
+$$;
+
+-- Each feature's exact contribution to the calibrated log-odds under one model.
+create or replace function salesflow.model_contributions(
+    p_org uuid, p_model uuid, p_leads uuid [], p_as_of timestamptz []
+)
+returns table (lead_id uuid, feature text, num_value double precision, cat_value text, contribution double precision)
+language sql
+stable
+set search_path = ''
+as $$
+    select f.lead_id, f.feature, f.num_value, f.cat_value,
+           case
+               when m.value_type = 'number' then case
+                   when f.num_value is null then m.missing_contribution
+                   -- width_bucket with an array counts the edges <= x: the bin numpy's
+                   -- searchsorted(edges, x, side='right') gives the trainer
+                   else m.contributions[pg_catalog.width_bucket(f.num_value, m.edges) + 1]
+               end
+               else case
+                   when f.cat_value is null then m.missing_contribution
+                   else coalesce(m.contributions[pg_catalog.array_position(m.categories, f.cat_value)],
+                                 m.other_contribution)
+               end
+           end
+    from salesflow.lead_features(p_org, p_leads, p_as_of) as f
+    join salesflow.scoring_model_features as m
+        on m.org_id = p_org and m.model_id = p_model and m.feature = f.feature
+$$;
+
+create or replace function salesflow.model_log_odds(
+    p_org uuid, p_model uuid, p_leads uuid [], p_as_of timestamptz []
+)
+returns table (lead_id uuid, log_odds double precision)
+language sql
+stable
+set search_path = ''
+as $$
+    select u.lead_id, am.intercept + coalesce(c.total, 0)
+    from pg_catalog.unnest(p_leads) as u (lead_id)
+    join salesflow.ai_models as am on am.org_id = p_org and am.id = p_model
+    left join (
+        select x.lead_id, pg_catalog.sum(x.contribution) as total
+        from salesflow.model_contributions(p_org, p_model, p_leads, p_as_of) as x
+        group by x.lead_id
+    ) as c on c.lead_id = u.lead_id
+$$;
+
+create or replace function salesflow.sigmoid(x double precision) returns double precision
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select case when sigmoid.x >= 0 then 1 / (1 + pg_catalog.exp(-sigmoid.x))
+                else pg_catalog.exp(sigmoid.x) / (1 + pg_catalog.exp(sigmoid.x)) end
+$$;
+
+-- The documented prior, used while an organisation has no active model: its base rate among
+-- decided leads, shrunk towards 10 % with the weight of 20 leads ((conversions + 2) / (decided + 20)).
+create or replace function salesflow.prior_probability(p_org uuid) returns double precision
+language sql
+stable
+set search_path = ''
+as $$
+    -- lead_conversions' rule per lead by key lookups: linear however stale the statistics
+    select (pg_catalog.count(*) filter (where x.status = 'converted') + 2)::double precision
+           / (pg_catalog.count(*) filter (where x.status <> 'open') + 20)
+    from salesflow.leads as l
+    cross join lateral (
+        select case
+            when l.lifecycle_stage in ('customer', 'evangelist') or o.converted
+                 or exists (select from salesflow.deals as d
+                            where d.org_id = l.org_id and d.lead_id = l.id and d.stage = 'closed_won') then 'converted'
+            when l.lifecycle_stage = 'disqualified' or o.converted = false then 'lost'
+            else 'open'
+        end as status
+        from (select (select o.converted from salesflow.lead_outcomes as o
+                      where o.org_id = l.org_id and o.lead_id = l.id) as converted) as o
+    ) as x
+    where l.org_id = p_org
+$$;
+
+-- Re-score leads now, with the active model or the prior; keep history and trend. A score moves
+-- 'up' or 'down' when it changes by at least 3 points (of 100) from the previous one; else 'stable'.
+-- security definer: triggers call it on behalf of members, who may not write scores themselves;
+-- it only touches the leads it is given, of the organisation it is given.
+create or replace function salesflow.score_leads(p_org uuid, p_leads uuid []) returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    model uuid;
+    prior double precision;
+    n integer;
+begin
+    if p_leads is null or pg_catalog.cardinality(p_leads) = 0 or not salesflow.feature_enabled(p_org, 'scoring') then
+        return 0;
+    end if;
+    select m.id into model from salesflow.ai_models as m
+    where m.org_id = p_org and m.name = 'lead_conversion' and m.status = 'active';
+    if model is null then
+        prior := salesflow.prior_probability(p_org);
+    end if;
+    with scored as (
+        select s.lead_id, salesflow.sigmoid(s.log_odds) as p, s.log_odds
+        from salesflow.model_log_odds(
+            p_org, model, p_leads, pg_catalog.array_fill(pg_catalog.now(), array[pg_catalog.cardinality(p_leads)])
+        ) as s
+        where model is not null
+        union all
+        select u.lead_id, prior, pg_catalog.ln(prior / (1 - prior))
+        from pg_catalog.unnest(p_leads) as u (lead_id)
+        where model is null
+    ),
+    kept as (
+        -- (the outcome is still open: lead_conversions' rule, spelled out so the planner joins by key)
+        select s.*, (
+                l.lifecycle_stage not in ('customer', 'evangelist', 'disqualified')
+                and not exists (select from salesflow.lead_outcomes as o where o.org_id = p_org and o.lead_id = l.id)
+                and not exists (select from salesflow.deals as d
+                                where d.org_id = p_org and d.lead_id = l.id and d.stage = 'closed_won')
+            ) as still_open
+        from scored as s
+        join salesflow.leads as l on l.org_id = p_org and l.id = s.lead_id
+    ),
+    upserted as (
+        insert into salesflow.lead_scores as ls (
+            org_id, lead_id, model_id, probability, score, log_odds, previous_score, trend, scored_before_outcome,
+            scored_at
+        )
+        select p_org, k.lead_id, model, k.p, pg_catalog.round(k.p * 100)::smallint, k.log_odds, null, 'stable',
+               k.still_open,
+               pg_catalog.now()
+        from kept as k
+        on conflict (org_id, lead_id) do update
+        set model_id = excluded.model_id, probability = excluded.probability, score = excluded.score,
+            log_odds = excluded.log_odds,
+            previous_score = case when ls.score <> excluded.score then ls.score else ls.previous_score end,
+            trend = case
+                when ls.score = excluded.score then ls.trend
+                when excluded.score - ls.score >= 3 then 'up'
+                when ls.score - excluded.score >= 3 then 'down'
+                else 'stable'
+            end,
+            scored_before_outcome = excluded.scored_before_outcome,
+            scored_at = excluded.scored_at
+        returning ls.lead_id, ls.model_id, ls.probability, ls.score, ls.previous_score,
+            (xmax = 0) as inserted
+    )
+    insert into salesflow.lead_score_history (org_id, lead_id, model_id, probability, score)
+    select p_org, u.lead_id, u.model_id, u.probability, u.score from upserted as u
+    -- history keeps changes only: a new lead, or a score that moved
+    where u.inserted or u.previous_score is not null;
+    get diagnostics n = row_count;
+    return n;
+end
+$$;
+
+-- Whether an AI feature is on for an organisation (and, with a subject, for that user or lead):
+-- no flag row means on; rollout_percent picks subjects by a stable hash, so a subject keeps its
+-- answer as the percentage grows.
+create or replace function salesflow.feature_enabled(
+    p_org uuid, p_feature text, p_subject uuid default null, p_stage text default null
+) returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select coalesce((
+        select f.enabled
+               and (p_subject is null or f.rollout_percent = 100
+                    or (pg_catalog.abs(pg_catalog.hashtextextended(p_feature || ':' || p_subject::text, 0)) % 100)
+                       < f.rollout_percent)
+               and (p_stage is null or pg_catalog.cardinality(f.segments) = 0 or p_stage = any(f.segments))
+        from salesflow.ai_feature_flags as f
+        where f.org_id = p_org and f.feature = p_feature
+    ), true)
+$$;
+
+-- Re-score every lead of an organisation (after a model is activated or rolled back).
+create or replace function salesflow.rescore_org(p_org uuid) returns integer
+language sql
+security definer
+set search_path = ''
+as $$
+    select salesflow.score_leads(
+        p_org, (select pg_catalog.array_agg(l.id) from salesflow.leads as l where l.org_id = p_org)
+    )
+$$;
+
+-- Statement-level triggers: one pass over the rows a statement touched, whatever its size.
+create or replace function salesflow.rescore_touched() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    r record;
+begin
+    if tg_op = 'DELETE' then
+        for r in select o.org_id, pg_catalog.array_agg(distinct o.lead_id) as ids
+                 from old_rows as o where o.lead_id is not null group by o.org_id loop
+            perform salesflow.score_leads(r.org_id, r.ids);
+        end loop;
+    else
+        for r in select n.org_id, pg_catalog.array_agg(distinct n.lead_id) as ids
+                 from new_rows as n where n.lead_id is not null group by n.org_id loop
+            perform salesflow.score_leads(r.org_id, r.ids);
+        end loop;
+    end if;
+    return null;
+end
+$$;
+
+-- Leads: a new lead is scored; an update only when a field the features read changed (not the
+-- last_activity_at bump that every activity makes, which would re-score row by row).
+create or replace function salesflow.rescore_leads_changed() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    r record;
+begin
+    if tg_op = 'INSERT' then
+        for r in select n.org_id, pg_catalog.array_agg(n.id) as ids from new_rows as n group by n.org_id loop
+            perform salesflow.score_leads(r.org_id, r.ids);
+        end loop;
+    else
+        for r in
+            select n.org_id, pg_catalog.array_agg(n.id) as ids
+            from new_rows as n join old_rows as o on o.org_id = n.org_id and o.id = n.id
+            where (n.source, n.language, n.title, n.phone, n.attributes, n.company_id, n.lifecycle_stage)
+                  is distinct from (o.source, o.language, o.title, o.phone, o.attributes, o.company_id, o.lifecycle_stage)
+            group by n.org_id
+        loop
+            perform salesflow.score_leads(r.org_id, r.ids);
+        end loop;
+    end if;
+    return null;
+end
+$$;
+
+create or replace trigger leads_rescore_insert after insert on salesflow.leads
+referencing new table as new_rows for each statement execute function salesflow.rescore_leads_changed();
+create or replace trigger leads_rescore_update after update on salesflow.leads
+referencing new table as new_rows old table as old_rows
+for each statement execute function salesflow.rescore_leads_changed();
+
+create or replace trigger activities_rescore_insert after insert on salesflow.activities
+referencing new table as new_rows for each statement execute function salesflow.rescore_touched();
+create or replace trigger activities_rescore_update after update on salesflow.activities
+referencing new table as new_rows for each statement execute function salesflow.rescore_touched();
+create or replace trigger activities_rescore_delete after delete on salesflow.activities
+referencing old table as old_rows for each statement execute function salesflow.rescore_touched();
+create or replace trigger messages_rescore_insert after insert on salesflow.messages
+referencing new table as new_rows for each statement execute function salesflow.rescore_touched();
+create or replace trigger messages_rescore_update after update on salesflow.messages
+referencing new table as new_rows for each statement execute function salesflow.rescore_touched();
+create or replace trigger messages_rescore_delete after delete on salesflow.messages
+referencing old table as old_rows for each statement execute function salesflow.rescore_touched();
+create or replace trigger engagement_events_rescore_insert after insert on salesflow.engagement_events
+referencing new table as new_rows for each statement execute function salesflow.rescore_touched();
+
+revoke all on function salesflow.lead_features(uuid, uuid [], timestamptz []),
+salesflow.model_contributions(uuid, uuid, uuid [], timestamptz []),
+salesflow.model_log_odds(uuid, uuid, uuid [], timestamptz []),
+salesflow.sigmoid(double precision), salesflow.prior_probability(uuid),
+salesflow.score_leads(uuid, uuid []), salesflow.feature_enabled(uuid, text, uuid, text),
+salesflow.rescore_org(uuid) from public;
+grant execute on function salesflow.lead_features(uuid, uuid [], timestamptz []),
+salesflow.model_contributions(uuid, uuid, uuid [], timestamptz []),
+salesflow.model_log_odds(uuid, uuid, uuid [], timestamptz []),
+salesflow.sigmoid(double precision), salesflow.prior_probability(uuid),
+salesflow.feature_enabled(uuid, text, uuid, text)
+to authenticated, service_role;
+
+-- source: sql/objects/72_scoring_api.sql
+-- Scoring RPCs, model activation and rollback, the model card, and the training schedule.
+
+-- Activate (or reject) a freshly trained candidate and re-score the organisation when the active
+-- model changed. Called by the trainer in the transaction that stores the candidate.
+create or replace function salesflow.decide_scoring_model(
+    p_org uuid, p_model uuid, p_activate boolean, p_decision text
+) returns integer
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if not p_activate then
+        update salesflow.ai_models set status = 'rejected', decision = p_decision
+        where org_id = p_org and id = p_model;
+        return 0;
+    end if;
+    update salesflow.ai_models set status = 'retired', retired_at = pg_catalog.now()
+    where org_id = p_org and name = 'lead_conversion' and status = 'active';
+    update salesflow.ai_models set status = 'active', activated_at = pg_catalog.now(), decision = p_decision
+    where org_id = p_org and id = p_model;
+    return salesflow.rescore_org(p_org);
+end
+$$;
+
+-- Put the previously active model back (the one retired most recently) and re-score.
+create or replace function salesflow.rollback_scoring_model(p_org uuid) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    current_model uuid;
+    previous_model uuid;
+begin
+    select m.id into current_model from salesflow.ai_models as m
+    where m.org_id = p_org and m.name = 'lead_conversion' and m.status = 'active';
+    select m.id into previous_model from salesflow.ai_models as m
+    where m.org_id = p_org and m.name = 'lead_conversion' and m.status = 'retired' and m.activated_at is not null
+    order by m.retired_at desc nulls last, m.version desc limit 1;
+    if previous_model is null then
+        raise sqlstate '22023' using
+            message = 'there is no previously active scoring model to roll back to',
+            hint = 'A rollback needs a model that was active before the current one.';
+    end if;
+    update salesflow.ai_models set status = 'retired', retired_at = pg_catalog.now(),
+        decision = 'rolled back'
+    where org_id = p_org and id = current_model;
+    update salesflow.ai_models set status = 'active', activated_at = pg_catalog.now(), retired_at = null
+    where org_id = p_org and id = previous_model;
+    return pg_catalog.jsonb_build_object('active_model_id', previous_model, 'retired_model_id', current_model,
+                                         'rescored', salesflow.rescore_org(p_org));
+end
+$$;
+
+-- A model card as JSON: registry row, metrics, bias report and the card's prose.
+create or replace function salesflow.model_card(p_org uuid, p_model uuid default null) returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select pg_catalog.jsonb_build_object(
+        'model_id', m.id, 'name', m.name, 'kind', m.model_kind, 'version', m.version, 'status', m.status,
+        'learner', m.learner, 'library_versions', m.library_versions, 'cutoff', m.cutoff,
+        'training_rows', m.training_rows, 'training_conversions', m.training_conversions,
+        'metrics', m.metrics, 'bias_report', m.bias_report, 'bias_flagged', m.bias_flagged, 'card', m.card,
+        'decision', m.decision, 'created_at', m.created_at, 'activated_at', m.activated_at,
+        'retired_at', m.retired_at, 'needs_retraining', m.needs_retraining,
+        'features', (select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('feature', f.feature,
+                                                 'importance', f.importance) order by f.importance desc)
+                     from salesflow.scoring_model_features as f where f.org_id = m.org_id and f.model_id = m.id)
+    )
+    from salesflow.ai_models as m
+    where m.org_id = p_org and (p_model is null or m.id = p_model)
+    order by (m.status = 'active') desc, m.version desc
+    limit 1
+$$;
+
+-- A readable label for a feature and the value a lead has, in English or German.
+create or replace function salesflow.feature_label(feature text, language text) returns text
+language sql
+immutable
+set search_path = ''
+as $$
+    select coalesce(
+        case feature_label.language when 'de' then (pg_catalog.jsonb_build_object(
+            'lead.source', 'Quelle', 'lead.language', 'Sprache', 'lead.title', 'Position',
+            'lead.has_phone', 'Telefonnummer bekannt', 'company.industry', 'Branche',
+            'company.employee_count', 'Mitarbeiterzahl', 'company.country', 'Land',
+            'activity.count_30d', 'Aktivitäten (30 Tage)', 'activity.count_90d', 'Aktivitäten (90 Tage)',
+            'activity.meetings', 'Termine', 'activity.days_since_last', 'Tage seit letzter Aktivität',
+            'message.inbound_90d', 'Eingehende Nachrichten (90 Tage)',
+            'message.outbound_90d', 'Ausgehende Nachrichten (90 Tage)',
+            'message.inbound_share', 'Anteil eingehender Nachrichten', 'message.reply_hours', 'Antwortzeit (Stunden)',
+            'engagement.count_30d', 'Interaktionen (30 Tage)', 'engagement.web', 'Website-Besuche',
+            'engagement.email', 'E-Mail-Öffnungen und -Klicks', 'engagement.forms', 'Formulare',
+            'engagement.product', 'Produktnutzung', 'engagement.days_since_last', 'Tage seit letzter Interaktion'
+        ) ->> feature_label.feature)
+        else (pg_catalog.jsonb_build_object(
+            'lead.source', 'Source', 'lead.language', 'Language', 'lead.title', 'Job title',
+            'lead.has_phone', 'Phone number known', 'company.industry', 'Industry',
+            'company.employee_count', 'Employees', 'company.country', 'Country',
+            'activity.count_30d', 'Activities (30 days)', 'activity.count_90d', 'Activities (90 days)',
+            'activity.meetings', 'Meetings', 'activity.days_since_last', 'Days since last activity',
+            'message.inbound_90d', 'Inbound messages (90 days)', 'message.outbound_90d', 'Outbound messages (90 days)',
+            'message.inbound_share', 'Share of inbound messages', 'message.reply_hours', 'Reply time (hours)',
+            'engagement.count_30d', 'Engagement events (30 days)', 'engagement.web', 'Website visits',
+            'engagement.email', 'Email opens and clicks', 'engagement.forms', 'Form submissions',
+            'engagement.product', 'Product usage', 'engagement.days_since_last', 'Days since last engagement'
+        ) ->> feature_label.feature) end,
+        pg_catalog.regexp_replace(feature_label.feature, '^attr\.', '')
+    )
+$$;
+
+-- The explanation of a lead's current score: every factor's contribution to the log-odds (they
+-- add up, with the baseline, to the score's log-odds exactly), strongest first.
+create or replace function api.explain_lead_score(org_id uuid, lead_id uuid, language text default 'en')
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    s salesflow.lead_scores;
+    m salesflow.ai_models;
+    factors jsonb;
+begin
+    perform api.get_lead(explain_lead_score.org_id, explain_lead_score.lead_id);
+    select * into s from salesflow.lead_scores as x
+    where x.org_id = explain_lead_score.org_id and x.lead_id = explain_lead_score.lead_id;
+    if s is null then
+        perform salesflow.not_found('score of lead', explain_lead_score.lead_id);
+    end if;
+    if s.model_id is null then
+        return pg_catalog.jsonb_build_object(
+            'lead_id', s.lead_id, 'probability', s.probability, 'score', s.score, 'trend', s.trend,
+            'model_id', null, 'log_odds', s.log_odds, 'baseline', s.log_odds, 'factors', '[]'::jsonb,
+            'explanation', case when explain_lead_score.language = 'de'
+                then 'Noch kein Modell dieser Organisation (zu wenige entschiedene Leads): der Score ist die '
+                     'Basisrate der Organisation ((Konversionen + 2) / (entschiedene Leads + 20)).'
+                else 'No model for this organisation yet (too few decided leads): the score is the '
+                     'organisation''s base rate ((conversions + 2) / (decided leads + 20)).' end);
+    end if;
+    select * into m from salesflow.ai_models as x where x.org_id = s.org_id and x.id = s.model_id;
+    select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'feature', c.feature, 'label', salesflow.feature_label(c.feature, explain_lead_score.language),
+               'value', coalesce(c.cat_value, pg_catalog.round(c.num_value::numeric, 2)::text),
+               'contribution', c.contribution,
+               'direction', case when c.contribution >= 0 then 'for' else 'against' end)
+           order by pg_catalog.abs(c.contribution) desc)
+    into factors
+    from salesflow.model_contributions(s.org_id, s.model_id, array[s.lead_id], array[s.scored_at]) as c
+    where c.contribution <> 0;
+    return pg_catalog.jsonb_build_object(
+        'lead_id', s.lead_id, 'probability', s.probability, 'score', s.score, 'trend', s.trend,
+        'model_id', s.model_id, 'model_version', m.version, 'log_odds', s.log_odds, 'baseline', m.intercept,
+        'scored_at', s.scored_at, 'factors', coalesce(factors, '[]'::jsonb));
+end
+$$;
+comment on function api.explain_lead_score(uuid, uuid, text) is
+'Why a lead has its score: baseline plus every factor''s contribution to the log-odds (they add up exactly), '
+'strongest first, labelled in en or de; direction says for or against converting.';
+
+create or replace function api.get_lead_score(org_id uuid, lead_id uuid)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select pg_catalog.jsonb_build_object(
+        'lead_id', s.lead_id, 'probability', s.probability, 'score', s.score, 'trend', s.trend,
+        'model_id', s.model_id, 'scored_at', s.scored_at,
+        'history', (select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('score', h.score,
+                        'model_id', h.model_id, 'scored_at', h.scored_at) order by h.id desc)
+                    from (select * from salesflow.lead_score_history as h
+                          where h.org_id = s.org_id and h.lead_id = s.lead_id order by h.id desc limit 20) as h))
+    from salesflow.lead_scores as s
+    where s.org_id = get_lead_score.org_id and s.lead_id = get_lead_score.lead_id
+$$;
+comment on function api.get_lead_score(uuid, uuid) is 'A lead''s current score, trend and the last 20 score changes.';
+
+-- Queue the training job. Security definer because app roles may not touch the queue; owners and
+-- admins only.
+create or replace function api.train_scoring_model(org_id uuid)
+returns bigint
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    if not train_scoring_model.org_id = any(salesflow.my_org_ids('{owner,admin}')) then
+        raise sqlstate 'PT404' using
+            message = pg_catalog.format('organization %s not found', train_scoring_model.org_id),
+            hint = 'Owners and admins of an organisation may train its scoring model.';
+    end if;
+    return salesflow.enqueue('train_scoring_model',
+                             pg_catalog.jsonb_build_object('org_id', train_scoring_model.org_id),
+                             org_id => train_scoring_model.org_id,
+                             idempotency_key => 'train_scoring_model:' || train_scoring_model.org_id);
+end
+$$;
+comment on function api.train_scoring_model(uuid) is
+'Owners and admins: queue training of the organisation''s conversion model; returns the job id.';
+
+create or replace function api.rollback_scoring_model(org_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    if not rollback_scoring_model.org_id = any(salesflow.my_org_ids('{owner,admin}')) then
+        raise sqlstate 'PT404' using
+            message = pg_catalog.format('organization %s not found', rollback_scoring_model.org_id),
+            hint = 'Owners and admins of an organisation may roll its scoring model back.';
+    end if;
+    return salesflow.rollback_scoring_model(rollback_scoring_model.org_id);
+end
+$$;
+comment on function api.rollback_scoring_model(uuid) is
+'Owners and admins: make the previously active scoring model active again and re-score every lead.';
+
+create or replace function api.get_model_card(org_id uuid, model_id uuid default null)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select salesflow.model_card(get_model_card.org_id, get_model_card.model_id)
+$$;
+comment on function api.get_model_card(uuid, uuid) is
+'The model card (JSON) of a scoring model: the active or latest one when model_id is null.';
+
+create or replace function api.list_ai_models(org_id uuid)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select pg_catalog.jsonb_build_object(
+        'scoring', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+            'model_id', m.id, 'name', m.name, 'version', m.version, 'status', m.status, 'learner', m.learner,
+            'roc_auc', m.metrics -> 'roc_auc', 'bias_flagged', m.bias_flagged, 'created_at', m.created_at,
+            'activated_at', m.activated_at, 'retired_at', m.retired_at) order by m.version desc)
+            from salesflow.ai_models as m where m.org_id = list_ai_models.org_id), '[]'::jsonb)
+    )
+    where list_ai_models.org_id = any(salesflow.my_org_ids())
+$$;
+comment on function api.list_ai_models(uuid) is 'The organisation''s model registry: scoring models, newest first.';
+
+-- weekly retraining of every organisation with enough data (the job skips the others)
+select salesflow.schedule_job('train_scoring_models', 'train_scoring_model', cron => '0 3 * * 0');
+
+revoke all on function salesflow.decide_scoring_model(uuid, uuid, boolean, text),
+salesflow.rollback_scoring_model(uuid), salesflow.model_card(uuid, uuid), salesflow.feature_label(text, text)
+from public;
+grant execute on function salesflow.model_card(uuid, uuid), salesflow.feature_label(text, text)
+to authenticated, service_role;
+revoke all on function api.explain_lead_score(uuid, uuid, text), api.get_lead_score(uuid, uuid),
+api.train_scoring_model(uuid), api.rollback_scoring_model(uuid), api.get_model_card(uuid, uuid),
+api.list_ai_models(uuid) from public;
+grant execute on function api.explain_lead_score(uuid, uuid, text), api.get_lead_score(uuid, uuid),
+api.train_scoring_model(uuid), api.rollback_scoring_model(uuid), api.get_model_card(uuid, uuid),
+api.list_ai_models(uuid) to authenticated, service_role;
+
+-- source: sql/objects/73_bant_health_flags.sql
+-- BANT assessments, DISG profiles (storage), health per lead, and AI feature flags.
+
+alter table salesflow.bant_assessments enable row level security;
+alter table salesflow.personality_profiles enable row level security;
+alter table salesflow.ai_feature_flags enable row level security;
+
+drop policy if exists bant_assessments_select on salesflow.bant_assessments;
+create policy bant_assessments_select on salesflow.bant_assessments for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists bant_assessments_insert on salesflow.bant_assessments;
+create policy bant_assessments_insert on salesflow.bant_assessments for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+drop policy if exists bant_assessments_update on salesflow.bant_assessments;
+create policy bant_assessments_update on salesflow.bant_assessments for update to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]))
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+
+drop policy if exists personality_profiles_select on salesflow.personality_profiles;
+create policy personality_profiles_select on salesflow.personality_profiles for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+
+drop policy if exists ai_feature_flags_select on salesflow.ai_feature_flags;
+create policy ai_feature_flags_select on salesflow.ai_feature_flags for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists ai_feature_flags_write on salesflow.ai_feature_flags;
+create policy ai_feature_flags_write on salesflow.ai_feature_flags for all to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]))
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+
+revoke all on salesflow.bant_assessments, salesflow.personality_profiles,
+salesflow.ai_feature_flags from anon, authenticated, service_role;
+grant select, insert, update on salesflow.bant_assessments to authenticated, service_role;
+grant select on salesflow.personality_profiles to authenticated, service_role;
+grant select, insert, update, delete on salesflow.ai_feature_flags to authenticated, service_role;
+
+-- Record a BANT assessment (each dimension 0 unknown, 1 weak, 2 partial, 3 confirmed); total
+-- and traffic light are computed by the table. Manual assessments count at once.
+create or replace function api.assess_bant(
+    org_id uuid, lead_id uuid, budget smallint, authority smallint, need smallint, timeline smallint,
+    deal_id uuid default null, notes text default null
+)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+    r salesflow.bant_assessments;
+begin
+    perform api.get_lead(assess_bant.org_id, assess_bant.lead_id);
+    insert into salesflow.bant_assessments (org_id, lead_id, deal_id, budget, authority, need, timeline, notes,
+                                            assessed_by)
+    values (assess_bant.org_id, assess_bant.lead_id, assess_bant.deal_id, assess_bant.budget, assess_bant.authority,
+            assess_bant.need, assess_bant.timeline, assess_bant.notes, (select auth.uid()))
+    returning * into r;
+    return pg_catalog.to_jsonb(r);
+end
+$$;
+comment on function api.assess_bant(uuid, uuid, smallint, smallint, smallint, smallint, uuid, text) is
+'Record a BANT assessment: budget, authority, need, timeline each 0 (unknown) to 3 (confirmed); '
+'total 0-12; traffic light green from 9, yellow from 5, red below.';
+
+create or replace function api.get_bant(org_id uuid, lead_id uuid)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select pg_catalog.jsonb_build_object(
+        'current', (select pg_catalog.to_jsonb(b) from salesflow.bant_assessments as b
+                    where b.org_id = get_bant.org_id and b.lead_id = get_bant.lead_id and b.status = 'accepted'
+                    order by b.assessed_at desc limit 1),
+        'history', coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(b) order by b.assessed_at desc)
+                    from salesflow.bant_assessments as b
+                    where b.org_id = get_bant.org_id and b.lead_id = get_bant.lead_id), '[]'::jsonb))
+    where exists (select from salesflow.leads as l where l.org_id = get_bant.org_id and l.id = get_bant.lead_id)
+$$;
+comment on function api.get_bant(uuid, uuid) is 'The current accepted BANT assessment of a lead and its history.';
+
+-- Health per lead, 0-100: 40 % conversion probability, 25 % BANT (total / 12), 25 % engagement
+-- recency (full within 7 days of the last activity, message or event, none after 90), 10 % for no
+-- overdue task (minus 5 points per overdue task, down to 0). Missing parts count as 0.5.
+-- Traffic light: green from 70, yellow from 40, red below.
+create or replace view salesflow.lead_health with (security_invoker = on) as
+select
+    x.org_id,
+    x.lead_id,
+    x.health_score,
+    case when x.health_score >= 70 then 'green' when x.health_score >= 40 then 'yellow' else 'red' end
+        as traffic_light
+from (
+    select
+        l.org_id,
+        l.id as lead_id,
+        pg_catalog.round(100 * (
+            0.40 * coalesce(s.probability, 0.5)
+            + 0.25 * coalesce(b.total_score / 12.0, 0.5)
+            + 0.25 * coalesce(greatest(0, least(
+                1, 1 - (extract(epoch from pg_catalog.now() - last_touch.at) / 86400 - 7)
+                / 83.0
+            )), 0)
+            + 0.10 * greatest(0, 1 - 0.5 * coalesce(t.overdue, 0))
+        ))::smallint as health_score
+    from salesflow.leads as l
+    left join salesflow.lead_scores as s on l.org_id = s.org_id and l.id = s.lead_id
+    left join lateral (
+        select b.total_score from salesflow.bant_assessments as b
+        where b.org_id = l.org_id and b.lead_id = l.id and b.status = 'accepted'
+        order by b.assessed_at desc limit 1
+    ) as b on true
+    left join lateral (
+        select greatest(l.last_activity_at, (
+            select pg_catalog.max(e.occurred_at) from salesflow.engagement_events as e
+            where e.org_id = l.org_id and e.lead_id = l.id
+        )) as at
+    ) as last_touch on true
+    left join lateral (
+        select pg_catalog.count(*) as overdue from salesflow.activities as a
+        where
+            a.org_id = l.org_id and a.lead_id = l.id and a.kind = 'task' and a.completed_at is null
+            and a.due_at < pg_catalog.now()
+    ) as t on true
+) as x;
+revoke all on salesflow.lead_health from anon, authenticated, service_role;
+grant select on salesflow.lead_health to authenticated, service_role;
+
+create or replace function api.set_ai_feature_flag(
+    org_id uuid, feature text, enabled boolean default true, rollout_percent integer default 100,
+    rollout_by text default 'user', segments text[] default '{}'
+)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+    r salesflow.ai_feature_flags;
+begin
+    if not set_ai_feature_flag.org_id = any(salesflow.my_org_ids('{owner,admin}')) then
+        raise sqlstate 'PT404' using
+            message = pg_catalog.format('organization %s not found', set_ai_feature_flag.org_id),
+            hint = 'Owners and admins set feature flags.';
+    end if;
+    insert into salesflow.ai_feature_flags as f (org_id, feature, enabled, rollout_percent, rollout_by, segments,
+                                                 updated_by)
+    values (set_ai_feature_flag.org_id, set_ai_feature_flag.feature, set_ai_feature_flag.enabled,
+            set_ai_feature_flag.rollout_percent, set_ai_feature_flag.rollout_by,
+            coalesce(set_ai_feature_flag.segments, '{}'), (select auth.uid()))
+    on conflict on constraint ai_feature_flags_pkey do update
+    set enabled = excluded.enabled, rollout_percent = excluded.rollout_percent, rollout_by = excluded.rollout_by,
+        segments = excluded.segments, updated_by = excluded.updated_by, updated_at = pg_catalog.now()
+    returning f.* into r;
+    return pg_catalog.to_jsonb(r);
+end
+$$;
+comment on function api.set_ai_feature_flag(uuid, text, boolean, integer, text, text[]) is
+'Owners and admins: switch an AI feature (scoring, suggestions, chat, profiling, drafting, bant) on or off, '
+'roll it out to a percentage of users or leads (stable hash), or to lifecycle-stage segments.';
+
+create or replace function api.get_ai_feature_flags(org_id uuid)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(f) order by f.feature), '[]'::jsonb)
+    from salesflow.ai_feature_flags as f
+    where f.org_id = get_ai_feature_flags.org_id
+$$;
+comment on function api.get_ai_feature_flags(uuid) is 'The AI feature flags of an organisation (no row = on for all).';
+
+create or replace function api.get_lead_intelligence(org_id uuid, lead_id uuid, language text default 'en')
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select pg_catalog.jsonb_build_object(
+        'lead_id', l.id,
+        'score', api.get_lead_score(l.org_id, l.id),
+        'explanation', case when exists (select from salesflow.lead_scores as s
+                                         where s.org_id = l.org_id and s.lead_id = l.id)
+                            then api.explain_lead_score(l.org_id, l.id, get_lead_intelligence.language) end,
+        'bant', api.get_bant(l.org_id, l.id),
+        'personality', (select pg_catalog.to_jsonb(p) - 'request_id' - 'job_id' from salesflow.personality_profiles as p
+                        where p.org_id = l.org_id and p.lead_id = l.id order by p.created_at desc limit 1),
+        'health', (select pg_catalog.jsonb_build_object('health_score', h.health_score, 'traffic_light', h.traffic_light)
+                   from salesflow.lead_health as h where h.org_id = l.org_id and h.lead_id = l.id)
+    )
+    from salesflow.leads as l
+    where l.org_id = get_lead_intelligence.org_id and l.id = get_lead_intelligence.lead_id
+$$;
+comment on function api.get_lead_intelligence(uuid, uuid, text) is
+'Score with trend and history, explanation, BANT, DISG profile and health of a lead in one call, under RLS.';
+
+revoke all on function api.assess_bant(uuid, uuid, smallint, smallint, smallint, smallint, uuid, text),
+api.get_bant(uuid, uuid), api.set_ai_feature_flag(uuid, text, boolean, integer, text, text[]),
+api.get_ai_feature_flags(uuid), api.get_lead_intelligence(uuid, uuid, text) from public;
+grant execute on function api.assess_bant(uuid, uuid, smallint, smallint, smallint, smallint, uuid, text),
+api.get_bant(uuid, uuid), api.set_ai_feature_flag(uuid, text, boolean, integer, text, text[]),
+api.get_ai_feature_flags(uuid), api.get_lead_intelligence(uuid, uuid, text) to authenticated, service_role;
+
 -- source: sql/objects/90_grants.sql
 -- Grants: nothing by default, then what each role needs, function by function.
 
