@@ -3776,7 +3776,11 @@ select
         when l.lifecycle_stage in ('customer', 'evangelist', 'disqualified') then l.updated_at
     end as decided_at
 from salesflow.leads as l
-left join salesflow.lead_outcomes as o on o.org_id = l.org_id and o.lead_id = l.id
+-- lateral key lookups: linear in the leads even when statistics are stale after a bulk import
+left join lateral (
+    select o.converted, o.decided_at from salesflow.lead_outcomes as o
+    where o.org_id = l.org_id and o.lead_id = l.id
+) as o on true
 left join lateral (
     select min(d.closed_at) as won_at from salesflow.deals as d
     where d.org_id = l.org_id and d.lead_id = l.id and d.stage = 'closed_won'
