@@ -349,6 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--user", help="user id (sub) for the authenticated role")
     token.add_argument("--ttl", type=positive_int, default=3600, help="lifetime in seconds")
     token.set_defaults(func=cmd_token)
+
+    from salesflow.intelligence_cli import add_parsers
+
+    add_parsers(sub, open_database, CliError)
     return parser
 
 

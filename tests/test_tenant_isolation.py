@@ -138,6 +138,47 @@ SEEDS = {
         "insert into salesflow.compliance_log (org_id, task, purpose, passed, rules_version, text_sha256, action) "
         "values (%(org)s, 'chat', 'chat', true, 'isolation', repeat('0', 64), 'delivered')"
     ),
+    # lead intelligence (issue 11): a typed attribute, an outcome, an event, a model with one bin table,
+    # an alert, a BANT assessment, a DISG profile and a flag (scores and their history come from triggers)
+    "salesflow.lead_attribute_defs": (
+        "insert into salesflow.lead_attribute_defs (org_id, name, data_type) values (%(org)s, 'segment', 'category')"
+    ),
+    "salesflow.lead_outcomes": (
+        "insert into salesflow.lead_outcomes (org_id, lead_id, converted) "
+        "select %(org)s, l.id, true from salesflow.leads as l where l.org_id = %(org)s"
+    ),
+    "salesflow.engagement_events": (
+        "insert into salesflow.engagement_events (org_id, lead_id, event_type, occurred_at, idempotency_key) "
+        "select %(org)s, l.id, 'page_view', now(), 'isolation-1' from salesflow.leads as l where l.org_id = %(org)s"
+    ),
+    "salesflow.ai_models": (
+        "insert into salesflow.ai_models (org_id, version, learner, cutoff, intercept, status, activated_at, "
+        "retired_at) values (%(org)s, 1, 'logistic_regression_binned', now(), -1.5, 'retired', now(), now()), "
+        "(%(org)s, 2, 'logistic_regression_binned', now(), -1, 'active', now(), null)"
+    ),
+    "salesflow.scoring_model_features": (
+        "insert into salesflow.scoring_model_features (org_id, model_id, feature, value_type, categories, "
+        "contributions, missing_contribution, other_contribution) "
+        "select %(org)s, m.id, 'lead.source', 'category', '{other}', '{0.5}', -0.1, 0 "
+        "from salesflow.ai_models as m where m.org_id = %(org)s"
+    ),
+    "salesflow.model_alerts": (
+        "insert into salesflow.model_alerts (org_id, model_id, alert) "
+        "select %(org)s, m.id, 'auc_drop' from salesflow.ai_models as m where m.org_id = %(org)s"
+    ),
+    "salesflow.bant_assessments": (
+        "insert into salesflow.bant_assessments (org_id, lead_id, budget, authority, need, timeline) "
+        "select %(org)s, l.id, 3, 2, 3, 1 from salesflow.leads as l where l.org_id = %(org)s"
+    ),
+    "salesflow.personality_profiles": (
+        "insert into salesflow.personality_profiles (org_id, lead_id, d, i, s, g, confidence, source) "
+        "select %(org)s, l.id, 0.7, 0.2, 0.1, 0.3, 0.4, 'manual' from salesflow.leads as l where l.org_id = %(org)s"
+    ),
+    "salesflow.ai_feature_flags": (
+        "insert into salesflow.ai_feature_flags (org_id, feature, rollout_percent) values (%(org)s, 'chat', 50)"
+    ),
+    # re-score A's lead with the seeded model, so its score row names a model
+    "salesflow.lead_scores": "select salesflow.rescore_org(%(org)s)",
 }
 
 
@@ -477,6 +518,13 @@ FIXED: dict[str, Any] = {
     "prompt_name": "followup_email", "label": "production", "version": None,
     "settings": {"pii": {"kinds": ["email"]}},
     "status": None, "decision": "accepted",
+    # lead intelligence (issue 11)
+    "rows": [{"email": "mallory@intruder.example", "segment": "spy"}], "field_map": {}, "outcome_column": None,
+    "outcome_date_column": None, "dry_run": False, "first_line": 2, "raise_on_error": True,
+    "events": [], "excluded_from_scoring": True, "sensitive": None, "label_en": None, "label_de": None,
+    "model_id": None, "budget": 1, "authority": 1, "need": 1, "timeline": 1, "notes": None,
+    "attribute": "segment", "feature": "chat", "enabled": True, "rollout_percent": 10, "rollout_by": "user",
+    "segments": [],
 }
 # the same name with different types: each must still match org A's data for the owner's control call
 BY_TYPE: dict[str, dict[str, str]] = {
@@ -662,7 +710,11 @@ LOOSENED_SELECT = [f"{t}_select" for t in ("organizations", "org_members", "comp
                                            "llm_requests", "llm_usage_daily", "llm_budgets", "llm_budget_alerts",
                                            "llm_feedback", "prompts", "prompt_versions", "prompt_labels",
                                            "prompt_experiments", "conversations", "conversation_turns",
-                                           "compliance_log", "ai_suggestions")]
+                                           "compliance_log", "ai_suggestions", "lead_attribute_defs",
+                                           "lead_outcomes", "engagement_events", "ai_models",
+                                           "scoring_model_features", "lead_scores", "lead_score_history",
+                                           "model_alerts", "bant_assessments", "personality_profiles",
+                                           "ai_feature_flags")]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update"]
 
 

@@ -1,0 +1,120 @@
+"""Lead import and engagement events, against real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+from tests.conftest import acting_as, authenticate_as
+
+
+def make_org(db: psycopg.Connection) -> tuple[uuid.UUID, uuid.UUID]:
+    db.autocommit = True
+    owner = uuid.uuid4()
+    with acting_as(db, owner):
+        org = db.execute("select id from api.create_organization('Acme')").fetchone()[0]
+    return org, owner
+
+
+def imp(conn: psycopg.Connection, org: uuid.UUID, rows: list[dict], **kw: object) -> dict:
+    args = ", ".join(f"{k} => %({k})s" for k in kw)
+    params = {"org": org, "rows": Jsonb(rows), **{k: Jsonb(v) if isinstance(v, dict) else v for k, v in kw.items()}}
+    sql = f"select api.import_leads(%(org)s, %(rows)s{', ' + args if args else ''})"
+    return conn.execute(sql, params).fetchone()[0]
+
+
+ROWS = [
+    {"Email": "ada@acme.example", "first_name": "Ada", "age": "36", "job": "admin.", "vip": "yes",
+     "signed_up": "2024-01-05", "y": "yes"},
+    {"Email": "bob@acme.example", "first_name": "Bob", "age": "41.5", "job": "technician", "vip": "no",
+     "signed_up": "2024-02-29", "y": ""},
+    {"Email": "cy@acme.example", "first_name": "Cy", "age": "", "job": "admin.", "vip": "no",
+     "signed_up": "", "y": "no"},
+]
+
+
+def test_types_outcomes_and_idempotency(db: psycopg.Connection) -> None:
+    org, owner = make_org(db)
+    with acting_as(db, owner):
+        report = imp(db, org, ROWS, field_map={"Email": "email"}, outcome_column="y")
+    assert report["errors"] == [] and report["inserted"] == 3 and report["outcomes"] == 2
+    assert report["attributes"] == {"age": "number", "job": "category", "vip": "boolean", "signed_up": "date"}
+    attrs = dict(db.execute("select email, attributes from salesflow.leads where org_id = %s", (org,)).fetchall())
+    assert attrs["ada@acme.example"] == {"age": 36, "job": "admin.", "vip": True, "signed_up": "2024-01-05"}
+    assert attrs["cy@acme.example"] == {"job": "admin.", "vip": False}  # empty values stay absent
+    status = dict(db.execute("select l.email, c.status from salesflow.lead_conversions as c "
+                             "join salesflow.leads as l on l.id = c.lead_id where c.org_id = %s", (org,)).fetchall())
+    # an empty outcome is open, never a negative
+    assert status == {"ada@acme.example": "converted", "bob@acme.example": "open", "cy@acme.example": "lost"}
+    with acting_as(db, owner):
+        again = imp(db, org, ROWS, field_map={"Email": "email"}, outcome_column="y")
+    assert again["inserted"] == 0 and again["updated"] == 0 and again["outcomes"] == 0
+    assert db.execute("select count(*) from salesflow.leads where org_id = %s", (org,)).fetchone()[0] == 3
+
+
+def test_bad_rows_are_reported_by_line_and_nothing_is_stored(db: psycopg.Connection) -> None:
+    org, owner = make_org(db)
+    with acting_as(db, owner):
+        imp(db, org, ROWS[:1], field_map={"Email": "email"})  # age becomes a number for good
+    bad = [
+        {"email": "not-an-address", "age": "3"},
+        {"email": "ok@acme.example", "age": "old"},
+        {"email": "ok@acme.example", "age": "4"},
+        {"first_name": "", "age": "5"},
+        {"email": "z@acme.example", "source": "carrier pigeon", "y": "maybe"},
+        {"email": "fine@acme.example", "age": "7"},
+    ]
+    with authenticate_as(db, owner):
+        with pytest.raises(psycopg.errors.InvalidParameterValue) as exc:
+            imp(db, org, bad, outcome_column="y", first_line=10)
+    assert "5 bad row(s); nothing was imported (first: line 10: email not-an-address" in str(exc.value)
+    detail = json.loads(exc.value.diag.message_detail)
+    lines = {e["line"]: e["reason"] for e in detail}
+    assert set(lines) == {10, 11, 12, 13, 14}
+    assert lines[11] == "age = old is not a number"
+    assert lines[12] == "duplicate of line 11 (same email)"
+    assert "needs at least one of" in lines[13]
+    assert "source carrier pigeon is not one of" in lines[14] and "outcome maybe is not yes/no" in lines[14]
+    with acting_as(db, owner):
+        report = imp(db, org, bad, outcome_column="y", first_line=10, raise_on_error=False)
+        assert len(report["errors"]) == 5
+    assert db.execute("select count(*) from salesflow.leads where org_id = %s", (org,)).fetchone()[0] == 1
+    with acting_as(db, owner):
+        dry = imp(db, org, bad[5:], dry_run=True)
+    assert dry["inserted"] == 1 and dry["errors"] == []
+    assert db.execute("select count(*) from salesflow.leads where org_id = %s", (org,)).fetchone()[0] == 1
+
+
+def test_external_key_wins_over_email_and_unknown_field_map_is_refused(db: psycopg.Connection) -> None:
+    org, owner = make_org(db)
+    with acting_as(db, owner):
+        key = {"id": "external_key"}
+        imp(db, org, [{"id": "crm-1", "email": "a@acme.example", "company": "Acme GmbH"}], field_map=key)
+        imp(db, org, [{"id": "crm-1", "email": "new@acme.example", "company": "acme gmbh"}], field_map=key)
+    rows = db.execute("select external_key, email, company_id is not null from salesflow.leads where org_id = %s",
+                      (org,)).fetchall()
+    assert rows == [("crm-1", "new@acme.example", True)]
+    assert db.execute("select count(*) from salesflow.companies where org_id = %s", (org,)).fetchone()[0] == 1
+    with authenticate_as(db, owner):
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="wibble is not a lead field"):
+            imp(db, org, [{"x": "1"}], field_map={"x": "wibble"})
+
+
+def test_engagement_events_are_idempotent_per_key(db: psycopg.Connection) -> None:
+    org, owner = make_org(db)
+    with acting_as(db, owner):
+        lead = db.execute("select id from api.create_lead(%s, email => 'e@acme.example')", (org,)).fetchone()[0]
+        events = [{"lead_id": str(lead), "event_type": "page_view", "occurred_at": "2024-05-01T10:00:00Z",
+                   "idempotency_key": f"pv-{i}", "properties": {"path": "/pricing"}} for i in range(3)]
+        first = db.execute("select api.record_engagement_events(%s, %s)", (org, Jsonb(events))).fetchone()[0]
+        second = db.execute("select api.record_engagement_events(%s, %s)", (org, Jsonb(events))).fetchone()[0]
+    assert first == {"stored": 3, "duplicates": 0} and second == {"stored": 0, "duplicates": 3}
+    with authenticate_as(db, owner):
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="event 2: event_type must be one of"):
+            db.execute("select api.record_engagement_events(%s, %s)",
+                       (org, Jsonb([events[0] | {"idempotency_key": "n"}, events[1] | {"event_type": "telepathy"}])))
+    assert db.execute("select count(*) from salesflow.engagement_events").fetchone()[0] == 3
