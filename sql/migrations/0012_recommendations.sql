@@ -123,7 +123,6 @@ create index ai_recommendations_snooze_idx on salesflow.ai_recommendations (org_
 create index ai_recommendations_dismissed_idx on salesflow.ai_recommendations (org_id, lead_id, reason_key, status_changed_at)
 where status = 'dismissed';
 create index ai_recommendations_rule_idx on salesflow.ai_recommendations (org_id, rule_id) where rule_id is not null;
-create index ai_recommendations_assignee_fk_idx on salesflow.ai_recommendations (org_id, assignee_id);
 
 -- Every reaction, append-only: who, when, what and why. The recommendation's status is the last one.
 create table salesflow.recommendation_reactions (

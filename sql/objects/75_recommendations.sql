@@ -148,7 +148,7 @@ as $$
                salesflow.lead_segment(ld.attributes, ld.source) as seg
         from salesflow.leads as ld
         where ld.org_id = recommendation_candidates.org_id and ld.id = any(recommendation_candidates.lead_ids)
-          and ld.lifecycle_stage <> 'disqualified'
+          and ld.lifecycle_stage <> 'disqualified' and ld.created_at <= recommendation_candidates.as_of
     ),
     facts as (
         select l.*, li.id as in_id, li.channel as in_channel, li.sent_at as in_at, li.body as in_body,

@@ -244,7 +244,8 @@ comment on function api.start_playbook(uuid, uuid, uuid, uuid, timestamptz) is
 'Put a lead on a playbook; its first step becomes a recommendation for the assignee (default: the lead''s owner).';
 
 create or replace function api.finish_playbook_step(
-    org_id uuid, execution_id uuid, outcome salesflow.playbook_step_status default 'done', as_of timestamptz default null
+    org_id uuid, execution_id uuid, step_status salesflow.playbook_step_status default 'done',
+    as_of timestamptz default null
 )
 returns table (execution uuid, current_position integer, status text)
 language sql
@@ -254,7 +255,7 @@ set search_path = ''
 as $$
     select e.id, e.current_position, e.status
     from salesflow.advance_playbook(finish_playbook_step.org_id, finish_playbook_step.execution_id,
-                                    finish_playbook_step.outcome,
+                                    finish_playbook_step.step_status,
                                     coalesce(finish_playbook_step.as_of, pg_catalog.now())) as e
 $$;
 comment on function api.finish_playbook_step(uuid, uuid, salesflow.playbook_step_status, timestamptz) is

@@ -64,27 +64,28 @@ converted as (
     union
     select d.org_id, d.lead_id from salesflow.deals as d where d.stage = 'closed_won' and d.lead_id is not null
 ),
-per_lead as (
-    select o.org_id, o.channel, o.lead_id,
+per_channel as (
+    select o.org_id, o.channel,
            count(*) filter (where o.direction = 'outbound') as outbound,
            count(*) filter (where o.direction = 'inbound') as inbound,
            count(*) filter (where o.direction = 'outbound' and o.next_direction = 'inbound') as answered,
-           array_agg(extract(epoch from o.next_at - o.at) / 3600)
-               filter (where o.direction = 'outbound' and o.next_direction = 'inbound') as reply_hours
+           percentile_cont(0.5) within group (order by extract(epoch from o.next_at - o.at) / 3600)
+               filter (where o.direction = 'outbound' and o.next_direction = 'inbound') as median_reply_hours
     from ordered as o
-    group by o.org_id, o.channel, o.lead_id
+    group by o.org_id, o.channel
+),
+reach as (
+    select t.org_id, t.channel, count(*) as leads_touched, count(c.lead_id) as converted_leads_touched
+    from (select distinct t.org_id, t.channel, t.lead_id from touches as t) as t
+    left join converted as c on c.org_id = t.org_id and c.lead_id = t.lead_id
+    group by t.org_id, t.channel
 )
-select p.org_id, p.channel, sum(p.outbound)::bigint as outbound, sum(p.inbound)::bigint as inbound,
-       sum(p.answered)::bigint as answered,
-       (sum(p.answered)::double precision / nullif(sum(p.outbound), 0))::real as response_rate,
-       (select percentile_cont(0.5) within group (order by h)
-        from unnest(array_agg(p.reply_hours) filter (where p.reply_hours is not null)) as h)::real as median_reply_hours,
-       count(*) as leads_touched,
-       count(c.lead_id) as converted_leads_touched,
+select p.org_id, p.channel, p.outbound, p.inbound, p.answered,
+       (p.answered::double precision / nullif(p.outbound, 0))::real as response_rate,
+       p.median_reply_hours::real as median_reply_hours, r.leads_touched, r.converted_leads_touched,
        now() as refreshed_at
-from per_lead as p
-left join converted as c on c.org_id = p.org_id and c.lead_id = p.lead_id
-group by p.org_id, p.channel;
+from per_channel as p
+join reach as r on r.org_id = p.org_id and r.channel = p.channel;
 create unique index if not exists channel_performance_metrics_key on analytics.channel_performance_metrics (org_id, channel);
 
 -- The read-only role for analysts (psql, BI tools): SELECT on everything in analytics, nothing else.
