@@ -28,8 +28,10 @@ $$;
 create or replace function salesflow.lead_responses(
     org_id uuid, lead_ids uuid[] default null, before timestamptz default null
 )
-returns table (lead_id uuid, segment text, responded_at timestamptz, hour_of_week smallint, timezone text,
-               timezone_source text)
+returns table (
+    lead_id uuid, segment text, responded_at timestamptz, hour_of_week smallint, timezone text,
+    timezone_source text
+)
 language sql
 stable
 security invoker

@@ -8,9 +8,22 @@
 
 -- Open recommendations with their decayed priority at refresh time.
 create materialized view if not exists analytics.followups_scored as
-select r.org_id, r.id, r.lead_id, r.deal_id, r.assignee_id, r.action_type, r.rule_key, r.source, r.reason,
-       r.base_priority, salesflow.decayed_priority(r.base_priority, r.half_life, r.offered_at, now()) as priority,
-       r.offered_at, r.expires_at, r.due_at, now() as refreshed_at
+select
+    r.org_id,
+    r.id,
+    r.lead_id,
+    r.deal_id,
+    r.assignee_id,
+    r.action_type,
+    r.rule_key,
+    r.source,
+    r.reason,
+    r.base_priority,
+    salesflow.decayed_priority(r.base_priority, r.half_life, r.offered_at, now()) as priority,
+    r.offered_at,
+    r.expires_at,
+    r.due_at,
+    now() as refreshed_at
 from salesflow.ai_recommendations as r
 where r.status = 'open' and r.expires_at > now();
 create unique index if not exists followups_scored_key on analytics.followups_scored (org_id, id);
@@ -20,25 +33,37 @@ create unique index if not exists followups_scored_key on analytics.followups_sc
 -- uses the nil uuid for unowned leads, so the unique index has no nulls.
 create materialized view if not exists analytics.conversion_microsteps as
 with entries as (
-    select c.org_id, c.lead_id, c.to_stage as stage, c.changed_at as entered_at,
-           lead(c.to_stage) over w as next_stage, lead(c.changed_at) over w as left_at
+    select
+        c.org_id,
+        c.lead_id,
+        c.to_stage as stage,
+        c.changed_at as entered_at,
+        lead(c.to_stage) over w as next_stage,
+        lead(c.changed_at) over w as left_at
     from salesflow.lead_stage_changes as c
     window w as (partition by c.org_id, c.lead_id order by c.changed_at, c.id)
 )
-select e.org_id, l.source, coalesce(l.owner_id, '00000000-0000-0000-0000-000000000000'::uuid) as owner_id,
-       date_trunc('month', e.entered_at at time zone 'UTC')::date as month,
-       e.stage as from_stage, coalesce(e.next_stage::text, '(not yet)') as to_stage,
-       count(*) as leads,
-       (count(*)::double precision / sum(count(*)) over (
-           partition by e.org_id, l.source, coalesce(l.owner_id, '00000000-0000-0000-0000-000000000000'::uuid),
-                        date_trunc('month', e.entered_at at time zone 'UTC')::date, e.stage
-       ))::real as conversion,
-       (percentile_cont(0.5) within group (order by extract(epoch from e.left_at - e.entered_at) / 86400))::real
-           as median_days
+
+select
+    e.org_id,
+    l.source,
+    coalesce(l.owner_id, '00000000-0000-0000-0000-000000000000'::uuid) as owner_id,
+    date_trunc('month', e.entered_at at time zone 'UTC')::date as month,
+    e.stage as from_stage,
+    coalesce(e.next_stage::text, '(not yet)') as to_stage,
+    count(*) as leads,
+    (count(*)::double precision / sum(count(*)) over (
+        partition by
+            e.org_id, l.source, coalesce(l.owner_id, '00000000-0000-0000-0000-000000000000'::uuid),
+            date_trunc('month', e.entered_at at time zone 'UTC')::date, e.stage
+    ))::real as conversion,
+    (percentile_cont(0.5) within group (order by extract(epoch from e.left_at - e.entered_at) / 86400))::real
+        as median_days
 from entries as e
-join salesflow.leads as l on l.org_id = e.org_id and l.id = e.lead_id
-group by e.org_id, l.source, coalesce(l.owner_id, '00000000-0000-0000-0000-000000000000'::uuid),
-         date_trunc('month', e.entered_at at time zone 'UTC')::date, e.stage, coalesce(e.next_stage::text, '(not yet)');
+inner join salesflow.leads as l on e.org_id = l.org_id and e.lead_id = l.id
+group by
+    e.org_id, l.source, coalesce(l.owner_id, '00000000-0000-0000-0000-000000000000'::uuid),
+    date_trunc('month', e.entered_at at time zone 'UTC')::date, e.stage, coalesce(e.next_stage::text, '(not yet)');
 create unique index if not exists conversion_microsteps_key
 on analytics.conversion_microsteps (org_id, source, owner_id, month, from_stage, to_stage);
 
@@ -47,45 +72,88 @@ on analytics.conversion_microsteps (org_id, source, owner_id, month, from_stage,
 -- the organisation's converted leads (customer, evangelist or a won deal) this channel touched.
 create materialized view if not exists analytics.channel_performance_metrics as
 with touches as (
-    select m.org_id, m.lead_id, m.channel::text as channel, m.direction, m.sent_at as at
+    select
+        m.org_id,
+        m.lead_id,
+        m.channel::text as channel,
+        m.direction,
+        m.sent_at as at
     from salesflow.messages as m
     union all
-    select a.org_id, a.lead_id, case a.kind when 'call' then 'phone' else a.kind::text end, a.direction, a.occurred_at
+    select
+        a.org_id,
+        a.lead_id,
+        case a.kind when 'call' then 'phone' else a.kind::text end as channel,
+        a.direction,
+        a.occurred_at
     from salesflow.activities as a
     where a.direction is not null and a.lead_id is not null
 ),
+
 ordered as (
-    select t.*, lead(t.direction) over w as next_direction, lead(t.at) over w as next_at
+    select
+        t.*,
+        lead(t.direction) over w as next_direction,
+        lead(t.at) over w as next_at
     from touches as t
     window w as (partition by t.org_id, t.lead_id, t.channel order by t.at)
 ),
+
 converted as (
-    select l.org_id, l.id as lead_id from salesflow.leads as l where l.lifecycle_stage in ('customer', 'evangelist')
+    select
+        l.org_id,
+        l.id as lead_id
+    from salesflow.leads as l
+    where l.lifecycle_stage in ('customer', 'evangelist')
     union
-    select d.org_id, d.lead_id from salesflow.deals as d where d.stage = 'closed_won' and d.lead_id is not null
+    select
+        d.org_id,
+        d.lead_id
+    from salesflow.deals as d
+    where d.stage = 'closed_won' and d.lead_id is not null
 ),
+
 per_channel as (
-    select o.org_id, o.channel,
-           count(*) filter (where o.direction = 'outbound') as outbound,
-           count(*) filter (where o.direction = 'inbound') as inbound,
-           count(*) filter (where o.direction = 'outbound' and o.next_direction = 'inbound') as answered,
-           percentile_cont(0.5) within group (order by extract(epoch from o.next_at - o.at) / 3600)
-               filter (where o.direction = 'outbound' and o.next_direction = 'inbound') as median_reply_hours
+    select
+        o.org_id,
+        o.channel,
+        count(*) filter (where o.direction = 'outbound') as outbound,
+        count(*) filter (where o.direction = 'inbound') as inbound,
+        count(*) filter (where o.direction = 'outbound' and o.next_direction = 'inbound') as answered,
+        percentile_cont(0.5) within group (order by extract(epoch from o.next_at - o.at) / 3600)
+        filter (where o.direction = 'outbound' and o.next_direction = 'inbound') as median_reply_hours
     from ordered as o
     group by o.org_id, o.channel
 ),
+
 reach as (
-    select t.org_id, t.channel, count(*) as leads_touched, count(c.lead_id) as converted_leads_touched
-    from (select distinct t.org_id, t.channel, t.lead_id from touches as t) as t
-    left join converted as c on c.org_id = t.org_id and c.lead_id = t.lead_id
+    select
+        t.org_id,
+        t.channel,
+        count(*) as leads_touched,
+        count(c.lead_id) as converted_leads_touched
+    from (select distinct
+        t.org_id,
+        t.channel,
+        t.lead_id
+    from touches as t) as t
+    left join converted as c on t.org_id = c.org_id and t.lead_id = c.lead_id
     group by t.org_id, t.channel
 )
-select p.org_id, p.channel, p.outbound, p.inbound, p.answered,
-       (p.answered::double precision / nullif(p.outbound, 0))::real as response_rate,
-       p.median_reply_hours::real as median_reply_hours, r.leads_touched, r.converted_leads_touched,
-       now() as refreshed_at
+
+select
+    p.org_id,
+    p.channel,
+    p.outbound,
+    p.inbound,
+    p.answered,
+    (p.answered::double precision / nullif(p.outbound, 0))::real as response_rate,
+    p.median_reply_hours::real as median_reply_hours,
+    r.leads_touched,
+    r.converted_leads_touched,
+    now() as refreshed_at
 from per_channel as p
-join reach as r on r.org_id = p.org_id and r.channel = p.channel;
+inner join reach as r on p.org_id = r.org_id and p.channel = r.channel;
 create unique index if not exists channel_performance_metrics_key on analytics.channel_performance_metrics (org_id, channel);
 
 -- The read-only role for analysts (psql, BI tools): SELECT on everything in analytics, nothing else.
@@ -211,6 +279,9 @@ api.get_channel_performance(uuid),
 api.refresh_views(uuid)
 to authenticated, service_role;
 
-select salesflow.schedule_job('refresh_' || v, 'refresh_view', every => '15 minutes',
-                              payload => pg_catalog.jsonb_build_object('view', v))
+select
+    salesflow.schedule_job(
+        'refresh_' || v, 'refresh_view', every => '15 minutes',
+        payload => pg_catalog.jsonb_build_object('view', v)
+    )
 from unnest(array['followups_scored', 'conversion_microsteps', 'channel_performance_metrics']) as v;
