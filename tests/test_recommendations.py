@@ -138,6 +138,32 @@ def test_rules_fire_on_their_event_and_not_otherwise(db: psycopg.Connection) -> 
     assert [(r["deal_id"], r["reason_key"]) for r in stalled] == [(deal, f"stalled_deal:{deal}")]
 
 
+def test_a_withheld_ai_answer_about_a_lead_raises_a_compliance_alert(db: psycopg.Connection) -> None:
+    org, rep, lead = org_with_lead(db)
+    with acting_as(db, rep):
+        db.execute("select api.create_activity(%s, 'call', lead_id => %s, direction => 'outbound')", (org, lead))
+    db.execute("delete from salesflow.jobs")
+    request = one(db, "select salesflow.settle_request(null, %s, 'chat', 'llama.cpp', 'SmolLM2-135M-Instruct', "
+                      "now(), 'ok', subject_id => %s)", (org, str(lead)))
+    log = ("insert into salesflow.compliance_log (org_id, request_id, task, purpose, passed, rules_version, "
+           "text_sha256, action) values (%s, %s, 'chat', 'chat', %s, 'v1', repeat('0', 64), %s)")
+    db.execute(log, (org, request, True, "delivered"))
+    db.commit()
+    assert jobs_for(db, org) == []  # a delivered answer is no event for the lead
+    evaluate(db, org, [lead])
+    assert [r["rule_key"] for r in live(db, org) if r["status"] == "open"] == []
+    db.execute(log, (org, request, False, "withheld"))
+    db.commit()
+    assert jobs_for(db, org) == [[str(lead)]]
+    evaluate(db, org, [lead])
+    alert = [r for r in live(db, org) if r["status"] == "open"]
+    assert [(r["rule_key"], r["action_type"]) for r in alert] == [("compliance_alert", "review_compliance")]
+    assert alert[0]["evidence"][0]["table"] == "compliance_log"
+    # a week later it is no longer news
+    evaluate(db, org, [lead], now(db) + timedelta(days=8))
+    assert [r["status"] for r in live(db, org) if r["rule_key"] == "compliance_alert"] == ["done"]
+
+
 def test_a_disabled_rule_in_an_override_fires_no_more_but_the_shipped_one_does_elsewhere(
     db: psycopg.Connection
 ) -> None:

@@ -27,7 +27,9 @@ values
 (null, 'close_out', 1, 'close_out', 65, '5 days', '21 days', '{}',
  'An open deal past its expected close date: win it, lose it or move the date.'),
 (null, 'hot_score', 1, 'call', 75, '2 days', '5 days', '{"min_score": 70, "quiet_days": 3}',
- 'The lead score is high and nobody reached out for quiet_days (needs lead scoring; silent without it).')
+ 'The lead score is high and nobody reached out for quiet_days (needs lead scoring; silent without it).'),
+(null, 'compliance_alert', 1, 'review_compliance', 85, '1 day', '7 days', '{"days": 7}',
+ 'An AI answer about the lead was withheld by the compliance check within the last days.')
 on conflict do nothing;
 
 -- The rule versions in force for an organisation: its own latest version of a rule, else the
@@ -150,6 +152,18 @@ as $$
         where ld.org_id = recommendation_candidates.org_id and ld.id = any(recommendation_candidates.lead_ids)
           and ld.lifecycle_stage <> 'disqualified' and ld.created_at <= recommendation_candidates.as_of
     ),
+    -- AI outputs about these leads (llm_requests.subject_id) that the compliance check withheld lately
+    withheld as (
+        select distinct on (q.subject_id) q.subject_id, c.id, c.created_at, c.task
+        from salesflow.compliance_log as c
+        join salesflow.llm_requests as q on q.org_id = c.org_id and q.id = c.request_id
+        cross join rules as r
+        where c.org_id = recommendation_candidates.org_id and c.action = 'withheld' and r.rule_key = 'compliance_alert'
+          and c.created_at > recommendation_candidates.as_of - pg_catalog.make_interval(days => (r.params ->> 'days')::integer)
+          and c.created_at <= recommendation_candidates.as_of
+          and q.subject_id = any(recommendation_candidates.lead_ids::text[])
+        order by q.subject_id, c.created_at desc
+    ),
     facts as (
         select l.*, li.id as in_id, li.channel as in_channel, li.sent_at as in_at, li.body as in_body,
                greatest(mo.at, ao.at) as out_at, sc.score, sc.model as score_model
@@ -239,6 +253,16 @@ as $$
         where f.score >= (r.params ->> 'min_score')::real
           and (f.out_at is null or f.out_at < recommendation_candidates.as_of
                - pg_catalog.make_interval(days => (r.params ->> 'quiet_days')::integer))
+        union all
+        -- an AI answer about the lead was withheld: a person should look at what was asked and why
+        select f.id, null, f.owner_id, 'compliance_alert', 'review_compliance', 'compliance_alert',
+               pg_catalog.format('An AI answer about %s (%s) was withheld by the compliance check on %s.', f.name,
+                                 w.task, pg_catalog.to_char(w.created_at, 'YYYY-MM-DD HH24:MI')),
+               pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('table', 'compliance_log', 'id', w.id,
+                                                                         'at', w.created_at)),
+               f.seg, f.lifecycle_stage, f.score, f.score_model
+        from facts as f
+        join withheld as w on w.subject_id = f.id::text
         union all
         -- open deals: stalled, or past their expected close
         select f.id, d.id, coalesce(d.owner_id, f.owner_id), k.rule_key, k.action, k.rule_key || ':' || d.id,
@@ -398,6 +422,20 @@ begin
         end if;
         return null;
     end if;
+    if tg_table_name = 'compliance_log' then
+        -- a withheld output about a lead (its request's subject_id names the lead)
+        for r in
+            select n.org_id, pg_catalog.array_agg(distinct l.id) as ids
+            from new_rows as n
+            join salesflow.llm_requests as q on q.org_id = n.org_id and q.id = n.request_id
+            join salesflow.leads as l on l.org_id = n.org_id and l.id::text = q.subject_id
+            where n.action = 'withheld'
+            group by n.org_id
+        loop
+            perform salesflow.enqueue_lead_evaluation(r.org_id, r.ids);
+        end loop;
+        return null;
+    end if;
     for r in
         select n.org_id, pg_catalog.array_agg(distinct n.lead_id) as ids
         from new_rows as n where n.lead_id is not null group by n.org_id
@@ -415,6 +453,8 @@ referencing new table as new_rows for each statement execute function salesflow.
 create or replace trigger deals_recommend_insert after insert on salesflow.deals
 referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
 create or replace trigger deals_recommend_update after update on salesflow.deals
+referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
+create or replace trigger compliance_log_recommend after insert on salesflow.compliance_log
 referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
 create or replace trigger leads_recommend_insert after insert on salesflow.leads
 referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
