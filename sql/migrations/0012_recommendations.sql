@@ -54,6 +54,22 @@ create table salesflow.recommendation_rules (
 );
 create index recommendation_rules_org_idx on salesflow.recommendation_rules (org_id, rule_key, version desc);
 
+-- The rank of an open item among items of the same half-life, independent of the clock:
+-- base × 0.5^((now - offered_at) / half_life) orders as log2(base) + offered_at / half_life, since
+-- now / half_life is the same for all of them. A stored column and an index on it let the rep's list
+-- read the top few of each half-life instead of decaying every open item (see
+-- api.recommend_followup_actions). Defined here because the table's generated column needs it.
+create function salesflow.decay_key(base_priority real, half_life interval, offered_at timestamptz)
+returns double precision
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select pg_catalog.ln(greatest(decay_key.base_priority, 0.000001)::double precision) / pg_catalog.ln(2.0::double precision)
+           + extract(epoch from decay_key.offered_at)::double precision / extract(epoch from decay_key.half_life)::double precision
+$$;
+
 create table salesflow.ai_recommendations (
     org_id uuid not null references salesflow.organizations (id) on delete cascade,
     id uuid not null default gen_random_uuid(),
@@ -70,6 +86,7 @@ create table salesflow.ai_recommendations (
     half_life interval not null check (half_life >= interval '1 minute'),
     -- decay runs from here: creation, or the moment a snooze ended
     offered_at timestamptz not null default now(),
+    decay_key double precision generated always as (salesflow.decay_key(base_priority, half_life, offered_at)) stored,
     expires_at timestamptz not null,
     due_at timestamptz,
     -- source: exactly one of a rule version, an accepted AI suggestion, a playbook step, or a person
@@ -109,9 +126,11 @@ create table salesflow.ai_recommendations (
 create unique index ai_recommendations_live_key on salesflow.ai_recommendations (
     org_id, coalesce(lead_id, deal_id), action_type, reason_key
 ) where status in ('open', 'snoozed', 'accepted');
--- recommend_followup_actions: a rep's open items, with everything the decay needs (index-only scan)
-create index ai_recommendations_assignee_idx on salesflow.ai_recommendations (org_id, assignee_id)
-include (base_priority, half_life, offered_at, expires_at) where status = 'open';
+-- recommend_followup_actions: a rep's open items by half-life, best first within each (decay_key),
+-- with what the decay needs; also the foreign key's index for removing a member
+create index ai_recommendations_rank_idx on salesflow.ai_recommendations (org_id, assignee_id, half_life, decay_key desc)
+include (base_priority, offered_at, expires_at) where status = 'open';
+create index ai_recommendations_assignee_idx on salesflow.ai_recommendations (org_id, assignee_id) where status <> 'open';
 create index ai_recommendations_lead_idx on salesflow.ai_recommendations (org_id, lead_id, created_at desc)
 where lead_id is not null;
 create index ai_recommendations_deal_idx on salesflow.ai_recommendations (org_id, deal_id) where deal_id is not null;

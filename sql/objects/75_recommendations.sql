@@ -397,29 +397,12 @@ declare
     r record;
 begin
     if tg_table_name = 'leads' then
-        -- new leads, and leads whose stage, owner or attributes changed (not the last_activity_at
-        -- bump that every activity makes); stage changes are also written to the stage history
-        if tg_op = 'INSERT' then
-            insert into salesflow.lead_stage_changes (org_id, lead_id, from_stage, to_stage, changed_at)
-            select n.org_id, n.id, null, n.lifecycle_stage, n.created_at from new_rows as n;
-            for r in select n.org_id, pg_catalog.array_agg(n.id) as ids from new_rows as n group by n.org_id loop
-                perform salesflow.enqueue_lead_evaluation(r.org_id, r.ids);
-            end loop;
-        else
-            insert into salesflow.lead_stage_changes (org_id, lead_id, from_stage, to_stage)
-            select n.org_id, n.id, o.lifecycle_stage, n.lifecycle_stage
-            from new_rows as n join old_rows as o on o.org_id = n.org_id and o.id = n.id
-            where o.lifecycle_stage is distinct from n.lifecycle_stage;
-            for r in
-                select n.org_id, pg_catalog.array_agg(n.id) as ids
-                from new_rows as n join old_rows as o on o.org_id = n.org_id and o.id = n.id
-                where o.lifecycle_stage is distinct from n.lifecycle_stage or o.owner_id is distinct from n.owner_id
-                   or o.attributes is distinct from n.attributes
-                group by n.org_id
-            loop
-                perform salesflow.enqueue_lead_evaluation(r.org_id, r.ids);
-            end loop;
-        end if;
+        -- new leads: their first stage goes into the stage history
+        insert into salesflow.lead_stage_changes (org_id, lead_id, from_stage, to_stage, changed_at)
+        select n.org_id, n.id, null, n.lifecycle_stage, n.created_at from new_rows as n;
+        for r in select n.org_id, pg_catalog.array_agg(n.id) as ids from new_rows as n group by n.org_id loop
+            perform salesflow.enqueue_lead_evaluation(r.org_id, r.ids);
+        end loop;
         return null;
     end if;
     if tg_table_name = 'compliance_log' then
@@ -458,9 +441,32 @@ create or replace trigger compliance_log_recommend after insert on salesflow.com
 referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
 create or replace trigger leads_recommend_insert after insert on salesflow.leads
 referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
-create or replace trigger leads_recommend_update after update on salesflow.leads
-referencing new table as new_rows old table as old_rows
-for each statement execute function salesflow.recommendations_on_change();
+-- Lead updates: a row trigger limited to the columns the rules read, because every activity's
+-- last_activity_at bump (salesflow.bump_last_activity) is an UPDATE of leads of its own, and a
+-- statement trigger would run once for each of them. A bulk reassignment enqueues a job per lead.
+create or replace function salesflow.recommendations_on_lead_update() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    if new.lifecycle_stage is distinct from old.lifecycle_stage then
+        insert into salesflow.lead_stage_changes (org_id, lead_id, from_stage, to_stage)
+        values (new.org_id, new.id, old.lifecycle_stage, new.lifecycle_stage);
+    end if;
+    perform salesflow.enqueue_lead_evaluation(new.org_id, array[new.id]);
+    return null;
+end
+$$;
+
+drop trigger if exists leads_recommend_update on salesflow.leads;
+create trigger leads_recommend_update after update of lifecycle_stage, owner_id, attributes on salesflow.leads
+for each row
+when (
+    old.lifecycle_stage is distinct from new.lifecycle_stage or old.owner_id is distinct from new.owner_id
+    or old.attributes is distinct from new.attributes
+)
+execute function salesflow.recommendations_on_lead_update();
 
 -- Learning: the first verdict on a rule's recommendation updates its rule × segment evidence.
 -- A person accepting or doing it is a success; dismissing it, or letting it expire, a failure.
@@ -602,7 +608,8 @@ salesflow.latest_lead_scores(uuid, uuid[]),
 salesflow.lead_segment(jsonb, salesflow.lead_source),
 salesflow.score_band(real),
 salesflow.decayed_priority(real, interval, timestamptz, timestamptz),
-salesflow.rule_priority_multiplier(integer, integer)
+salesflow.rule_priority_multiplier(integer, integer),
+salesflow.decay_key(real, interval, timestamptz)
 to authenticated, service_role;
 
 -- Housekeeping on the queue: the sweep every 5 minutes.

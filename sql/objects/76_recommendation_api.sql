@@ -30,22 +30,39 @@ stable
 security invoker
 set search_path = ''
 as $$
-    -- one index-only scan of the assignee's open items (ai_recommendations_assignee_idx carries the
-    -- decay inputs), ranked by decayed priority; only the page is joined back to rows and leads.
-    -- The decay is written out rather than calling salesflow.decayed_priority: a function with a
-    -- pinned search_path is never inlined, and a call per row costs ~10 µs at 10,000 rows.
-    with now_ as (select coalesce(recommend_followup_actions.as_of, pg_catalog.now()) as at),
+    -- Exact top N without decaying every open item: within one half-life the order is decay_key's
+    -- (salesflow.decay_key), so an index-only scan finds the rep's distinct half-lives (a handful:
+    -- one per rule, playbook and manual setting), takes the first N of each from
+    -- ai_recommendations_rank_idx, and only those are decayed and merged. The decay is written out:
+    -- a function with a pinned search_path is never inlined.
+    with now_ as (
+        select coalesce(recommend_followup_actions.as_of, pg_catalog.now()) as at,
+               coalesce(recommend_followup_actions.assignee_id, (select auth.uid())) as who,
+               salesflow.check_page_size(recommend_followup_actions.page_size) as n
+    ),
+    -- the distinct half-lives of the rep's open items (an index-only scan of the rank index)
+    half_lives as (
+        select distinct r.half_life from salesflow.ai_recommendations as r, now_
+        where r.org_id = recommend_followup_actions.org_id and r.assignee_id = now_.who and r.status = 'open'
+    ),
     top as (
-        select r.id,
-               r.base_priority * pg_catalog.power(0.5::double precision,
-                   greatest(0::double precision, extract(epoch from now_.at - r.offered_at)::double precision)
-                   / extract(epoch from r.half_life)::double precision) as p
-        from salesflow.ai_recommendations as r, now_
-        where r.org_id = recommend_followup_actions.org_id
-          and r.assignee_id = coalesce(recommend_followup_actions.assignee_id, (select auth.uid()))
-          and r.status = 'open' and r.expires_at > now_.at
-        order by p desc, r.id
-        limit salesflow.check_page_size(recommend_followup_actions.page_size)
+        select c.id, c.p
+        from half_lives as h
+        cross join now_
+        cross join lateral (
+            select r.id,
+                   r.base_priority * pg_catalog.power(0.5::double precision,
+                       greatest(0::double precision, extract(epoch from now_.at - r.offered_at)::double precision)
+                       / extract(epoch from r.half_life)::double precision) as p
+            from salesflow.ai_recommendations as r
+            where r.org_id = recommend_followup_actions.org_id and r.assignee_id = now_.who and r.status = 'open'
+              and r.half_life = h.half_life and r.expires_at > now_.at
+            order by r.decay_key desc
+            limit now_.n
+        ) as c
+        where h.half_life is not null
+        order by c.p desc, c.id
+        limit (select now_.n from now_)
     )
     select r.id, r.lead_id, r.deal_id,
            coalesce(nullif(pg_catalog.btrim(pg_catalog.concat_ws(' ', l.first_name, l.last_name)), ''), l.email, l.phone),

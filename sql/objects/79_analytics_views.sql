@@ -6,7 +6,9 @@
 -- `create materialized view if not exists`: this file is re-applied on every deploy, and a view
 -- whose definition changes must be dropped by a migration first.
 
--- Open recommendations with their decayed priority at refresh time.
+-- Open recommendations with their decayed priority at refresh time, taken at the start of the hour:
+-- refreshes within the same hour then produce the same rows for unchanged items, and REFRESH
+-- CONCURRENTLY writes only what changed (with now() every row would differ at every refresh).
 create materialized view if not exists analytics.followups_scored as
 select
     r.org_id,
@@ -19,11 +21,11 @@ select
     r.source,
     r.reason,
     r.base_priority,
-    salesflow.decayed_priority(r.base_priority, r.half_life, r.offered_at, now()) as priority,
+    salesflow.decayed_priority(r.base_priority, r.half_life, r.offered_at, date_trunc('hour', now())) as priority,
     r.offered_at,
     r.expires_at,
     r.due_at,
-    now() as refreshed_at
+    date_trunc('hour', now()) as priority_as_of
 from salesflow.ai_recommendations as r
 where r.status = 'open' and r.expires_at > now();
 create unique index if not exists followups_scored_key on analytics.followups_scored (org_id, id);
@@ -176,7 +178,7 @@ create or replace function api.get_followups(org_id uuid, assignee_id uuid defau
 returns table (
     id uuid, lead_id uuid, deal_id uuid, assignee_id uuid, action_type salesflow.recommendation_action,
     rule_key text, reason text, base_priority real, priority real, offered_at timestamptz, expires_at timestamptz,
-    refreshed_at timestamptz
+    priority_as_of timestamptz
 )
 language sql
 stable
@@ -184,7 +186,7 @@ security definer
 set search_path = ''
 as $$
     select f.id, f.lead_id, f.deal_id, f.assignee_id, f.action_type, f.rule_key, f.reason, f.base_priority,
-           f.priority::real, f.offered_at, f.expires_at, f.refreshed_at
+           f.priority::real, f.offered_at, f.expires_at, f.priority_as_of
     from analytics.followups_scored as f
     where f.org_id = get_followups.org_id and get_followups.org_id = any(salesflow.my_org_ids())
       and (get_followups.assignee_id is null or f.assignee_id = get_followups.assignee_id)
