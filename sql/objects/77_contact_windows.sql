@@ -23,6 +23,24 @@ as $$
     limit 1
 $$;
 
+-- Whether PostgreSQL knows a time zone name (cheaper than reading pg_timezone_names per call).
+create or replace function salesflow.is_timezone(tz text) returns boolean
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    if tz is null or length(tz) > 100 then
+        return false;
+    end if;
+    perform pg_catalog.now() at time zone tz;
+    return true;
+exception
+    when invalid_parameter_value then
+        return false;
+end
+$$;
+
 -- Every response of an organisation's leads (or of some), with its hour of the week (0 = Sunday
 -- 00:00) in the lead's zone; only responses before `before` when it is given.
 create or replace function salesflow.lead_responses(
@@ -37,15 +55,14 @@ stable
 security invoker
 set search_path = ''
 as $$
-    with zones as (select z.name from pg_catalog.pg_timezone_names as z),
-    org as (
-        select case when o.settings ->> 'timezone' in (select zones.name from zones) then o.settings ->> 'timezone' end as tz
+    with org as (
+        select case when salesflow.is_timezone(o.settings ->> 'timezone') then o.settings ->> 'timezone' end as tz
         from salesflow.organizations as o where o.id = lead_responses.org_id
     ),
     l as (
         select ld.id, salesflow.lead_segment(ld.attributes, ld.source) as segment,
-               case when ld.attributes ->> 'timezone' in (select zones.name from zones) then ld.attributes ->> 'timezone' end
-                   as own_tz,
+               case when ld.attributes ? 'timezone' and salesflow.is_timezone(ld.attributes ->> 'timezone')
+                        then ld.attributes ->> 'timezone' end as own_tz,
                salesflow.phone_timezone(ld.phone) as phone_tz
         from salesflow.leads as ld
         where ld.org_id = lead_responses.org_id
@@ -132,10 +149,10 @@ as $$
         from (select null) as dummy
         left join lateral (
             select t.timezone, t.timezone_source from (
-                select case when l.attributes ->> 'timezone' in (select n.name from pg_catalog.pg_timezone_names as n)
+                select case when salesflow.is_timezone(l.attributes ->> 'timezone')
                             then l.attributes ->> 'timezone' end as own_tz,
                        salesflow.phone_timezone(l.phone) as phone_tz,
-                       case when o.settings ->> 'timezone' in (select n.name from pg_catalog.pg_timezone_names as n)
+                       case when salesflow.is_timezone(o.settings ->> 'timezone')
                             then o.settings ->> 'timezone' end as org_tz
                 from salesflow.leads as l join salesflow.organizations as o on o.id = l.org_id
                 where l.org_id = get_best_contact_window.org_id and l.id = get_best_contact_window.lead_id
@@ -185,6 +202,7 @@ comment on function api.get_best_contact_window(uuid, uuid, timestamptz) is
 revoke execute on function api.get_best_contact_window(uuid, uuid, timestamptz) from public;
 grant execute on function
 api.get_best_contact_window(uuid, uuid, timestamptz),
+salesflow.is_timezone(text),
 salesflow.phone_timezone(text),
 salesflow.lead_responses(uuid, uuid[], timestamptz)
 to authenticated, service_role;
