@@ -9,6 +9,8 @@
 -- Open recommendations with their decayed priority at refresh time, taken at the start of the hour:
 -- refreshes within the same hour then produce the same rows for unchanged items, and REFRESH
 -- CONCURRENTLY writes only what changed (with now() every row would differ at every refresh).
+-- Narrow on purpose: the concurrent refresh compares old and new rows whole, so the reason text
+-- stays in the table (api.get_followups joins it for the page it returns).
 create materialized view if not exists analytics.followups_scored as
 select
     r.org_id,
@@ -18,13 +20,10 @@ select
     r.assignee_id,
     r.action_type,
     r.rule_key,
-    r.source,
-    r.reason,
     r.base_priority,
     salesflow.decayed_priority(r.base_priority, r.half_life, r.offered_at, date_trunc('hour', now())) as priority,
     r.offered_at,
     r.expires_at,
-    r.due_at,
     date_trunc('hour', now()) as priority_as_of
 from salesflow.ai_recommendations as r
 where r.status = 'open' and r.expires_at > now();
@@ -185,13 +184,17 @@ stable
 security definer
 set search_path = ''
 as $$
-    select f.id, f.lead_id, f.deal_id, f.assignee_id, f.action_type, f.rule_key, f.reason, f.base_priority,
+    select f.id, f.lead_id, f.deal_id, f.assignee_id, f.action_type, f.rule_key, r.reason, f.base_priority,
            f.priority::real, f.offered_at, f.expires_at, f.priority_as_of
-    from analytics.followups_scored as f
-    where f.org_id = get_followups.org_id and get_followups.org_id = any(salesflow.my_org_ids())
-      and (get_followups.assignee_id is null or f.assignee_id = get_followups.assignee_id)
+    from (
+        select * from analytics.followups_scored as f
+        where f.org_id = get_followups.org_id and get_followups.org_id = any(salesflow.my_org_ids())
+          and (get_followups.assignee_id is null or f.assignee_id = get_followups.assignee_id)
+        order by f.priority desc, f.id
+        limit salesflow.check_page_size(get_followups.page_size)
+    ) as f
+    join salesflow.ai_recommendations as r on r.org_id = f.org_id and r.id = f.id
     order by f.priority desc, f.id
-    limit salesflow.check_page_size(get_followups.page_size)
 $$;
 comment on function api.get_followups(uuid, uuid, integer) is
 'Open follow-ups with their decayed priority as of the last refresh of analytics.followups_scored (members only).';
