@@ -116,6 +116,18 @@ def test_the_mining_job_stores_patterns_for_won_and_lost_deals(db: psycopg.Conne
     assert (by_key["has:call:outbound"]["lift"], by_key["has:call:outbound"]["cases"]) == (2.0, 3)
     assert by_key["has:email:outbound"]["confidence"] == 0.5
     assert len(rows) == len(by_key)
+    # a playbook proposed from the pair pattern: its two outbound touches, in order
+    owner = one(db, "select user_id from salesflow.org_members where org_id = %s and role = 'owner'", (org,))
+    with acting_as(db, owner):
+        made = db.execute("select * from api.propose_playbook_from_pattern(%s, 'deal_won', "
+                          "'seq:email:outbound -> call:outbound')", (org,)).fetchone()
+        with pytest.raises(psycopg.Error) as err, db.transaction():
+            db.execute("select api.propose_playbook_from_pattern(%s, 'deal_won', 'timing:2_or_more_channels')", (org,))
+        assert err.value.sqlstate in ("22023", "PT404")
+    steps = db.execute("select position, action_type::text, channel::text, wait from salesflow.playbook_steps "
+                       "where playbook_id = %s order by position", (made[0],)).fetchall()
+    assert [s[:3] for s in steps] == [(1, "email", "email"), (2, "call", "phone")]
+    assert one(db, "select pattern_id is not null from salesflow.playbooks where id = %s", (made[0],))
 
 
 def test_finishing_a_playbook_step_recommends_the_next(db: psycopg.Connection) -> None:

@@ -550,7 +550,7 @@ FIXED: dict[str, Any] = {
     "as_of": None, "action_type": "call", "reason": "Call back", "base_priority": 50, "half_life": "3 days",
     "expires_in": "7 days", "reaction": "accepted", "note": None, "snooze_until": None, "rule_key": "gone_quiet",
     "horizon": "30 days", "steps": [{"action_type": "call", "title": "Call"}], "description": None,
-    "step_status": "done",
+    "step_status": "done", "pattern_outcome": "deal_won", "pattern_key": "has:call:outbound",
 }
 # the same name with different types: each must still match org A's data for the owner's control call
 BY_TYPE: dict[str, dict[str, str]] = {

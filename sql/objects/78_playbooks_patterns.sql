@@ -305,7 +305,66 @@ $$;
 comment on function api.list_success_patterns(uuid, text, integer) is
 'Mined success patterns (deal_won, lead_converted) by lift: support, confidence and lift against the base rate.';
 
+-- A playbook proposed from a mined pattern: its outbound touches become steps, in order (a pair
+-- pattern gives two steps, two days apart). Inbound touches are the lead's, not steps; timing
+-- patterns have no steps. Owners and admins; the playbook names the pattern it came from.
+create or replace function api.propose_playbook_from_pattern(
+    org_id uuid, pattern_outcome text, pattern_key text, name text default null
+)
+returns table (playbook_id uuid, playbook_name text, step_count integer)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    pattern salesflow.success_patterns;
+    steps jsonb;
+    created record;
+begin
+    select * into pattern from salesflow.success_patterns as p
+    where p.org_id = propose_playbook_from_pattern.org_id and p.outcome = propose_playbook_from_pattern.pattern_outcome
+      and p.pattern_key = propose_playbook_from_pattern.pattern_key;
+    if pattern is null then
+        raise sqlstate 'PT404' using message = pg_catalog.format('pattern %L not found', propose_playbook_from_pattern.pattern_key);
+    end if;
+    select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'action_type', case t.kind when 'call' then 'call' when 'phone' then 'call' when 'meeting' then 'meeting'
+                                         when 'whatsapp' then 'whatsapp' when 'sms' then 'whatsapp' when 'email' then 'email'
+                                         else 'send_content' end,
+               'channel', case t.kind when 'call' then 'phone' when 'meeting' then null else t.kind end,
+               'title', pg_catalog.initcap(t.kind) || ' (from pattern ' || pattern.pattern_key || ')',
+               'wait_days', case when t.n = 1 then 0 else 2 end
+           ) order by t.n)
+    into steps
+    from (
+        select pg_catalog.split_part(x.token, ':', 1) as kind, x.n
+        from pg_catalog.regexp_split_to_table(
+                 pg_catalog.regexp_replace(pattern.pattern_key, '^(has|seq):', ''), ' -> ') with ordinality as x (token, n)
+        where pattern.pattern_key ~ '^(has|seq):' and x.token like '%:outbound'
+          and pg_catalog.split_part(x.token, ':', 1) not in ('note', 'task')
+    ) as t;
+    if steps is null then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('pattern %L has no outbound touches to turn into steps', pattern.pattern_key);
+    end if;
+    select * into created from api.create_playbook(
+        propose_playbook_from_pattern.org_id,
+        coalesce(propose_playbook_from_pattern.name, pg_catalog.left('From pattern: ' || pattern.description, 200)),
+        steps, pg_catalog.format('Proposed from %s (lift %s, support %s)', pattern.pattern_key,
+                                 pg_catalog.round(pattern.lift::numeric, 2), pg_catalog.round(pattern.support::numeric, 3))
+    ) as c;
+    update salesflow.playbooks as p set pattern_id = pattern.id
+    where p.org_id = propose_playbook_from_pattern.org_id and p.id = created.playbook_id;
+    return query select created.playbook_id, created.playbook_name, created.step_count;
+end
+$$;
+comment on function api.propose_playbook_from_pattern(uuid, text, text, text) is
+'Propose a playbook from a mined success pattern: its outbound touches become ordered steps (owners, admins).';
+
 revoke execute on function
+api.propose_playbook_from_pattern(uuid, text, text, text),
 api.create_playbook(uuid, text, jsonb, text),
 api.start_playbook(uuid, uuid, uuid, uuid, timestamptz),
 api.finish_playbook_step(uuid, uuid, salesflow.playbook_step_status, timestamptz),
@@ -313,6 +372,7 @@ api.get_playbook_execution(uuid, uuid, timestamptz),
 api.list_success_patterns(uuid, text, integer)
 from public;
 grant execute on function
+api.propose_playbook_from_pattern(uuid, text, text, text),
 api.create_playbook(uuid, text, jsonb, text),
 api.start_playbook(uuid, uuid, uuid, uuid, timestamptz),
 api.finish_playbook_step(uuid, uuid, salesflow.playbook_step_status, timestamptz),
