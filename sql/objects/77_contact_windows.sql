@@ -50,49 +50,55 @@ returns table (
     lead_id uuid, segment text, responded_at timestamptz, hour_of_week smallint, timezone text,
     timezone_source text
 )
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
-    with org as (
-        select case when salesflow.is_timezone(o.settings ->> 'timezone') then o.settings ->> 'timezone' end as tz
-        from salesflow.organizations as o where o.id = lead_responses.org_id
-    ),
-    l as (
-        select ld.id, salesflow.lead_segment(ld.attributes, ld.source) as segment,
-               case when ld.attributes ? 'timezone' and salesflow.is_timezone(ld.attributes ->> 'timezone')
-                        then ld.attributes ->> 'timezone' end as own_tz,
-               salesflow.phone_timezone(ld.phone) as phone_tz
-        from salesflow.leads as ld
-        where ld.org_id = lead_responses.org_id
-          and (lead_responses.lead_ids is null or ld.id = any(lead_responses.lead_ids))
-    ),
-    tz as (
-        select l.id, l.segment,
-               coalesce(l.own_tz, l.phone_tz, (select org.tz from org), 'UTC') as tz,
-               case when l.own_tz is not null then 'attribute' when l.phone_tz is not null then 'phone'
-                    when (select org.tz from org) is not null then 'organization' else 'default' end as source
-        from l
-    ),
-    r as (
-        select m.lead_id, m.sent_at as at from salesflow.messages as m
-        where m.org_id = lead_responses.org_id and m.direction = 'inbound'
-          and (lead_responses.lead_ids is null or m.lead_id = any(lead_responses.lead_ids))
-          and (lead_responses.before is null or m.sent_at < lead_responses.before)
-        union all
-        select a.lead_id, a.occurred_at from salesflow.activities as a
-        where a.org_id = lead_responses.org_id and a.lead_id is not null
-          and (lead_responses.lead_ids is null or a.lead_id = any(lead_responses.lead_ids))
-          and (lead_responses.before is null or a.occurred_at < lead_responses.before)
-          and ((a.kind = 'call' and (a.direction = 'inbound'
-                                     or a.outcome in ('connected', 'meeting_booked', 'callback_requested', 'answered')))
-               or (a.kind = 'email' and a.outcome = 'replied'))
-    )
-    select r.lead_id, tz.segment, r.at,
-           (extract(dow from r.at at time zone tz.tz) * 24 + extract(hour from r.at at time zone tz.tz))::smallint,
-           tz.tz, tz.source
-    from r join tz on tz.id = r.lead_id
+begin
+    -- EXECUTE plans with the actual arguments: a cached generic plan could not drop the
+    -- "$2 is null or" branches, and would scan every activity to answer for one lead
+    return query execute $q$
+        with org as (
+            select case when salesflow.is_timezone(o.settings ->> 'timezone') then o.settings ->> 'timezone' end as tz
+            from salesflow.organizations as o where o.id = $1
+        ),
+        l as (
+            select ld.id, salesflow.lead_segment(ld.attributes, ld.source) as segment,
+                   case when ld.attributes ? 'timezone' and salesflow.is_timezone(ld.attributes ->> 'timezone')
+                            then ld.attributes ->> 'timezone' end as own_tz,
+                   salesflow.phone_timezone(ld.phone) as phone_tz
+            from salesflow.leads as ld
+            where ld.org_id = $1
+              and ($2 is null or ld.id = any($2))
+        ),
+        tz as (
+            select l.id, l.segment,
+                   coalesce(l.own_tz, l.phone_tz, (select org.tz from org), 'UTC') as tz,
+                   case when l.own_tz is not null then 'attribute' when l.phone_tz is not null then 'phone'
+                        when (select org.tz from org) is not null then 'organization' else 'default' end as source
+            from l
+        ),
+        r as (
+            select m.lead_id, m.sent_at as at from salesflow.messages as m
+            where m.org_id = $1 and m.direction = 'inbound'
+              and ($2 is null or m.lead_id = any($2))
+              and ($3 is null or m.sent_at < $3)
+            union all
+            select a.lead_id, a.occurred_at from salesflow.activities as a
+            where a.org_id = $1 and a.lead_id is not null
+              and ($2 is null or a.lead_id = any($2))
+              and ($3 is null or a.occurred_at < $3)
+              and ((a.kind = 'call' and (a.direction = 'inbound'
+                                         or a.outcome in ('connected', 'meeting_booked', 'callback_requested', 'answered')))
+                   or (a.kind = 'email' and a.outcome = 'replied'))
+        )
+        select r.lead_id, tz.segment, r.at,
+               (extract(dow from r.at at time zone tz.tz) * 24 + extract(hour from r.at at time zone tz.tz))::smallint,
+               tz.tz, tz.source
+        from r join tz on tz.id = r.lead_id
+    $q$ using org_id, lead_ids, before;
+end
 $$;
 
 -- Rebuild the organisation's and its segments' response patterns (segment '*' = everyone).
