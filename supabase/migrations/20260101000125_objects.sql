@@ -3720,6 +3720,2055 @@ $$;
 comment on function api.review_ai_suggestion(uuid, uuid, salesflow.suggestion_status) is
 'Accept or reject a pending AI suggestion; recorded as feedback on the call that produced it.';
 
+-- source: sql/objects/75_recommendations.sql
+-- Next best actions: rules as data, their detectors, the re-evaluation triggers, decay at read,
+-- the sweep (expiry, snooze, time-based rules) and the rep-facing RPCs.
+--
+-- Cost decision: the triggers on activities, messages, deals and leads are statement-level and
+-- only enqueue (one job per statement and organisation, up to 500 leads each, in the writer's
+-- transaction); the worker's evaluate_recommendations job runs the detectors. A single-row write
+-- pays one queue insert; a COPY of a million activities pays one job per 500 leads, not a million
+-- evaluations inside the COPY.
+
+-- The shipped rules (version 1, org_id null). An organisation overrides one with
+-- api.update_recommendation_rule, which adds a version of its own; nothing here is ever edited.
+insert into salesflow.recommendation_rules (
+    org_id, rule_key, version, action_type, base_priority, half_life, ttl, params, description
+)
+values
+(null, 'unanswered_inbound', 1, 'email', 80, '1 day', '4 days', '{}',
+ 'The lead wrote and nobody has answered since.'),
+(null, 'buying_signal', 1, 'meeting', 90, '2 days', '7 days',
+ '{"days": 7, "pattern": "(price|pricing|quote|offer|contract|demo|trial|budget|angebot|preis|vertrag|kosten|testversion)"}',
+ 'A recent inbound message asks about price, a quote, a contract or a demo, and no meeting followed.'),
+(null, 'gone_quiet', 1, 're_engage', 50, '7 days', '14 days', '{"quiet_days": 14}',
+ 'No activity or message with an open lead for quiet_days.'),
+(null, 'first_touch', 1, 'call', 70, '1 day', '5 days', '{"max_age_days": 30}',
+ 'A lead younger than max_age_days that nobody has contacted yet.'),
+(null, 'stalled_deal', 1, 'call', 60, '5 days', '14 days', '{"days": 21}',
+ 'An open deal that has not changed for days.'),
+(null, 'close_out', 1, 'close_out', 65, '5 days', '21 days', '{}',
+ 'An open deal past its expected close date: win it, lose it or move the date.'),
+(null, 'hot_score', 1, 'call', 75, '2 days', '5 days', '{"min_score": 70, "quiet_days": 3}',
+ 'The lead score is high and nobody reached out for quiet_days (needs lead scoring; silent without it).'),
+(null, 'compliance_alert', 1, 'review_compliance', 85, '1 day', '7 days', '{"days": 7}',
+ 'An AI answer about the lead was withheld by the compliance check within the last days.')
+on conflict do nothing;
+
+-- The rule versions in force for an organisation: its own latest version of a rule, else the
+-- shipped one's latest.
+create or replace function salesflow.effective_rules(org_id uuid)
+returns setof salesflow.recommendation_rules
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select distinct on (r.rule_key) r.*
+    from salesflow.recommendation_rules as r
+    where r.org_id is null or r.org_id = effective_rules.org_id
+    order by r.rule_key, (r.org_id is null), r.version desc
+$$;
+
+-- The score is an optional input: with lead scoring installed (salesflow.lead_scores) this reads
+-- each lead's latest score; without it, it returns nothing and the rules run without a score.
+do $$
+begin
+    if pg_catalog.to_regclass('salesflow.lead_scores') is not null then
+        execute $f$
+        create or replace function salesflow.latest_lead_scores(org_id uuid, lead_ids uuid[])
+        returns table (lead_id uuid, score real, model text)
+        language sql stable security invoker set search_path = ''
+        as $b$
+            select distinct on (s.lead_id) s.lead_id, s.score::real, s.model_id::text
+            from salesflow.lead_scores as s
+            where s.org_id = latest_lead_scores.org_id and s.lead_id = any(latest_lead_scores.lead_ids)
+            order by s.lead_id, s.scored_at desc
+        $b$
+        $f$;
+    else
+        execute $f$
+        create or replace function salesflow.latest_lead_scores(org_id uuid, lead_ids uuid[])
+        returns table (lead_id uuid, score real, model text)
+        language sql stable security invoker set search_path = ''
+        as $b$
+            select null::uuid, null::real, null::text where false
+        $b$
+        $f$;
+    end if;
+end
+$$;
+
+-- A lead's segment for learning and contact patterns: an explicit attribute, else its source.
+create or replace function salesflow.lead_segment(attributes jsonb, source salesflow.lead_source)
+returns text
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select coalesce(nullif(pg_catalog.left(lead_segment.attributes ->> 'segment', 60), ''), lead_segment.source::text)
+$$;
+
+create or replace function salesflow.score_band(score real) returns text
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select case when score_band.score is null then 'none' when score_band.score < 40 then 'low'
+                when score_band.score < 70 then 'mid' else 'high' end
+$$;
+
+-- Decay at read: base × 0.5^(age / half-life); nothing is written as items age.
+create or replace function salesflow.decayed_priority(
+    base real, half_life interval, offered_at timestamptz, as_of timestamptz
+) returns real
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select (decayed_priority.base * pg_catalog.power(0.5::double precision,
+        greatest(0, extract(epoch from decayed_priority.as_of - decayed_priority.offered_at))::double precision
+        / extract(epoch from decayed_priority.half_life)::double precision))::real
+$$;
+
+-- The Beta–Bernoulli prior of every rule and segment: Beta(2, 2), mean 0.5, worth four reactions.
+-- A rule's priority is scaled by 0.5 + the posterior mean of "a person acts on it": ×1 at the
+-- prior, ×0.5 for a rule nobody ever takes, ×1.5 for one always taken.
+create or replace function salesflow.rule_priority_multiplier(successes integer, failures integer)
+returns real
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select (0.5 + (2.0 + coalesce(rule_priority_multiplier.successes, 0))
+                  / (4.0 + coalesce(rule_priority_multiplier.successes, 0) + coalesce(rule_priority_multiplier.failures, 0)))::real
+$$;
+
+-- The detectors: for the given leads, every recommendation the rules in force want to exist now.
+create or replace function salesflow.recommendation_candidates(org_id uuid, lead_ids uuid[], as_of timestamptz)
+returns table (
+    lead_id uuid, deal_id uuid, assignee_id uuid, rule_id bigint, rule_key text, rule_version integer,
+    action_type salesflow.recommendation_action, reason_key text, reason text, evidence jsonb,
+    base_priority real, half_life interval, ttl interval, reoffer_after interval, reoffer_limit integer,
+    reoffer_window interval, segment text, stage salesflow.lifecycle_stage, score real, score_model text
+)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    with rules as (
+        select * from salesflow.effective_rules(recommendation_candidates.org_id) as r where r.enabled
+    ),
+    scores as (
+        select * from salesflow.latest_lead_scores(recommendation_candidates.org_id, recommendation_candidates.lead_ids)
+    ),
+    l as (
+        select ld.*, coalesce(nullif(pg_catalog.btrim(pg_catalog.concat_ws(' ', ld.first_name, ld.last_name)), ''),
+                              ld.email, ld.phone) as name,
+               salesflow.lead_segment(ld.attributes, ld.source) as seg
+        from salesflow.leads as ld
+        where ld.org_id = recommendation_candidates.org_id and ld.id = any(recommendation_candidates.lead_ids)
+          and ld.lifecycle_stage <> 'disqualified' and ld.created_at <= recommendation_candidates.as_of
+    ),
+    -- AI outputs about these leads (llm_requests.subject_id) that the compliance check withheld lately
+    withheld as (
+        select distinct on (q.subject_id) q.subject_id, c.id, c.created_at, c.task
+        from salesflow.compliance_log as c
+        join salesflow.llm_requests as q on q.org_id = c.org_id and q.id = c.request_id
+        cross join rules as r
+        where c.org_id = recommendation_candidates.org_id and c.action = 'withheld' and r.rule_key = 'compliance_alert'
+          and c.created_at > recommendation_candidates.as_of - pg_catalog.make_interval(days => (r.params ->> 'days')::integer)
+          and c.created_at <= recommendation_candidates.as_of
+          and q.subject_id = any(recommendation_candidates.lead_ids::text[])
+        order by q.subject_id, c.created_at desc
+    ),
+    facts as (
+        select l.*, li.id as in_id, li.channel as in_channel, li.sent_at as in_at, li.body as in_body,
+               greatest(mo.at, ao.at) as out_at, sc.score, sc.model as score_model
+        from l
+        left join lateral (
+            select m.id, m.channel, m.sent_at, m.body from salesflow.messages as m
+            where m.org_id = l.org_id and m.lead_id = l.id and m.direction = 'inbound'
+              and m.sent_at <= recommendation_candidates.as_of
+            order by m.sent_at desc limit 1
+        ) as li on true
+        left join lateral (
+            select m.sent_at as at from salesflow.messages as m
+            where m.org_id = l.org_id and m.lead_id = l.id and m.direction = 'outbound'
+              and m.sent_at <= recommendation_candidates.as_of
+            order by m.sent_at desc limit 1
+        ) as mo on true
+        left join lateral (
+            select a.occurred_at as at from salesflow.activities as a
+            where a.org_id = l.org_id and a.lead_id = l.id and a.direction = 'outbound'
+              and a.occurred_at <= recommendation_candidates.as_of
+            order by a.occurred_at desc limit 1
+        ) as ao on true
+        left join scores as sc on sc.lead_id = l.id
+    ),
+    found as (
+        -- the lead wrote last and has no answer
+        select f.id as lead_id, null::uuid as deal_id, f.owner_id as assignee_id, 'unanswered_inbound' as rule_key,
+               (case f.in_channel when 'whatsapp' then 'whatsapp' when 'phone' then 'call' when 'sms' then 'whatsapp'
+                     else 'email' end)::salesflow.recommendation_action as action,
+               'unanswered_inbound' as reason_key,
+               pg_catalog.format('%s wrote by %s on %s and has had no answer since.', f.name, f.in_channel,
+                                 pg_catalog.to_char(f.in_at, 'YYYY-MM-DD HH24:MI')) as reason,
+               pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('table', 'messages', 'id', f.in_id,
+                                                                         'at', f.in_at)) as evidence,
+               f.seg, f.lifecycle_stage, f.score, f.score_model
+        from facts as f
+        where f.in_at is not null and (f.out_at is null or f.out_at < f.in_at)
+        union all
+        -- buying signal in a recent inbound message, and no meeting since
+        select f.id, null, f.owner_id, 'buying_signal', 'meeting', 'buying_signal',
+               pg_catalog.format('%s asked about %s on %s; propose a meeting.', f.name,
+                                 (pg_catalog.regexp_match(pg_catalog.lower(f.in_body), r.params ->> 'pattern'))[1],
+                                 pg_catalog.to_char(f.in_at, 'YYYY-MM-DD')),
+               pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('table', 'messages', 'id', f.in_id,
+                                                                         'at', f.in_at)),
+               f.seg, f.lifecycle_stage, f.score, f.score_model
+        from facts as f
+        join rules as r on r.rule_key = 'buying_signal'
+        where f.in_at > recommendation_candidates.as_of - pg_catalog.make_interval(days => (r.params ->> 'days')::integer)
+          and pg_catalog.lower(f.in_body) ~ (r.params ->> 'pattern')
+          and not exists (
+              select from salesflow.activities as a
+              where a.org_id = f.org_id and a.lead_id = f.id and a.kind = 'meeting' and a.occurred_at >= f.in_at
+                and a.occurred_at <= recommendation_candidates.as_of
+          )
+        union all
+        -- an open lead with nothing for quiet_days
+        select f.id, null, f.owner_id, 'gone_quiet', 're_engage', 'gone_quiet',
+               pg_catalog.format('No contact with %s for %s days (last on %s).', f.name,
+                                 extract(day from recommendation_candidates.as_of - coalesce(f.last_activity_at, f.created_at))::integer,
+                                 pg_catalog.to_char(coalesce(f.last_activity_at, f.created_at), 'YYYY-MM-DD')),
+               '[]'::jsonb, f.seg, f.lifecycle_stage, f.score, f.score_model
+        from facts as f
+        join rules as r on r.rule_key = 'gone_quiet'
+        where f.lifecycle_stage in ('subscriber', 'lead', 'mql', 'sql', 'opportunity')
+          and coalesce(f.last_activity_at, f.created_at)
+              < recommendation_candidates.as_of - pg_catalog.make_interval(days => (r.params ->> 'quiet_days')::integer)
+        union all
+        -- a young lead nobody has contacted
+        select f.id, null, f.owner_id, 'first_touch', 'call', 'first_touch',
+               pg_catalog.format('%s came in on %s (%s) and has not been contacted yet.', f.name,
+                                 pg_catalog.to_char(f.created_at, 'YYYY-MM-DD'), f.source),
+               '[]'::jsonb, f.seg, f.lifecycle_stage, f.score, f.score_model
+        from facts as f
+        join rules as r on r.rule_key = 'first_touch'
+        where f.out_at is null and f.lifecycle_stage in ('subscriber', 'lead', 'mql', 'sql')
+          and f.created_at > recommendation_candidates.as_of
+              - pg_catalog.make_interval(days => (r.params ->> 'max_age_days')::integer)
+        union all
+        -- a high score and nobody reached out lately (only with lead scoring)
+        select f.id, null, f.owner_id, 'hot_score', 'call', 'hot_score',
+               pg_catalog.format('%s scores %s (model %s) and had no outreach for %s days.', f.name,
+                                 pg_catalog.round(f.score::numeric), f.score_model, r.params ->> 'quiet_days'),
+               '[]'::jsonb, f.seg, f.lifecycle_stage, f.score, f.score_model
+        from facts as f
+        join rules as r on r.rule_key = 'hot_score'
+        where f.score >= (r.params ->> 'min_score')::real
+          and (f.out_at is null or f.out_at < recommendation_candidates.as_of
+               - pg_catalog.make_interval(days => (r.params ->> 'quiet_days')::integer))
+        union all
+        -- an AI answer about the lead was withheld: a person should look at what was asked and why
+        select f.id, null, f.owner_id, 'compliance_alert', 'review_compliance', 'compliance_alert',
+               pg_catalog.format('An AI answer about %s (%s) was withheld by the compliance check on %s.', f.name,
+                                 w.task, pg_catalog.to_char(w.created_at, 'YYYY-MM-DD HH24:MI')),
+               pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('table', 'compliance_log', 'id', w.id,
+                                                                         'at', w.created_at)),
+               f.seg, f.lifecycle_stage, f.score, f.score_model
+        from facts as f
+        join withheld as w on w.subject_id = f.id::text
+        union all
+        -- open deals: stalled, or past their expected close
+        select f.id, d.id, coalesce(d.owner_id, f.owner_id), k.rule_key, k.action, k.rule_key || ':' || d.id,
+               case k.rule_key
+                   when 'stalled_deal' then pg_catalog.format('Deal "%s" (%s) has not moved since %s.', d.name, d.stage,
+                                                              pg_catalog.to_char(d.updated_at, 'YYYY-MM-DD'))
+                   else pg_catalog.format('Deal "%s" was expected to close on %s and is still %s.', d.name,
+                                          d.expected_close, d.stage)
+               end,
+               pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('table', 'deals', 'id', d.id,
+                                                                         'at', d.updated_at)),
+               f.seg, f.lifecycle_stage, f.score, f.score_model
+        from facts as f
+        join salesflow.deals as d on d.org_id = f.org_id and d.lead_id = f.id
+        cross join lateral (
+            select 'stalled_deal' as rule_key, 'call'::salesflow.recommendation_action as action
+            from rules as r where r.rule_key = 'stalled_deal'
+              and d.updated_at < recommendation_candidates.as_of - pg_catalog.make_interval(days => (r.params ->> 'days')::integer)
+            union all
+            select 'close_out', 'close_out' from rules as r where r.rule_key = 'close_out'
+              and d.expected_close < (recommendation_candidates.as_of at time zone 'UTC')::date
+        ) as k
+        where d.stage not in ('closed_won', 'closed_lost')
+    )
+    select fo.lead_id, fo.deal_id, fo.assignee_id, r.id, r.rule_key, r.version, fo.action, fo.reason_key,
+           fo.reason, fo.evidence,
+           least(100, r.base_priority * salesflow.rule_priority_multiplier(st.successes, st.failures))::real,
+           r.half_life, r.ttl, r.reoffer_after, r.reoffer_limit, r.reoffer_window, fo.seg, fo.lifecycle_stage,
+           fo.score, fo.score_model
+    from found as fo
+    join rules as r on r.rule_key = fo.rule_key
+    left join salesflow.recommendation_rule_stats as st
+        on st.org_id = recommendation_candidates.org_id and st.rule_key = fo.rule_key and st.segment = fo.seg
+$$;
+
+-- Re-evaluate leads: open what the rules want and is not there (unless the re-offer limit says no),
+-- close as done what a rule made and no longer wants (the lead got its answer, the deal moved).
+-- Idempotent and safe to run concurrently: inserts meet the live-key index with DO NOTHING.
+create or replace function salesflow.evaluate_recommendations(
+    org_id uuid, lead_ids uuid[], as_of timestamptz default null
+) returns integer
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    at timestamptz := coalesce(evaluate_recommendations.as_of, pg_catalog.now());
+    opened integer;
+begin
+    with cand as materialized (
+        select * from salesflow.recommendation_candidates(evaluate_recommendations.org_id,
+                                                         evaluate_recommendations.lead_ids, at)
+    ),
+    cleared as (
+        update salesflow.ai_recommendations as r
+        set status = 'done', closed_reason = 'condition_cleared', snoozed_until = null, status_changed_at = at,
+            status_changed_by = null
+        where r.org_id = evaluate_recommendations.org_id and r.lead_id = any(evaluate_recommendations.lead_ids)
+          and r.source = 'rule' and r.status in ('open', 'snoozed', 'accepted')
+          and not exists (
+              select from cand as c
+              where c.lead_id = r.lead_id and c.action_type = r.action_type and c.reason_key = r.reason_key
+          )
+        returning 1
+    ),
+    opened as (
+        insert into salesflow.ai_recommendations as n (
+            org_id, lead_id, deal_id, assignee_id, action_type, reason_key, reason, evidence, base_priority,
+            half_life, offered_at, expires_at, source, rule_id, rule_key, rule_version, score_model, score,
+            segment, stage_at_fire, score_band, status_changed_at, created_at
+        )
+        select evaluate_recommendations.org_id, c.lead_id, c.deal_id, c.assignee_id, c.action_type, c.reason_key,
+               pg_catalog.left(c.reason, 1000), c.evidence, c.base_priority, c.half_life, at, at + c.ttl, 'rule',
+               c.rule_id, c.rule_key, c.rule_version, c.score_model, c.score, c.segment, c.stage,
+               salesflow.score_band(c.score), at, at
+        from cand as c
+        -- the re-offer limit: not within reoffer_after of a dismissal, and not at all after
+        -- reoffer_limit dismissals within reoffer_window
+        where not exists (
+            select from salesflow.ai_recommendations as d
+            where d.org_id = evaluate_recommendations.org_id and d.lead_id = c.lead_id and d.reason_key = c.reason_key
+              and d.status = 'dismissed' and d.status_changed_at > at - c.reoffer_after
+        )
+        and (
+            select count(*) from salesflow.ai_recommendations as d
+            where d.org_id = evaluate_recommendations.org_id and d.lead_id = c.lead_id and d.reason_key = c.reason_key
+              and d.status = 'dismissed' and d.status_changed_at > at - c.reoffer_window
+        ) < c.reoffer_limit
+        on conflict (org_id, (coalesce(lead_id, deal_id)), action_type, reason_key)
+        where status in ('open', 'snoozed', 'accepted') do nothing
+        returning 1
+    )
+    select (select count(*) from opened) + 0 * (select count(*) from cleared) into opened;
+    return opened;
+end
+$$;
+
+comment on function salesflow.evaluate_recommendations(uuid, uuid[], timestamptz) is
+'Run the rules in force for the given leads: open what they want, close what they no longer want.';
+
+-- The re-evaluation triggers: statement-level, one job per statement and organisation per 500 leads.
+create or replace function salesflow.enqueue_lead_evaluation(org_id uuid, lead_ids uuid[])
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    n integer := coalesce(pg_catalog.array_length(lead_ids, 1), 0);
+    i integer := 1;
+begin
+    while i <= n loop
+        perform salesflow.enqueue(
+            'evaluate_recommendations',
+            pg_catalog.jsonb_build_object('lead_ids', pg_catalog.to_jsonb(lead_ids[i:i + 499])),
+            org_id => enqueue_lead_evaluation.org_id, priority => 5
+        );
+        i := i + 500;
+    end loop;
+end
+$$;
+
+create or replace function salesflow.recommendations_on_change() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    r record;
+begin
+    if tg_table_name = 'leads' then
+        -- new leads: their first stage goes into the stage history
+        insert into salesflow.lead_stage_changes (org_id, lead_id, from_stage, to_stage, changed_at)
+        select n.org_id, n.id, null, n.lifecycle_stage, n.created_at from new_rows as n;
+        for r in select n.org_id, pg_catalog.array_agg(n.id) as ids from new_rows as n group by n.org_id loop
+            perform salesflow.enqueue_lead_evaluation(r.org_id, r.ids);
+        end loop;
+        return null;
+    end if;
+    if tg_table_name = 'compliance_log' then
+        -- a withheld output about a lead (its request's subject_id names the lead)
+        for r in
+            select n.org_id, pg_catalog.array_agg(distinct l.id) as ids
+            from new_rows as n
+            join salesflow.llm_requests as q on q.org_id = n.org_id and q.id = n.request_id
+            join salesflow.leads as l on l.org_id = n.org_id and l.id::text = q.subject_id
+            where n.action = 'withheld'
+            group by n.org_id
+        loop
+            perform salesflow.enqueue_lead_evaluation(r.org_id, r.ids);
+        end loop;
+        return null;
+    end if;
+    for r in
+        select n.org_id, pg_catalog.array_agg(distinct n.lead_id) as ids
+        from new_rows as n where n.lead_id is not null group by n.org_id
+    loop
+        perform salesflow.enqueue_lead_evaluation(r.org_id, r.ids);
+    end loop;
+    return null;
+end
+$$;
+
+create or replace trigger activities_recommend after insert on salesflow.activities
+referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
+create or replace trigger messages_recommend after insert on salesflow.messages
+referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
+create or replace trigger deals_recommend_insert after insert on salesflow.deals
+referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
+create or replace trigger deals_recommend_update after update on salesflow.deals
+referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
+create or replace trigger compliance_log_recommend after insert on salesflow.compliance_log
+referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
+create or replace trigger leads_recommend_insert after insert on salesflow.leads
+referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
+-- Lead updates: a row trigger limited to the columns the rules read, because every activity's
+-- last_activity_at bump (salesflow.bump_last_activity) is an UPDATE of leads of its own, and a
+-- statement trigger would run once for each of them. A bulk reassignment enqueues a job per lead.
+create or replace function salesflow.recommendations_on_lead_update() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    if new.lifecycle_stage is distinct from old.lifecycle_stage then
+        insert into salesflow.lead_stage_changes (org_id, lead_id, from_stage, to_stage)
+        values (new.org_id, new.id, old.lifecycle_stage, new.lifecycle_stage);
+    end if;
+    perform salesflow.enqueue_lead_evaluation(new.org_id, array[new.id]);
+    return null;
+end
+$$;
+
+drop trigger if exists leads_recommend_update on salesflow.leads;
+create trigger leads_recommend_update after update of lifecycle_stage, owner_id, attributes on salesflow.leads
+for each row
+when (
+    old.lifecycle_stage is distinct from new.lifecycle_stage or old.owner_id is distinct from new.owner_id
+    or old.attributes is distinct from new.attributes
+)
+execute function salesflow.recommendations_on_lead_update();
+
+-- Learning: the first verdict on a rule's recommendation updates its rule × segment evidence.
+-- A person accepting or doing it is a success; dismissing it, or letting it expire, a failure.
+-- A condition that cleared by itself (status_changed_by null) is neither.
+create or replace function salesflow.recommendations_learn() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    if new.rule_key is not null and old.status in ('open', 'snoozed')
+       and (new.status in ('accepted', 'dismissed', 'expired')
+            or (new.status = 'done' and new.status_changed_by is not null)) then
+        insert into salesflow.recommendation_rule_stats as s (org_id, rule_key, segment, successes, failures)
+        values (new.org_id, new.rule_key, new.segment,
+                (new.status in ('accepted', 'done'))::integer, (new.status in ('dismissed', 'expired'))::integer)
+        on conflict (org_id, rule_key, segment) do update
+        set successes = s.successes + excluded.successes, failures = s.failures + excluded.failures,
+            updated_at = pg_catalog.now();
+    end if;
+    return null;
+end
+$$;
+
+create or replace trigger ai_recommendations_learn after update of status on salesflow.ai_recommendations
+for each row when (old.status is distinct from new.status) execute function salesflow.recommendations_learn();
+
+-- The sweep (every few minutes): expire what passed expires_at (kept, status expired), bring back
+-- snoozed items that are due, and run the time-based rules for leads that crossed a threshold since.
+create or replace function salesflow.sweep_recommendations(as_of timestamptz default null, batch integer default 5000)
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+    at timestamptz := coalesce(sweep_recommendations.as_of, pg_catalog.now());
+    expired integer;
+    woken integer;
+    opened integer := 0;
+    o record;
+begin
+    update salesflow.ai_recommendations as r
+    set status = 'expired', closed_reason = 'expired', snoozed_until = null, status_changed_at = at,
+        status_changed_by = null
+    where r.status in ('open', 'snoozed', 'accepted') and r.expires_at <= at;
+    get diagnostics expired = row_count;
+    update salesflow.ai_recommendations as r
+    set status = 'open', snoozed_until = null, offered_at = at, status_changed_at = at, status_changed_by = null
+    where r.status = 'snoozed' and r.snoozed_until <= at;
+    get diagnostics woken = row_count;
+    for o in select g.id from salesflow.organizations as g loop
+        opened := opened + salesflow.evaluate_recommendations(o.id, array(
+            select c.id from (
+                -- gone quiet, no live or recently dismissed gone_quiet item
+                select l.id from salesflow.leads as l
+                cross join salesflow.effective_rules(o.id) as r
+                where l.org_id = o.id and r.rule_key = 'gone_quiet' and r.enabled
+                  and l.lifecycle_stage in ('subscriber', 'lead', 'mql', 'sql', 'opportunity')
+                  and coalesce(l.last_activity_at, l.created_at) < at - pg_catalog.make_interval(days => (r.params ->> 'quiet_days')::integer)
+                  and not exists (
+                      select from salesflow.ai_recommendations as x
+                      where x.org_id = o.id and x.lead_id = l.id and x.reason_key = 'gone_quiet'
+                        and (x.status in ('open', 'snoozed', 'accepted')
+                             or (x.status = 'dismissed' and x.status_changed_at > at - r.reoffer_after))
+                  )
+                union
+                -- open deals stalled or past their close date, without a live item for that deal
+                select d.lead_id from salesflow.deals as d
+                where d.org_id = o.id and d.lead_id is not null and d.stage not in ('closed_won', 'closed_lost')
+                  and (d.expected_close < (at at time zone 'UTC')::date or d.updated_at < at - interval '7 days')
+                  and not exists (
+                      select from salesflow.ai_recommendations as x
+                      where x.org_id = o.id and x.deal_id = d.id and x.status in ('open', 'snoozed', 'accepted', 'dismissed')
+                  )
+            ) as c
+            limit sweep_recommendations.batch
+        ), at);
+    end loop;
+    return pg_catalog.jsonb_build_object('expired', expired, 'woken', woken, 'opened', opened);
+end
+$$;
+
+-- Policies: members read; reps and up create and react (RLS is the tenancy check); rules are
+-- read by members (the shipped ones by everyone signed in) and versioned by owners and admins.
+alter table salesflow.recommendation_rules enable row level security;
+alter table salesflow.ai_recommendations enable row level security;
+alter table salesflow.recommendation_reactions enable row level security;
+alter table salesflow.recommendation_rule_stats enable row level security;
+alter table salesflow.lead_stage_changes enable row level security;
+alter table salesflow.calling_code_zones enable row level security;
+
+drop policy if exists recommendation_rules_select on salesflow.recommendation_rules;
+create policy recommendation_rules_select on salesflow.recommendation_rules for select to authenticated
+using (org_id is null or org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists recommendation_rules_insert on salesflow.recommendation_rules;
+create policy recommendation_rules_insert on salesflow.recommendation_rules for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+
+drop policy if exists ai_recommendations_select on salesflow.ai_recommendations;
+create policy ai_recommendations_select on salesflow.ai_recommendations for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists ai_recommendations_insert on salesflow.ai_recommendations;
+create policy ai_recommendations_insert on salesflow.ai_recommendations for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+drop policy if exists ai_recommendations_update on salesflow.ai_recommendations;
+create policy ai_recommendations_update on salesflow.ai_recommendations for update to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]))
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+
+drop policy if exists recommendation_reactions_select on salesflow.recommendation_reactions;
+create policy recommendation_reactions_select on salesflow.recommendation_reactions for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists recommendation_reactions_insert on salesflow.recommendation_reactions;
+create policy recommendation_reactions_insert on salesflow.recommendation_reactions for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]) and user_id = (select auth.uid()));
+
+drop policy if exists recommendation_rule_stats_select on salesflow.recommendation_rule_stats;
+create policy recommendation_rule_stats_select on salesflow.recommendation_rule_stats for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+
+drop policy if exists lead_stage_changes_select on salesflow.lead_stage_changes;
+create policy lead_stage_changes_select on salesflow.lead_stage_changes for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+
+revoke all on salesflow.recommendation_rules, salesflow.ai_recommendations, salesflow.recommendation_reactions,
+salesflow.recommendation_rule_stats, salesflow.lead_stage_changes, salesflow.calling_code_zones
+from anon, authenticated, service_role;
+grant select, insert on salesflow.recommendation_rules to authenticated, service_role;
+grant select, insert, update on salesflow.ai_recommendations to authenticated, service_role;
+grant select, insert on salesflow.recommendation_reactions to authenticated, service_role;
+grant select on salesflow.recommendation_rule_stats, salesflow.lead_stage_changes to authenticated, service_role;
+-- calling_code_zones: read only through salesflow.phone_timezone (76_contact_windows.sql)
+
+grant execute on function
+salesflow.effective_rules(uuid),
+salesflow.latest_lead_scores(uuid, uuid[]),
+salesflow.lead_segment(jsonb, salesflow.lead_source),
+salesflow.score_band(real),
+salesflow.decayed_priority(real, interval, timestamptz, timestamptz),
+salesflow.rule_priority_multiplier(integer, integer),
+salesflow.decay_key(real, interval, timestamptz)
+to authenticated, service_role;
+
+-- Housekeeping on the queue: the sweep every 5 minutes.
+select salesflow.schedule_job('recommendations_sweep', 'sweep_recommendations', every => '5 minutes');
+
+-- source: sql/objects/76_recommendation_api.sql
+-- The recommendation RPCs: the rep's ranked list, a lead's suggestions, creating and reacting,
+-- accepted AI suggestions becoming recommendations, rules, acceptance, lift and learned priorities.
+-- All security invoker: RLS picks the rows.
+
+create or replace function salesflow.as_api_recommendation(r salesflow.ai_recommendations, as_of timestamptz)
+returns api.recommendation
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select row(
+        (r).id, (r).lead_id, (r).deal_id,
+        (select coalesce(nullif(pg_catalog.btrim(pg_catalog.concat_ws(' ', l.first_name, l.last_name)), ''), l.email, l.phone)
+         from salesflow.leads as l where l.org_id = (r).org_id and l.id = (r).lead_id),
+        (r).assignee_id, (r).action_type, (r).reason, (r).evidence,
+        case when (r).status = 'open' then salesflow.decayed_priority((r).base_priority, (r).half_life, (r).offered_at, as_of)
+             else 0 end,
+        (r).base_priority, (r).half_life, (r).offered_at, (r).expires_at, (r).due_at, (r).source, (r).rule_key,
+        (r).rule_version, (r).status, (r).snoozed_until, (r).created_at
+    )::api.recommendation
+$$;
+
+create or replace function api.recommend_followup_actions(
+    org_id uuid, assignee_id uuid default null, page_size integer default 20, as_of timestamptz default null
+)
+returns setof api.recommendation
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    -- Exact top N without decaying every open item: within one half-life the order is decay_key's
+    -- (salesflow.decay_key), so an index-only scan finds the rep's distinct half-lives (a handful:
+    -- one per rule, playbook and manual setting), takes the first N of each from
+    -- ai_recommendations_rank_idx, and only those are decayed and merged. The decay is written out:
+    -- a function with a pinned search_path is never inlined.
+    with now_ as (
+        select coalesce(recommend_followup_actions.as_of, pg_catalog.now()) as at,
+               coalesce(recommend_followup_actions.assignee_id, (select auth.uid())) as who,
+               salesflow.check_page_size(recommend_followup_actions.page_size) as n
+    ),
+    -- the distinct half-lives of the rep's open items (an index-only scan of the rank index)
+    half_lives as (
+        select distinct r.half_life from salesflow.ai_recommendations as r, now_
+        where r.org_id = recommend_followup_actions.org_id and r.assignee_id = now_.who and r.status = 'open'
+    ),
+    top as (
+        select c.id, c.p
+        from half_lives as h
+        cross join now_
+        cross join lateral (
+            select r.id,
+                   r.base_priority * pg_catalog.power(0.5::double precision,
+                       greatest(0::double precision, extract(epoch from now_.at - r.offered_at)::double precision)
+                       / extract(epoch from r.half_life)::double precision) as p
+            from salesflow.ai_recommendations as r
+            where r.org_id = recommend_followup_actions.org_id and r.assignee_id = now_.who and r.status = 'open'
+              and r.half_life = h.half_life and r.expires_at > now_.at
+            order by r.decay_key desc
+            limit now_.n
+        ) as c
+        where h.half_life is not null
+        order by c.p desc, c.id
+        limit (select now_.n from now_)
+    )
+    select r.id, r.lead_id, r.deal_id,
+           coalesce(nullif(pg_catalog.btrim(pg_catalog.concat_ws(' ', l.first_name, l.last_name)), ''), l.email, l.phone),
+           r.assignee_id, r.action_type, r.reason, r.evidence, top.p::real, r.base_priority, r.half_life, r.offered_at,
+           r.expires_at, r.due_at, r.source, r.rule_key, r.rule_version, r.status, r.snoozed_until, r.created_at
+    from top
+    join salesflow.ai_recommendations as r on r.org_id = recommend_followup_actions.org_id and r.id = top.id
+    left join salesflow.leads as l on l.org_id = r.org_id and l.id = r.lead_id
+    order by top.p desc, top.id
+$$;
+comment on function api.recommend_followup_actions(uuid, uuid, integer, timestamptz) is
+'The ranked next best actions of a rep (default: the caller) across their leads: open items by base priority '
+'× 0.5^(age / half-life) at as_of (default now), expired ones left out.';
+
+create or replace function api.get_lead_suggestions(org_id uuid, lead_id uuid, as_of timestamptz default null)
+returns setof api.recommendation
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select (salesflow.as_api_recommendation(r, coalesce(get_lead_suggestions.as_of, pg_catalog.now()))).*
+    from salesflow.ai_recommendations as r
+    where r.org_id = get_lead_suggestions.org_id and r.lead_id = get_lead_suggestions.lead_id
+      and r.status in ('open', 'snoozed', 'accepted')
+      and r.expires_at > coalesce(get_lead_suggestions.as_of, pg_catalog.now())
+    order by (r.status = 'open') desc,
+             salesflow.decayed_priority(r.base_priority, r.half_life, r.offered_at,
+                                        coalesce(get_lead_suggestions.as_of, pg_catalog.now())) desc, r.id
+$$;
+comment on function api.get_lead_suggestions(uuid, uuid, timestamptz) is
+'A lead''s live recommendations (open first, by decayed priority; then snoozed and accepted ones).';
+
+create or replace function api.create_ai_recommendation(
+    org_id uuid,
+    lead_id uuid,
+    action_type salesflow.recommendation_action,
+    reason text,
+    deal_id uuid default null,
+    assignee_id uuid default null,
+    base_priority real default 50,
+    half_life interval default '3 days',
+    expires_in interval default '7 days',
+    due_at timestamptz default null
+)
+returns api.recommendation
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    saved salesflow.ai_recommendations;
+    lead salesflow.leads;
+    key text;
+begin
+    if reason is null or length(pg_catalog.btrim(reason)) not between 1 and 1000 then
+        raise sqlstate '22023' using message = 'reason must be 1 to 1000 characters';
+    end if;
+    if base_priority is null or base_priority not between 0 and 100 then
+        raise sqlstate '22023' using message = 'base_priority must be between 0 and 100';
+    end if;
+    if half_life is null or half_life < interval '1 minute' or expires_in is null or expires_in < interval '1 minute'
+       or expires_in > interval '365 days' then
+        raise sqlstate '22023' using message = 'half_life and expires_in must be at least a minute (expires_in at most a year)';
+    end if;
+    select * into lead from salesflow.leads as l
+    where l.org_id = create_ai_recommendation.org_id and l.id = create_ai_recommendation.lead_id;
+    if lead is null then
+        perform salesflow.not_found('lead', create_ai_recommendation.lead_id);
+    end if;
+    key := 'manual:' || pg_catalog.md5(pg_catalog.lower(pg_catalog.btrim(reason)));
+    insert into salesflow.ai_recommendations as n (
+        org_id, lead_id, deal_id, assignee_id, action_type, reason_key, reason, base_priority, half_life,
+        expires_at, due_at, source, segment, stage_at_fire, created_by
+    )
+    values (
+        create_ai_recommendation.org_id, create_ai_recommendation.lead_id, create_ai_recommendation.deal_id,
+        coalesce(create_ai_recommendation.assignee_id, lead.owner_id, (select auth.uid())),
+        create_ai_recommendation.action_type, key, pg_catalog.btrim(reason), create_ai_recommendation.base_priority,
+        create_ai_recommendation.half_life, pg_catalog.now() + create_ai_recommendation.expires_in,
+        create_ai_recommendation.due_at, 'manual', salesflow.lead_segment(lead.attributes, lead.source),
+        lead.lifecycle_stage, (select auth.uid())
+    )
+    on conflict (org_id, (coalesce(lead_id, deal_id)), action_type, reason_key)
+    where status in ('open', 'snoozed', 'accepted') do nothing
+    returning n.* into saved;
+    if saved is null then
+        -- the same recommendation is live already: creating it again returns that one
+        select * into saved from salesflow.ai_recommendations as r
+        where r.org_id = create_ai_recommendation.org_id and r.lead_id = create_ai_recommendation.lead_id
+          and r.action_type = create_ai_recommendation.action_type and r.reason_key = key
+          and r.status in ('open', 'snoozed', 'accepted');
+    end if;
+    return salesflow.as_api_recommendation(saved, pg_catalog.now());
+end
+$$;
+comment on function api.create_ai_recommendation(
+    uuid, uuid, salesflow.recommendation_action, text, uuid, uuid, real, interval, interval, timestamptz
+) is
+'Create a recommendation by hand (or from an app). The same lead, type and reason while one is live returns that one.';
+
+-- The state machine of a reaction: what each reaction may follow.
+create or replace function api.react_to_recommendation(
+    org_id uuid,
+    recommendation_id uuid,
+    reaction salesflow.recommendation_reaction,
+    note text default null,
+    snooze_until timestamptz default null,
+    as_of timestamptz default null
+)
+returns api.recommendation
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+    at timestamptz := coalesce(react_to_recommendation.as_of, pg_catalog.now());
+    current salesflow.ai_recommendations;
+    saved salesflow.ai_recommendations;
+    allowed salesflow.recommendation_status[];
+    target salesflow.recommendation_status;
+begin
+    if reaction is null then
+        raise sqlstate '22023' using message = 'reaction must be accepted, dismissed, snoozed, done or reopened';
+    end if;
+    if note is not null and length(note) > 2000 then
+        raise sqlstate '22023' using message = 'note must be at most 2000 characters';
+    end if;
+    if (reaction = 'snoozed') <> (snooze_until is not null) then
+        raise sqlstate '22023' using message = 'snooze_until is required for snoozed, and only for snoozed';
+    end if;
+    if reaction = 'snoozed' and snooze_until <= at then
+        raise sqlstate '22023' using message = 'snooze_until must be in the future';
+    end if;
+    allowed := case reaction
+        when 'accepted' then '{open,snoozed}'
+        when 'dismissed' then '{open,snoozed,accepted}'
+        when 'snoozed' then '{open,accepted}'
+        when 'done' then '{open,snoozed,accepted}'
+        when 'reopened' then '{snoozed,dismissed}'
+    end::salesflow.recommendation_status[];
+    target := case reaction when 'reopened' then 'open' else reaction::text end::salesflow.recommendation_status;
+    select * into current from salesflow.ai_recommendations as r
+    where r.org_id = react_to_recommendation.org_id and r.id = react_to_recommendation.recommendation_id
+    for update;
+    if current is null then
+        perform salesflow.not_found('recommendation', react_to_recommendation.recommendation_id);
+    end if;
+    if not current.status = any(allowed) then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('a %s recommendation cannot be %s', current.status, reaction),
+            hint = 'done and expired recommendations are final; a dismissed one can only be reopened.';
+    end if;
+    if reaction = 'reopened' and current.expires_at <= at then
+        raise sqlstate '22023' using message = 'an expired recommendation cannot be reopened';
+    end if;
+    update salesflow.ai_recommendations as r
+    set status = target,
+        snoozed_until = react_to_recommendation.snooze_until,
+        offered_at = case when reaction = 'reopened' then at else r.offered_at end,
+        status_changed_at = at,
+        status_changed_by = (select auth.uid()),
+        closed_reason = null
+    where r.org_id = current.org_id and r.id = current.id
+    returning r.* into saved;
+    if saved is null then
+        raise sqlstate '42501' using message = 'you may not react to recommendations in this organisation';
+    end if;
+    insert into salesflow.recommendation_reactions (org_id, recommendation_id, user_id, reaction, note, snooze_until,
+                                                    reacted_at)
+    values (saved.org_id, saved.id, (select auth.uid()), reaction, note, snooze_until, at);
+    if saved.source = 'playbook' and target in ('done', 'dismissed') then
+        perform salesflow.finish_playbook_step_of(saved, case target when 'done' then 'done' else 'skipped' end, at);
+    end if;
+    return salesflow.as_api_recommendation(saved, at);
+end
+$$;
+comment on function api.react_to_recommendation(
+    uuid, uuid, salesflow.recommendation_reaction, text, timestamptz, timestamptz
+) is
+'React to a recommendation: accepted, dismissed, snoozed (with snooze_until), done, or reopened. Recorded with who, '
+'when and the note; dismissals count towards the rule''s re-offer limit and every first verdict towards its learned priority.';
+
+-- Accepted AI next actions (ai_suggest) become recommendations of the reviewer.
+create or replace function salesflow.suggestions_to_recommendations() returns trigger
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+begin
+    insert into salesflow.ai_recommendations (
+        org_id, lead_id, assignee_id, action_type, reason_key, reason, base_priority, half_life, expires_at,
+        due_at, source, suggestion_id, segment, stage_at_fire, created_by
+    )
+    select new.org_id, new.lead_id, coalesce(m.user_id, l.owner_id), a.action, 'ai:' || new.id || ':' || x.n,
+           pg_catalog.left(coalesce(nullif(pg_catalog.btrim(x.item ->> 'reason'), ''), 'AI suggestion'), 1000)
+               || case when new.offline_model then ' (written by the offline model)' else '' end,
+           case x.item ->> 'priority' when 'high' then 80 when 'low' then 30 else 50 end, '3 days',
+           coalesce(new.reviewed_at, pg_catalog.now())
+               + pg_catalog.make_interval(days => least(coalesce((x.item ->> 'due_in_days')::integer, 0), 90) + 7),
+           coalesce(new.reviewed_at, pg_catalog.now())
+               + pg_catalog.make_interval(days => least(coalesce((x.item ->> 'due_in_days')::integer, 0), 90)),
+           'ai_suggestion', new.id, salesflow.lead_segment(l.attributes, l.source), l.lifecycle_stage, new.reviewed_by
+    from pg_catalog.jsonb_array_elements(case when pg_catalog.jsonb_typeof(new.content -> 'actions') = 'array'
+                                               then new.content -> 'actions' else '[]' end)
+         with ordinality as x (item, n)
+    -- "wait" is no action; the others map onto the recommendation types
+    cross join lateral (
+        select (case x.item ->> 'action' when 'call' then 'call' when 'email' then 'email' when 'meeting' then 'meeting'
+                     when 'handoff' then 'update_context' when 'disqualify' then 'close_out' end
+               )::salesflow.recommendation_action as action
+    ) as a
+    join salesflow.leads as l on l.org_id = new.org_id and l.id = new.lead_id
+    left join salesflow.org_members as m on m.org_id = new.org_id and m.user_id = new.reviewed_by
+    where a.action is not null
+    on conflict (org_id, (coalesce(lead_id, deal_id)), action_type, reason_key)
+    where status in ('open', 'snoozed', 'accepted') do nothing;
+    return null;
+end
+$$;
+
+create or replace trigger ai_suggestions_recommend after update of status on salesflow.ai_suggestions
+for each row when (new.status = 'accepted' and old.status = 'pending' and new.kind = 'next_actions')
+execute function salesflow.suggestions_to_recommendations();
+
+-- Rules: the versions in force, and a new version for this organisation.
+create or replace function api.list_recommendation_rules(org_id uuid)
+returns table (
+    rule_key text, version integer, overridden boolean, action_type salesflow.recommendation_action, enabled boolean,
+    base_priority real, half_life interval, ttl interval, params jsonb, reoffer_after interval, reoffer_limit integer,
+    reoffer_window interval, description text
+)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select r.rule_key, r.version, r.org_id is not null, r.action_type, r.enabled, r.base_priority, r.half_life, r.ttl,
+           r.params, r.reoffer_after, r.reoffer_limit, r.reoffer_window, r.description
+    from salesflow.effective_rules(list_recommendation_rules.org_id) as r
+    where list_recommendation_rules.org_id = any(salesflow.my_org_ids())
+    order by r.rule_key
+$$;
+comment on function api.list_recommendation_rules(uuid) is
+'The recommendation rules in force for an organisation: its own latest versions, else the shipped ones.';
+
+create or replace function api.update_recommendation_rule(org_id uuid, rule_key text, changes jsonb)
+returns table (rule text, version integer, enabled boolean, base_priority real, half_life interval, ttl interval,
+               params jsonb, reoffer_after interval, reoffer_limit integer, reoffer_window interval)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    base salesflow.recommendation_rules;
+    saved salesflow.recommendation_rules;
+    next_version integer;
+begin
+    perform salesflow.check_changes(changes, '{enabled,base_priority,half_life,ttl,params,reoffer_after,reoffer_limit,reoffer_window,description}');
+    if not update_recommendation_rule.org_id = any(salesflow.my_org_ids('{owner,admin}')) then
+        raise sqlstate '42501' using message = 'only owners and admins change recommendation rules';
+    end if;
+    select * into base from salesflow.effective_rules(update_recommendation_rule.org_id) as r
+    where r.rule_key = update_recommendation_rule.rule_key;
+    if base is null then
+        raise sqlstate 'PT404' using message = pg_catalog.format('rule %L not found', update_recommendation_rule.rule_key);
+    end if;
+    select max(r.version) + 1 into next_version from salesflow.recommendation_rules as r
+    where r.rule_key = base.rule_key and (r.org_id is null or r.org_id = update_recommendation_rule.org_id);
+    begin
+        insert into salesflow.recommendation_rules as n (
+            org_id, rule_key, version, action_type, enabled, base_priority, half_life, ttl, params, reoffer_after,
+            reoffer_limit, reoffer_window, description, created_by
+        )
+        values (
+            update_recommendation_rule.org_id, base.rule_key, next_version, base.action_type,
+            coalesce((changes ->> 'enabled')::boolean, base.enabled),
+            coalesce((changes ->> 'base_priority')::real, base.base_priority),
+            coalesce((changes ->> 'half_life')::interval, base.half_life),
+            coalesce((changes ->> 'ttl')::interval, base.ttl),
+            base.params || coalesce(case when pg_catalog.jsonb_typeof(changes -> 'params') = 'object'
+                                         then changes -> 'params' end, '{}'),
+            coalesce((changes ->> 'reoffer_after')::interval, base.reoffer_after),
+            coalesce((changes ->> 'reoffer_limit')::integer, base.reoffer_limit),
+            coalesce((changes ->> 'reoffer_window')::interval, base.reoffer_window),
+            coalesce(changes ->> 'description', base.description), (select auth.uid())
+        )
+        returning n.* into saved;
+    exception
+        when check_violation or invalid_text_representation or invalid_datetime_format
+             or datetime_field_overflow or numeric_value_out_of_range then
+            raise sqlstate '22023' using message = pg_catalog.format('invalid rule change: %s', sqlerrm);
+    end;
+    return query select saved.rule_key, saved.version, saved.enabled, saved.base_priority, saved.half_life, saved.ttl,
+                        saved.params, saved.reoffer_after, saved.reoffer_limit, saved.reoffer_window;
+end
+$$;
+comment on function api.update_recommendation_rule(uuid, text, jsonb) is
+'Change a recommendation rule for this organisation (owners, admins): adds a new version; recommendations keep the version that made them.';
+
+-- Acceptance per rule, type, segment and week (by when the item was offered), and overall.
+-- acceptance_rate = taken by a person (accepted or done) / (taken + dismissed + expired);
+-- items still open or snoozed, and those whose condition cleared by itself, are not in the denominator.
+create or replace function api.get_recommendation_acceptance(org_id uuid, since timestamptz default null)
+returns table (
+    rule_key text, action_type salesflow.recommendation_action, segment text, week date, offered bigint,
+    accepted bigint, done bigint, dismissed bigint, expired bigint, cleared bigint, pending bigint,
+    acceptance_rate real
+)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select g.rule_key, g.action_type, g.segment, g.week, g.offered, g.accepted, g.done, g.dismissed, g.expired,
+           g.cleared, g.pending,
+           ((g.accepted + g.done)::real / nullif(g.accepted + g.done + g.dismissed + g.expired, 0))::real
+    from (
+        select coalesce(r.rule_key, r.source) as rule_key, r.action_type, r.segment,
+               pg_catalog.date_trunc('week', r.created_at at time zone 'UTC')::date as week,
+               count(*) as offered,
+               count(*) filter (where r.status = 'accepted') as accepted,
+               count(*) filter (where r.status = 'done' and r.status_changed_by is not null) as done,
+               count(*) filter (where r.status = 'dismissed') as dismissed,
+               count(*) filter (where r.status = 'expired') as expired,
+               count(*) filter (where r.status = 'done' and r.status_changed_by is null) as cleared,
+               count(*) filter (where r.status in ('open', 'snoozed')) as pending,
+               grouping(coalesce(r.rule_key, r.source), r.action_type, r.segment,
+                        pg_catalog.date_trunc('week', r.created_at at time zone 'UTC')::date) as level
+        from salesflow.ai_recommendations as r
+        where r.org_id = get_recommendation_acceptance.org_id
+          and (get_recommendation_acceptance.since is null or r.created_at >= get_recommendation_acceptance.since)
+        group by grouping sets (
+            (coalesce(r.rule_key, r.source), r.action_type, r.segment,
+             pg_catalog.date_trunc('week', r.created_at at time zone 'UTC')::date),
+            ()
+        )
+        -- no overall row of zeros for an organisation with nothing (or none visible)
+        having count(*) > 0
+    ) as g
+    order by g.level desc, g.week desc, g.rule_key, g.action_type, g.segment
+$$;
+comment on function api.get_recommendation_acceptance(uuid, timestamptz) is
+'Acceptance per rule, action type, segment and week, plus one overall row (all keys null): accepted or done by a person '
+'over accepted + done + dismissed + expired.';
+
+-- Outcome lift. "Comparable" is made honest by comparing within the same rule and stratum: leads
+-- for which the same rule fired, matched on lifecycle stage and score band when it fired and on
+-- segment; the acted group (accepted or done by a person) against the not-acted group (dismissed
+-- or expired). Only firings at least `horizon` old count, so both groups had the full horizon.
+-- Strata with only one group are dropped; the control rate is weighted by the acted group's strata
+-- (the effect on the treated). Reps still choose what to act on, so this bounds, not proves, cause.
+create or replace function api.get_recommendation_lift(
+    org_id uuid, horizon interval default '30 days', as_of timestamptz default null
+)
+returns table (
+    rule_key text, strata integer, acted bigint, acted_advanced bigint, not_acted bigint, not_acted_advanced bigint,
+    acted_rate real, control_rate real, lift real
+)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    with fired as (
+        select r.rule_key, r.stage_at_fire, r.score_band, r.segment,
+               (r.status in ('accepted', 'done') and r.status_changed_by is not null) as acted,
+               (exists (
+                   select from salesflow.lead_stage_changes as c
+                   where c.org_id = r.org_id and c.lead_id = r.lead_id and c.changed_at > r.created_at
+                     and c.changed_at <= r.created_at + get_recommendation_lift.horizon
+                     and c.to_stage <> 'disqualified' and (r.stage_at_fire is null or c.to_stage > r.stage_at_fire)
+               ) or exists (
+                   select from salesflow.deals as d
+                   where d.org_id = r.org_id and d.lead_id = r.lead_id and d.stage = 'closed_won'
+                     and d.closed_at > r.created_at and d.closed_at <= r.created_at + get_recommendation_lift.horizon
+               )) as advanced
+        from salesflow.ai_recommendations as r
+        where r.org_id = get_recommendation_lift.org_id and r.rule_key is not null and r.lead_id is not null
+          and r.created_at <= coalesce(get_recommendation_lift.as_of, pg_catalog.now()) - get_recommendation_lift.horizon
+          and (r.status in ('dismissed', 'expired') or (r.status in ('accepted', 'done') and r.status_changed_by is not null))
+    ),
+    strata as (
+        select f.rule_key, f.stage_at_fire, f.score_band, f.segment,
+               count(*) filter (where f.acted) as a_n, count(*) filter (where f.acted and f.advanced) as a_adv,
+               count(*) filter (where not f.acted) as c_n, count(*) filter (where not f.acted and f.advanced) as c_adv
+        from fired as f
+        group by f.rule_key, f.stage_at_fire, f.score_band, f.segment
+        having count(*) filter (where f.acted) > 0 and count(*) filter (where not f.acted) > 0
+    )
+    select s.rule_key, count(*)::integer, sum(s.a_n)::bigint, sum(s.a_adv)::bigint, sum(s.c_n)::bigint,
+           sum(s.c_adv)::bigint,
+           (sum(s.a_adv)::real / sum(s.a_n))::real,
+           (sum(s.a_n * s.c_adv::real / s.c_n) / sum(s.a_n))::real,
+           ((sum(s.a_adv)::real / sum(s.a_n)) / nullif(sum(s.a_n * s.c_adv::real / s.c_n) / sum(s.a_n), 0))::real
+    from strata as s
+    where get_recommendation_lift.org_id = any(salesflow.my_org_ids())
+    group by s.rule_key
+    order by s.rule_key
+$$;
+comment on function api.get_recommendation_lift(uuid, interval, timestamptz) is
+'Outcome lift per rule: leads that advanced a stage or won a deal within horizon when the recommendation was acted on, '
+'against the same rule not acted on, matched on stage, score band and segment at firing.';
+
+create or replace function api.get_rule_priorities(org_id uuid)
+returns table (
+    rule_key text, segment text, successes integer, failures integer, prior_alpha real, prior_beta real,
+    posterior_mean real, priority_multiplier real, base_priority real, adapted_priority real
+)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select r.rule_key, coalesce(s.segment, '*'), coalesce(s.successes, 0), coalesce(s.failures, 0), 2::real, 2::real,
+           ((2.0 + coalesce(s.successes, 0)) / (4.0 + coalesce(s.successes, 0) + coalesce(s.failures, 0)))::real,
+           salesflow.rule_priority_multiplier(s.successes, s.failures), r.base_priority,
+           least(100, r.base_priority * salesflow.rule_priority_multiplier(s.successes, s.failures))::real
+    from salesflow.effective_rules(get_rule_priorities.org_id) as r
+    left join salesflow.recommendation_rule_stats as s
+        on s.org_id = get_rule_priorities.org_id and s.rule_key = r.rule_key
+    where get_rule_priorities.org_id = any(salesflow.my_org_ids())
+    order by r.rule_key, 2
+$$;
+comment on function api.get_rule_priorities(uuid) is
+'Learned priorities: per rule and segment, the Beta(2, 2) prior updated by successes (accepted, done) and failures '
+'(dismissed, expired); new recommendations use base_priority × (0.5 + posterior mean).';
+
+revoke execute on function
+api.recommend_followup_actions(uuid, uuid, integer, timestamptz),
+api.get_lead_suggestions(uuid, uuid, timestamptz),
+api.create_ai_recommendation(uuid, uuid, salesflow.recommendation_action, text, uuid, uuid, real, interval, interval, timestamptz),
+api.react_to_recommendation(uuid, uuid, salesflow.recommendation_reaction, text, timestamptz, timestamptz),
+api.list_recommendation_rules(uuid),
+api.update_recommendation_rule(uuid, text, jsonb),
+api.get_recommendation_acceptance(uuid, timestamptz),
+api.get_recommendation_lift(uuid, interval, timestamptz),
+api.get_rule_priorities(uuid)
+from public;
+grant execute on function
+api.recommend_followup_actions(uuid, uuid, integer, timestamptz),
+api.get_lead_suggestions(uuid, uuid, timestamptz),
+api.create_ai_recommendation(uuid, uuid, salesflow.recommendation_action, text, uuid, uuid, real, interval, interval, timestamptz),
+api.react_to_recommendation(uuid, uuid, salesflow.recommendation_reaction, text, timestamptz, timestamptz),
+api.list_recommendation_rules(uuid),
+api.update_recommendation_rule(uuid, text, jsonb),
+api.get_recommendation_acceptance(uuid, timestamptz),
+api.get_recommendation_lift(uuid, interval, timestamptz),
+api.get_rule_priorities(uuid),
+salesflow.as_api_recommendation(salesflow.ai_recommendations, timestamptz)
+to authenticated, service_role;
+
+-- source: sql/objects/77_contact_windows.sql
+-- Best contact windows: the hours of the week a lead answers, in the lead's time zone, shrunk
+-- toward the organisation's and the segment's pattern when the lead's own history is thin.
+--
+-- A response is an inbound message, an answered call (inbound, or outcome connected /
+-- meeting_booked / callback_requested / answered) or an email whose outcome is replied.
+-- The lead's zone: attributes.timezone if it is a zone PostgreSQL knows, else the zone of the
+-- phone's country calling code (salesflow.calling_code_zones), else the organisation's
+-- settings.timezone, else UTC.
+
+-- The zone of an international phone number's calling code (longest prefix), or null.
+-- security definer: the mapping table is not granted to app roles; it holds no tenant data.
+create or replace function salesflow.phone_timezone(phone text) returns text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select z.timezone from salesflow.calling_code_zones as z
+    where phone_timezone.phone like '+%'
+      and z.prefix in (pg_catalog.substr(phone_timezone.phone, 2, 1), pg_catalog.substr(phone_timezone.phone, 2, 2),
+                       pg_catalog.substr(phone_timezone.phone, 2, 3), pg_catalog.substr(phone_timezone.phone, 2, 4))
+    order by pg_catalog.length(z.prefix) desc
+    limit 1
+$$;
+
+-- Whether PostgreSQL knows a time zone name (cheaper than reading pg_timezone_names per call).
+create or replace function salesflow.is_timezone(tz text) returns boolean
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    if tz is null or length(tz) > 100 then
+        return false;
+    end if;
+    perform pg_catalog.now() at time zone tz;
+    return true;
+exception
+    when invalid_parameter_value then
+        return false;
+end
+$$;
+
+-- Every response of an organisation's leads (or of some), with its hour of the week (0 = Sunday
+-- 00:00) in the lead's zone; only responses before `before` when it is given.
+create or replace function salesflow.lead_responses(
+    org_id uuid, lead_ids uuid[] default null, before timestamptz default null
+)
+returns table (
+    lead_id uuid, segment text, responded_at timestamptz, hour_of_week smallint, timezone text,
+    timezone_source text
+)
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+begin
+    -- EXECUTE plans with the actual arguments: a cached generic plan could not drop the
+    -- "$2 is null or" branches, and would scan every activity to answer for one lead
+    return query execute $q$
+        with org as (
+            select case when salesflow.is_timezone(o.settings ->> 'timezone') then o.settings ->> 'timezone' end as tz
+            from salesflow.organizations as o where o.id = $1
+        ),
+        l as (
+            select ld.id, salesflow.lead_segment(ld.attributes, ld.source) as segment,
+                   case when ld.attributes ? 'timezone' and salesflow.is_timezone(ld.attributes ->> 'timezone')
+                            then ld.attributes ->> 'timezone' end as own_tz,
+                   salesflow.phone_timezone(ld.phone) as phone_tz
+            from salesflow.leads as ld
+            where ld.org_id = $1
+              and ($2 is null or ld.id = any($2))
+        ),
+        tz as (
+            select l.id, l.segment,
+                   coalesce(l.own_tz, l.phone_tz, (select org.tz from org), 'UTC') as tz,
+                   case when l.own_tz is not null then 'attribute' when l.phone_tz is not null then 'phone'
+                        when (select org.tz from org) is not null then 'organization' else 'default' end as source
+            from l
+        ),
+        r as (
+            select m.lead_id, m.sent_at as at from salesflow.messages as m
+            where m.org_id = $1 and m.direction = 'inbound'
+              and ($2 is null or m.lead_id = any($2))
+              and ($3 is null or m.sent_at < $3)
+            union all
+            select a.lead_id, a.occurred_at from salesflow.activities as a
+            where a.org_id = $1 and a.lead_id is not null
+              and ($2 is null or a.lead_id = any($2))
+              and ($3 is null or a.occurred_at < $3)
+              and ((a.kind = 'call' and (a.direction = 'inbound'
+                                         or a.outcome in ('connected', 'meeting_booked', 'callback_requested', 'answered')))
+                   or (a.kind = 'email' and a.outcome = 'replied'))
+        )
+        select r.lead_id, tz.segment, r.at,
+               (extract(dow from r.at at time zone tz.tz) * 24 + extract(hour from r.at at time zone tz.tz))::smallint,
+               tz.tz, tz.source
+        from r join tz on tz.id = r.lead_id
+    $q$ using org_id, lead_ids, before;
+end
+$$;
+
+-- Rebuild the organisation's and its segments' response patterns (segment '*' = everyone).
+create or replace function salesflow.refresh_contact_patterns(org_id uuid default null)
+returns integer
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+    o record;
+    n integer := 0;
+    k integer;
+begin
+    for o in select g.id from salesflow.organizations as g
+             where refresh_contact_patterns.org_id is null or g.id = refresh_contact_patterns.org_id loop
+        delete from salesflow.contact_patterns as p where p.org_id = o.id;
+        insert into salesflow.contact_patterns (org_id, segment, hour_of_week, responses)
+        select o.id, coalesce(r.segment, '*'), r.hour_of_week, count(*)
+        from salesflow.lead_responses(o.id) as r
+        group by grouping sets ((r.segment, r.hour_of_week), (r.hour_of_week));
+        get diagnostics k = row_count;
+        n := n + k;
+    end loop;
+    return n;
+end
+$$;
+
+-- The lead's top three hours of the week. Shrinkage, in counts: p_org = (O_h + 1) / (O + 168)
+-- (Laplace), p_seg = (S_h + 50 p_org) / (S + 50), p_lead = (n_h + 5 p_seg) / (n + 5); confidence
+-- n / (n + 5): with five responses of its own a lead's history weighs as much as the prior.
+create or replace function api.get_best_contact_window(org_id uuid, lead_id uuid, as_of timestamptz default null)
+returns setof api.contact_window
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    with lead as (
+        select l.id, salesflow.lead_segment(l.attributes, l.source) as segment
+        from salesflow.leads as l
+        where l.org_id = get_best_contact_window.org_id and l.id = get_best_contact_window.lead_id
+    ),
+    own as (
+        select r.hour_of_week, r.timezone, r.timezone_source
+        from salesflow.lead_responses(get_best_contact_window.org_id, array[get_best_contact_window.lead_id],
+                                      coalesce(get_best_contact_window.as_of, pg_catalog.now())) as r
+    ),
+    zone as (
+        -- the zone even without any response: ask for the lead's zone on a lead without history
+        select coalesce((select own.timezone from own limit 1), z.timezone, 'UTC') as tz,
+               coalesce((select own.timezone_source from own limit 1), z.timezone_source, 'default') as source
+        from (select null) as dummy
+        left join lateral (
+            select t.timezone, t.timezone_source from (
+                select case when salesflow.is_timezone(l.attributes ->> 'timezone')
+                            then l.attributes ->> 'timezone' end as own_tz,
+                       salesflow.phone_timezone(l.phone) as phone_tz,
+                       case when salesflow.is_timezone(o.settings ->> 'timezone')
+                            then o.settings ->> 'timezone' end as org_tz
+                from salesflow.leads as l join salesflow.organizations as o on o.id = l.org_id
+                where l.org_id = get_best_contact_window.org_id and l.id = get_best_contact_window.lead_id
+            ) as c
+            cross join lateral (
+                select coalesce(c.own_tz, c.phone_tz, c.org_tz) as timezone,
+                       case when c.own_tz is not null then 'attribute' when c.phone_tz is not null then 'phone'
+                            when c.org_tz is not null then 'organization' end as timezone_source
+            ) as t
+        ) as z on true
+    ),
+    hours as (select h::smallint as hour_of_week from pg_catalog.generate_series(0, 167) as h),
+    counts as (
+        select h.hour_of_week,
+               (select count(*) from own where own.hour_of_week = h.hour_of_week) as n_h,
+               coalesce((select p.responses from salesflow.contact_patterns as p
+                         where p.org_id = get_best_contact_window.org_id and p.segment = '*'
+                           and p.hour_of_week = h.hour_of_week), 0) as o_h,
+               coalesce((select p.responses from salesflow.contact_patterns as p, lead
+                         where p.org_id = get_best_contact_window.org_id and p.segment = lead.segment
+                           and p.hour_of_week = h.hour_of_week), 0) as s_h
+        from hours as h
+    ),
+    totals as (select sum(c.n_h) as n, sum(c.o_h) as o, sum(c.s_h) as s from counts as c),
+    scored as (
+        select c.hour_of_week, c.n_h, t.n,
+               (c.n_h + 5 * ((c.s_h + 50 * ((c.o_h + 1.0) / (t.o + 168))) / (t.s + 50))) / (t.n + 5) as p
+        from counts as c cross join totals as t
+    )
+    select row(
+        (pg_catalog.row_number() over (order by s.p desc, s.hour_of_week))::integer,
+        s.hour_of_week / 24, s.hour_of_week % 24,
+        pg_catalog.format('%s %s:00–%s:00', (array['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'])[s.hour_of_week / 24 + 1],
+                          pg_catalog.lpad((s.hour_of_week % 24)::text, 2, '0'),
+                          pg_catalog.lpad((s.hour_of_week % 24 + 1)::text, 2, '0')),
+        s.p::real, s.n_h::integer, s.n::integer, (s.n / (s.n + 5.0))::real, zone.tz, zone.source
+    )::api.contact_window
+    from scored as s cross join zone
+    where exists (select from lead)
+    order by s.p desc, s.hour_of_week
+    limit 3
+$$;
+comment on function api.get_best_contact_window(uuid, uuid, timestamptz) is
+'The three hours of the week a lead is most likely to answer, in the lead''s time zone (attribute, phone country or the '
+'organisation''s default), from its own responses shrunk toward its segment''s and organisation''s pattern, with a confidence.';
+
+revoke execute on function api.get_best_contact_window(uuid, uuid, timestamptz) from public;
+grant execute on function
+api.get_best_contact_window(uuid, uuid, timestamptz),
+salesflow.is_timezone(text),
+salesflow.phone_timezone(text),
+salesflow.lead_responses(uuid, uuid[], timestamptz)
+to authenticated, service_role;
+
+alter table salesflow.contact_patterns enable row level security;
+drop policy if exists contact_patterns_select on salesflow.contact_patterns;
+create policy contact_patterns_select on salesflow.contact_patterns for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+revoke all on salesflow.contact_patterns from anon, authenticated, service_role;
+grant select on salesflow.contact_patterns to authenticated, service_role;
+
+select salesflow.schedule_job('contact_patterns', 'refresh_contact_patterns', every => '1 hour');
+
+-- source: sql/objects/78_playbooks_patterns.sql
+-- Playbooks (ordered steps with timing and channel) and their executions; finishing a step
+-- recommends the next one through ai_recommendations. Success patterns are mined by the
+-- mine_success_patterns job (functions/handlers/mine_success_patterns.py) and read here.
+
+alter table salesflow.playbooks enable row level security;
+alter table salesflow.playbook_steps enable row level security;
+alter table salesflow.playbook_executions enable row level security;
+alter table salesflow.playbook_execution_steps enable row level security;
+alter table salesflow.success_patterns enable row level security;
+
+drop policy if exists playbooks_select on salesflow.playbooks;
+create policy playbooks_select on salesflow.playbooks for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists playbooks_insert on salesflow.playbooks;
+create policy playbooks_insert on salesflow.playbooks for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+drop policy if exists playbooks_update on salesflow.playbooks;
+create policy playbooks_update on salesflow.playbooks for update to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]))
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+
+drop policy if exists playbook_steps_select on salesflow.playbook_steps;
+create policy playbook_steps_select on salesflow.playbook_steps for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists playbook_steps_insert on salesflow.playbook_steps;
+create policy playbook_steps_insert on salesflow.playbook_steps for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+
+drop policy if exists playbook_executions_select on salesflow.playbook_executions;
+create policy playbook_executions_select on salesflow.playbook_executions for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists playbook_executions_insert on salesflow.playbook_executions;
+create policy playbook_executions_insert on salesflow.playbook_executions for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+drop policy if exists playbook_executions_update on salesflow.playbook_executions;
+create policy playbook_executions_update on salesflow.playbook_executions for update to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]))
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+
+drop policy if exists playbook_execution_steps_select on salesflow.playbook_execution_steps;
+create policy playbook_execution_steps_select on salesflow.playbook_execution_steps for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists playbook_execution_steps_insert on salesflow.playbook_execution_steps;
+create policy playbook_execution_steps_insert on salesflow.playbook_execution_steps for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+drop policy if exists playbook_execution_steps_update on salesflow.playbook_execution_steps;
+create policy playbook_execution_steps_update on salesflow.playbook_execution_steps for update to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]))
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+
+drop policy if exists success_patterns_select on salesflow.success_patterns;
+create policy success_patterns_select on salesflow.success_patterns for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+
+revoke all on salesflow.playbooks, salesflow.playbook_steps, salesflow.playbook_executions,
+salesflow.playbook_execution_steps, salesflow.success_patterns from anon, authenticated, service_role;
+grant select, insert, update on salesflow.playbooks, salesflow.playbook_executions,
+salesflow.playbook_execution_steps to authenticated, service_role;
+grant select, insert on salesflow.playbook_steps to authenticated, service_role;
+grant select on salesflow.success_patterns to authenticated, service_role;
+
+-- Recommend step `pos` of an execution (due at its due_at), through the recommendation table.
+create or replace function salesflow.recommend_playbook_step(execution_id uuid, org_id uuid, pos integer, at timestamptz)
+returns void
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+    insert into salesflow.ai_recommendations (
+        org_id, lead_id, assignee_id, action_type, reason_key, reason, evidence, base_priority, half_life,
+        offered_at, expires_at, due_at, source, playbook_execution_id, segment, stage_at_fire, status_changed_at,
+        created_at
+    )
+    select e.org_id, e.lead_id, coalesce(e.assignee_id, l.owner_id), s.action_type,
+           'playbook:' || e.id || ':' || s.position,
+           pg_catalog.left(pg_catalog.format('Playbook "%s", step %s of %s: %s%s', p.name, s.position,
+               (select count(*) from salesflow.playbook_steps as c where c.org_id = p.org_id and c.playbook_id = p.id),
+               s.title, coalesce(' (' || s.channel || ')', '')), 1000),
+           pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('table', 'playbook_executions', 'id', e.id,
+                                                                     'position', s.position)),
+           70, '3 days', greatest(at, es.due_at), greatest(at, es.due_at) + interval '14 days', es.due_at, 'playbook',
+           e.id, salesflow.lead_segment(l.attributes, l.source), l.lifecycle_stage, at, at
+    from salesflow.playbook_executions as e
+    join salesflow.playbooks as p on p.org_id = e.org_id and p.id = e.playbook_id
+    join salesflow.playbook_steps as s on s.org_id = e.org_id and s.playbook_id = e.playbook_id
+                                      and s.position = recommend_playbook_step.pos
+    join salesflow.playbook_execution_steps as es on es.org_id = e.org_id and es.execution_id = e.id
+                                                 and es.position = s.position
+    join salesflow.leads as l on l.org_id = e.org_id and l.id = e.lead_id
+    where e.org_id = recommend_playbook_step.org_id and e.id = recommend_playbook_step.execution_id
+    on conflict (org_id, (coalesce(lead_id, deal_id)), action_type, reason_key)
+    where status in ('open', 'snoozed', 'accepted') do nothing
+$$;
+
+-- Finish the current step of an execution (done or skipped), close its recommendation, and
+-- recommend the next step (its due time counted from now), or complete the execution.
+create or replace function salesflow.advance_playbook(
+    org_id uuid, execution_id uuid, outcome salesflow.playbook_step_status, at timestamptz
+) returns salesflow.playbook_executions
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+    e salesflow.playbook_executions;
+    next_pos integer;
+begin
+    if outcome is null or outcome = 'pending' then
+        raise sqlstate '22023' using message = 'outcome must be done or skipped';
+    end if;
+    select * into e from salesflow.playbook_executions as x
+    where x.org_id = advance_playbook.org_id and x.id = advance_playbook.execution_id for update;
+    if e is null then
+        perform salesflow.not_found('playbook execution', advance_playbook.execution_id);
+    end if;
+    if e.status <> 'active' then
+        raise sqlstate '22023' using message = pg_catalog.format('the playbook execution is %s', e.status);
+    end if;
+    update salesflow.playbook_execution_steps as s
+    set status = advance_playbook.outcome, finished_at = at, finished_by = (select auth.uid())
+    where s.org_id = e.org_id and s.execution_id = e.id and s.position = e.current_position and s.status = 'pending';
+    update salesflow.ai_recommendations as r
+    set status = case advance_playbook.outcome when 'done' then 'done' else 'dismissed' end::salesflow.recommendation_status,
+        status_changed_at = at, status_changed_by = (select auth.uid()), snoozed_until = null
+    where r.org_id = e.org_id and r.lead_id = e.lead_id and r.reason_key = 'playbook:' || e.id || ':' || e.current_position
+      and r.status in ('open', 'snoozed', 'accepted');
+    select min(s.position) into next_pos from salesflow.playbook_execution_steps as s
+    where s.org_id = e.org_id and s.execution_id = e.id and s.position > e.current_position;
+    if next_pos is null then
+        update salesflow.playbook_executions as x set status = 'completed', current_position = null, finished_at = at
+        where x.org_id = e.org_id and x.id = e.id returning x.* into e;
+    else
+        -- the next step is due `wait` after this one finished
+        update salesflow.playbook_execution_steps as s
+        set due_at = at + (select st.wait from salesflow.playbook_steps as st
+                           where st.org_id = e.org_id and st.playbook_id = e.playbook_id and st.position = next_pos)
+        where s.org_id = e.org_id and s.execution_id = e.id and s.position = next_pos;
+        update salesflow.playbook_executions as x set current_position = next_pos
+        where x.org_id = e.org_id and x.id = e.id returning x.* into e;
+        perform salesflow.recommend_playbook_step(e.id, e.org_id, next_pos, at);
+    end if;
+    return e;
+end
+$$;
+
+-- A reaction done / dismissed on a playbook step's recommendation finishes that step.
+create or replace function salesflow.finish_playbook_step_of(
+    r salesflow.ai_recommendations, outcome text, at timestamptz
+) returns void
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+begin
+    if (r).playbook_execution_id is not null and exists (
+        select from salesflow.playbook_executions as e
+        where e.org_id = (r).org_id and e.id = (r).playbook_execution_id and e.status = 'active'
+          and (r).reason_key = 'playbook:' || e.id || ':' || e.current_position
+    ) then
+        perform salesflow.advance_playbook((r).org_id, (r).playbook_execution_id,
+                                           outcome::salesflow.playbook_step_status, at);
+    end if;
+end
+$$;
+
+create or replace function api.create_playbook(org_id uuid, name text, steps jsonb, description text default null)
+returns table (playbook_id uuid, playbook_name text, step_count integer)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    pid uuid;
+    n integer;
+begin
+    if steps is null or pg_catalog.jsonb_typeof(steps) <> 'array' or pg_catalog.jsonb_array_length(steps) not between 1 and 100 then
+        raise sqlstate '22023' using message = 'steps must be an array of 1 to 100 steps',
+            hint = '[{"action_type": "call", "title": "Intro call", "channel": "phone", "wait_days": 0}, ...]';
+    end if;
+    if not create_playbook.org_id = any(salesflow.my_org_ids('{owner,admin}')) then
+        raise sqlstate '42501' using message = 'only owners and admins create playbooks';
+    end if;
+    begin
+        insert into salesflow.playbooks as p (org_id, name, description, created_by)
+        values (create_playbook.org_id, pg_catalog.btrim(create_playbook.name), create_playbook.description,
+                (select auth.uid()))
+        returning p.id into pid;
+        insert into salesflow.playbook_steps (org_id, playbook_id, position, action_type, channel, title, wait)
+        select create_playbook.org_id, pid, x.n, (x.s ->> 'action_type')::salesflow.recommendation_action,
+               (x.s ->> 'channel')::salesflow.channel, pg_catalog.btrim(x.s ->> 'title'),
+               pg_catalog.make_interval(days => coalesce((x.s ->> 'wait_days')::integer, 0))
+        from pg_catalog.jsonb_array_elements(create_playbook.steps) with ordinality as x (s, n);
+    exception
+        when check_violation or not_null_violation or invalid_text_representation or numeric_value_out_of_range then
+            raise sqlstate '22023' using message = pg_catalog.format('invalid playbook: %s', sqlerrm),
+                hint = 'each step needs action_type and title; channel and wait_days (>= 0) are optional';
+    end;
+    get diagnostics n = row_count;
+    return query select pid, pg_catalog.btrim(create_playbook.name), n;
+end
+$$;
+comment on function api.create_playbook(uuid, text, jsonb, text) is
+'Create a playbook from ordered steps [{"action_type", "title", "channel"?, "wait_days"?}] (owners, admins).';
+
+create or replace function api.start_playbook(
+    org_id uuid, playbook_id uuid, lead_id uuid, assignee_id uuid default null, as_of timestamptz default null
+)
+returns table (execution_id uuid, current_position integer, status text)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    at timestamptz := coalesce(start_playbook.as_of, pg_catalog.now());
+    e salesflow.playbook_executions;
+begin
+    perform from salesflow.playbooks as p
+    where p.org_id = start_playbook.org_id and p.id = start_playbook.playbook_id and p.active;
+    if not found then
+        perform salesflow.not_found('playbook', start_playbook.playbook_id);
+    end if;
+    insert into salesflow.playbook_executions as x (org_id, playbook_id, lead_id, assignee_id, current_position, started_at)
+    values (start_playbook.org_id, start_playbook.playbook_id, start_playbook.lead_id, start_playbook.assignee_id, 1, at)
+    returning x.* into e;
+    insert into salesflow.playbook_execution_steps (org_id, execution_id, position, due_at)
+    select s.org_id, e.id, s.position, case when s.position = 1 then at + s.wait end
+    from salesflow.playbook_steps as s
+    where s.org_id = e.org_id and s.playbook_id = e.playbook_id;
+    perform salesflow.recommend_playbook_step(e.id, e.org_id, 1, at);
+    return query select e.id, e.current_position, e.status;
+exception
+    when unique_violation then
+        raise sqlstate '22023' using message = 'this lead is already running this playbook';
+end
+$$;
+comment on function api.start_playbook(uuid, uuid, uuid, uuid, timestamptz) is
+'Put a lead on a playbook; its first step becomes a recommendation for the assignee (default: the lead''s owner).';
+
+create or replace function api.finish_playbook_step(
+    org_id uuid, execution_id uuid, step_status salesflow.playbook_step_status default 'done',
+    as_of timestamptz default null
+)
+returns table (execution uuid, current_position integer, status text)
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+    select e.id, e.current_position, e.status
+    from salesflow.advance_playbook(finish_playbook_step.org_id, finish_playbook_step.execution_id,
+                                    finish_playbook_step.step_status,
+                                    coalesce(finish_playbook_step.as_of, pg_catalog.now())) as e
+$$;
+comment on function api.finish_playbook_step(uuid, uuid, salesflow.playbook_step_status, timestamptz) is
+'Finish the current step of a playbook execution (done or skipped): the next step is recommended, or the execution completes.';
+
+create or replace function api.get_playbook_execution(org_id uuid, execution_id uuid, as_of timestamptz default null)
+returns table (
+    step integer, title text, action_type salesflow.recommendation_action, channel salesflow.channel,
+    status text, due_at timestamptz, finished_at timestamptz
+)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select s.position, st.title, st.action_type, st.channel,
+           case when s.status = 'pending' and s.due_at < coalesce(get_playbook_execution.as_of, pg_catalog.now())
+                then 'overdue' else s.status::text end,
+           s.due_at, s.finished_at
+    from salesflow.playbook_execution_steps as s
+    join salesflow.playbook_executions as e on e.org_id = s.org_id and e.id = s.execution_id
+    join salesflow.playbook_steps as st on st.org_id = e.org_id and st.playbook_id = e.playbook_id and st.position = s.position
+    where s.org_id = get_playbook_execution.org_id and s.execution_id = get_playbook_execution.execution_id
+    order by s.position
+$$;
+comment on function api.get_playbook_execution(uuid, uuid, timestamptz) is
+'The steps of a playbook execution: pending, overdue (pending past due), done or skipped.';
+
+create or replace function api.list_success_patterns(org_id uuid, outcome text default null, page_size integer default 50)
+returns table (
+    pattern_outcome text, pattern_key text, description text, support real, confidence real, lift real, cases integer,
+    successes integer, median_days_to_outcome real, mined_at timestamptz
+)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select p.outcome, p.pattern_key, p.description, p.support, p.confidence, p.lift, p.cases, p.successes,
+           p.median_days_to_outcome, p.mined_at
+    from salesflow.success_patterns as p
+    where p.org_id = list_success_patterns.org_id
+      and (list_success_patterns.outcome is null or p.outcome = list_success_patterns.outcome)
+    order by p.lift desc, p.support desc, p.pattern_key
+    limit salesflow.check_page_size(list_success_patterns.page_size)
+$$;
+comment on function api.list_success_patterns(uuid, text, integer) is
+'Mined success patterns (deal_won, lead_converted) by lift: support, confidence and lift against the base rate.';
+
+-- A playbook proposed from a mined pattern: its outbound touches become steps, in order (a pair
+-- pattern gives two steps, two days apart). Inbound touches are the lead's, not steps; timing
+-- patterns have no steps. Owners and admins; the playbook names the pattern it came from.
+create or replace function api.propose_playbook_from_pattern(
+    org_id uuid, pattern_outcome text, pattern_key text, name text default null
+)
+returns table (playbook_id uuid, playbook_name text, step_count integer)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    pattern salesflow.success_patterns;
+    steps jsonb;
+    created record;
+begin
+    select * into pattern from salesflow.success_patterns as p
+    where p.org_id = propose_playbook_from_pattern.org_id and p.outcome = propose_playbook_from_pattern.pattern_outcome
+      and p.pattern_key = propose_playbook_from_pattern.pattern_key;
+    if pattern is null then
+        raise sqlstate 'PT404' using message = pg_catalog.format('pattern %L not found', propose_playbook_from_pattern.pattern_key);
+    end if;
+    select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'action_type', case t.kind when 'call' then 'call' when 'phone' then 'call' when 'meeting' then 'meeting'
+                                         when 'whatsapp' then 'whatsapp' when 'sms' then 'whatsapp' when 'email' then 'email'
+                                         else 'send_content' end,
+               'channel', case t.kind when 'call' then 'phone' when 'meeting' then null else t.kind end,
+               'title', pg_catalog.initcap(t.kind) || ' (from pattern ' || pattern.pattern_key || ')',
+               'wait_days', case when t.n = 1 then 0 else 2 end
+           ) order by t.n)
+    into steps
+    from (
+        select pg_catalog.split_part(x.token, ':', 1) as kind, x.n
+        from pg_catalog.regexp_split_to_table(
+                 pg_catalog.regexp_replace(pattern.pattern_key, '^(has|seq):', ''), ' -> ') with ordinality as x (token, n)
+        where pattern.pattern_key ~ '^(has|seq):' and x.token like '%:outbound'
+          and pg_catalog.split_part(x.token, ':', 1) not in ('note', 'task')
+    ) as t;
+    if steps is null then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('pattern %L has no outbound touches to turn into steps', pattern.pattern_key);
+    end if;
+    select * into created from api.create_playbook(
+        propose_playbook_from_pattern.org_id,
+        coalesce(propose_playbook_from_pattern.name, pg_catalog.left('From pattern: ' || pattern.description, 200)),
+        steps, pg_catalog.format('Proposed from %s (lift %s, support %s)', pattern.pattern_key,
+                                 pg_catalog.round(pattern.lift::numeric, 2), pg_catalog.round(pattern.support::numeric, 3))
+    ) as c;
+    update salesflow.playbooks as p set pattern_id = pattern.id
+    where p.org_id = propose_playbook_from_pattern.org_id and p.id = created.playbook_id;
+    return query select created.playbook_id, created.playbook_name, created.step_count;
+end
+$$;
+comment on function api.propose_playbook_from_pattern(uuid, text, text, text) is
+'Propose a playbook from a mined success pattern: its outbound touches become ordered steps (owners, admins).';
+
+revoke execute on function
+api.propose_playbook_from_pattern(uuid, text, text, text),
+api.create_playbook(uuid, text, jsonb, text),
+api.start_playbook(uuid, uuid, uuid, uuid, timestamptz),
+api.finish_playbook_step(uuid, uuid, salesflow.playbook_step_status, timestamptz),
+api.get_playbook_execution(uuid, uuid, timestamptz),
+api.list_success_patterns(uuid, text, integer)
+from public;
+grant execute on function
+api.propose_playbook_from_pattern(uuid, text, text, text),
+api.create_playbook(uuid, text, jsonb, text),
+api.start_playbook(uuid, uuid, uuid, uuid, timestamptz),
+api.finish_playbook_step(uuid, uuid, salesflow.playbook_step_status, timestamptz),
+api.get_playbook_execution(uuid, uuid, timestamptz),
+api.list_success_patterns(uuid, text, integer),
+salesflow.recommend_playbook_step(uuid, uuid, integer, timestamptz),
+salesflow.advance_playbook(uuid, uuid, salesflow.playbook_step_status, timestamptz),
+salesflow.finish_playbook_step_of(salesflow.ai_recommendations, text, timestamptz)
+to authenticated, service_role;
+
+-- mining once a day at 02:41 UTC
+select salesflow.schedule_job('mine_success_patterns', 'mine_success_patterns', cron => '41 2 * * *');
+
+-- source: sql/objects/79_analytics_views.sql
+-- The analysts' materialized views (DESIGN.md decision 14): in `analytics`, never granted to app
+-- roles, each with the plain unique index REFRESH ... CONCURRENTLY needs, refreshed by the queue
+-- (refresh_view jobs, scheduled below, or on demand through api.refresh_views), and read by apps
+-- through tenant-checked RPCs. Analysts with psql use the read-only role salesflow_analyst.
+--
+-- `create materialized view if not exists`: this file is re-applied on every deploy, and a view
+-- whose definition changes must be dropped by a migration first.
+
+-- Open recommendations with their decayed priority at refresh time, taken at the start of the hour:
+-- refreshes within the same hour then produce the same rows for unchanged items, and REFRESH
+-- CONCURRENTLY writes only what changed (with now() every row would differ at every refresh).
+-- Narrow on purpose: the concurrent refresh compares old and new rows whole, so the reason text
+-- stays in the table (api.get_followups joins it for the page it returns).
+create materialized view if not exists analytics.followups_scored as
+select
+    r.org_id,
+    r.id,
+    r.lead_id,
+    r.deal_id,
+    r.assignee_id,
+    r.action_type,
+    r.rule_key,
+    r.base_priority,
+    salesflow.decayed_priority(r.base_priority, r.half_life, r.offered_at, date_trunc('hour', now())) as priority,
+    r.offered_at,
+    r.expires_at,
+    date_trunc('hour', now()) as priority_as_of
+from salesflow.ai_recommendations as r
+where r.status = 'open' and r.expires_at > now();
+create unique index if not exists followups_scored_key on analytics.followups_scored (org_id, id);
+
+-- Stage-to-stage conversion and median days per step, by lead source, owner and the month the
+-- lead entered the from-stage. to_stage '(not yet)' counts the leads still in from_stage. owner_id
+-- uses the nil uuid for unowned leads, so the unique index has no nulls.
+create materialized view if not exists analytics.conversion_microsteps as
+with entries as (
+    select
+        c.org_id,
+        c.lead_id,
+        c.to_stage as stage,
+        c.changed_at as entered_at,
+        lead(c.to_stage) over w as next_stage,
+        lead(c.changed_at) over w as left_at
+    from salesflow.lead_stage_changes as c
+    window w as (partition by c.org_id, c.lead_id order by c.changed_at, c.id)
+)
+
+select
+    e.org_id,
+    l.source,
+    coalesce(l.owner_id, '00000000-0000-0000-0000-000000000000'::uuid) as owner_id,
+    date_trunc('month', e.entered_at at time zone 'UTC')::date as month,
+    e.stage as from_stage,
+    coalesce(e.next_stage::text, '(not yet)') as to_stage,
+    count(*) as leads,
+    (count(*)::double precision / sum(count(*)) over (
+        partition by
+            e.org_id, l.source, coalesce(l.owner_id, '00000000-0000-0000-0000-000000000000'::uuid),
+            date_trunc('month', e.entered_at at time zone 'UTC')::date, e.stage
+    ))::real as conversion,
+    (percentile_cont(0.5) within group (order by extract(epoch from e.left_at - e.entered_at) / 86400))::real
+        as median_days
+from entries as e
+inner join salesflow.leads as l on e.org_id = l.org_id and e.lead_id = l.id
+group by
+    e.org_id, l.source, coalesce(l.owner_id, '00000000-0000-0000-0000-000000000000'::uuid),
+    date_trunc('month', e.entered_at at time zone 'UTC')::date, e.stage, coalesce(e.next_stage::text, '(not yet)');
+create unique index if not exists conversion_microsteps_key
+on analytics.conversion_microsteps (org_id, source, owner_id, month, from_stage, to_stage);
+
+-- Per channel and organisation: touches each way, response rate (an outbound touch whose next
+-- touch on the same channel with the same lead is inbound), median reply hours, and the share of
+-- the organisation's converted leads (customer, evangelist or a won deal) this channel touched.
+create materialized view if not exists analytics.channel_performance_metrics as
+with touches as (
+    select
+        m.org_id,
+        m.lead_id,
+        m.channel::text as channel,
+        m.direction,
+        m.sent_at as at
+    from salesflow.messages as m
+    union all
+    select
+        a.org_id,
+        a.lead_id,
+        case a.kind when 'call' then 'phone' else a.kind::text end as channel,
+        a.direction,
+        a.occurred_at
+    from salesflow.activities as a
+    where a.direction is not null and a.lead_id is not null
+),
+
+ordered as (
+    select
+        t.*,
+        lead(t.direction) over w as next_direction,
+        lead(t.at) over w as next_at
+    from touches as t
+    window w as (partition by t.org_id, t.lead_id, t.channel order by t.at)
+),
+
+converted as (
+    select
+        l.org_id,
+        l.id as lead_id
+    from salesflow.leads as l
+    where l.lifecycle_stage in ('customer', 'evangelist')
+    union
+    select
+        d.org_id,
+        d.lead_id
+    from salesflow.deals as d
+    where d.stage = 'closed_won' and d.lead_id is not null
+),
+
+per_channel as (
+    select
+        o.org_id,
+        o.channel,
+        count(*) filter (where o.direction = 'outbound') as outbound,
+        count(*) filter (where o.direction = 'inbound') as inbound,
+        count(*) filter (where o.direction = 'outbound' and o.next_direction = 'inbound') as answered,
+        percentile_cont(0.5) within group (order by extract(epoch from o.next_at - o.at) / 3600)
+        filter (where o.direction = 'outbound' and o.next_direction = 'inbound') as median_reply_hours
+    from ordered as o
+    group by o.org_id, o.channel
+),
+
+reach as (
+    select
+        t.org_id,
+        t.channel,
+        count(*) as leads_touched,
+        count(c.lead_id) as converted_leads_touched
+    from (select distinct
+        t.org_id,
+        t.channel,
+        t.lead_id
+    from touches as t) as t
+    left join converted as c on t.org_id = c.org_id and t.lead_id = c.lead_id
+    group by t.org_id, t.channel
+)
+
+select
+    p.org_id,
+    p.channel,
+    p.outbound,
+    p.inbound,
+    p.answered,
+    (p.answered::double precision / nullif(p.outbound, 0))::real as response_rate,
+    p.median_reply_hours::real as median_reply_hours,
+    r.leads_touched,
+    r.converted_leads_touched,
+    now() as refreshed_at
+from per_channel as p
+inner join reach as r on p.org_id = r.org_id and p.channel = r.channel;
+create unique index if not exists channel_performance_metrics_key on analytics.channel_performance_metrics (org_id, channel);
+
+-- The read-only role for analysts (psql, BI tools): SELECT on everything in analytics, nothing else.
+-- NOLOGIN: grant it to a login role of your own (grant salesflow_analyst to alice).
+do $$
+begin
+    if not exists (select from pg_catalog.pg_roles where rolname = 'salesflow_analyst') then
+        create role salesflow_analyst nologin;
+    end if;
+end
+$$;
+grant usage on schema analytics to salesflow_analyst;
+grant select on all tables in schema analytics to salesflow_analyst;
+revoke all on analytics.followups_scored, analytics.conversion_microsteps, analytics.channel_performance_metrics
+from public, anon, authenticated, service_role;
+
+-- The tenant-checked readers. security definer (app roles have no privilege on analytics); each
+-- filters by the organisation and checks that the caller is a member of it.
+create or replace function api.get_followups(org_id uuid, assignee_id uuid default null, page_size integer default 50)
+returns table (
+    id uuid, lead_id uuid, deal_id uuid, assignee_id uuid, action_type salesflow.recommendation_action,
+    rule_key text, reason text, base_priority real, priority real, offered_at timestamptz, expires_at timestamptz,
+    priority_as_of timestamptz
+)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select f.id, f.lead_id, f.deal_id, f.assignee_id, f.action_type, f.rule_key, r.reason, f.base_priority,
+           f.priority::real, f.offered_at, f.expires_at, f.priority_as_of
+    from (
+        select * from analytics.followups_scored as f
+        where f.org_id = get_followups.org_id and get_followups.org_id = any(salesflow.my_org_ids())
+          and (get_followups.assignee_id is null or f.assignee_id = get_followups.assignee_id)
+        order by f.priority desc, f.id
+        limit salesflow.check_page_size(get_followups.page_size)
+    ) as f
+    join salesflow.ai_recommendations as r on r.org_id = f.org_id and r.id = f.id
+    order by f.priority desc, f.id
+$$;
+comment on function api.get_followups(uuid, uuid, integer) is
+'Open follow-ups with their decayed priority as of the last refresh of analytics.followups_scored (members only).';
+
+create or replace function api.get_conversion_funnel(org_id uuid, since timestamptz default null)
+returns table (
+    source salesflow.lead_source, owner_id uuid, month date, from_stage salesflow.lifecycle_stage, to_stage text,
+    leads bigint, conversion real, median_days real
+)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select c.source, nullif(c.owner_id, '00000000-0000-0000-0000-000000000000'::uuid), c.month, c.from_stage,
+           c.to_stage, c.leads, c.conversion, c.median_days
+    from analytics.conversion_microsteps as c
+    where c.org_id = get_conversion_funnel.org_id and get_conversion_funnel.org_id = any(salesflow.my_org_ids())
+      and (get_conversion_funnel.since is null or c.month >= (get_conversion_funnel.since at time zone 'UTC')::date)
+    order by c.month desc, c.source, c.owner_id, c.from_stage, c.to_stage
+$$;
+comment on function api.get_conversion_funnel(uuid, timestamptz) is
+'Stage-to-stage conversion and median days per step by source, owner and month, from analytics.conversion_microsteps.';
+
+create or replace function api.get_channel_performance(org_id uuid)
+returns table (
+    channel text, outbound bigint, inbound bigint, answered bigint, response_rate real, median_reply_hours real,
+    leads_touched bigint, converted_leads_touched bigint, share_of_conversions real, refreshed_at timestamptz
+)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select m.channel, m.outbound, m.inbound, m.answered, m.response_rate, m.median_reply_hours, m.leads_touched,
+           m.converted_leads_touched,
+           (m.converted_leads_touched::double precision / nullif(
+               (select count(*) from salesflow.leads as l
+                where l.org_id = m.org_id and (l.lifecycle_stage in ('customer', 'evangelist') or exists (
+                    select from salesflow.deals as d
+                    where d.org_id = l.org_id and d.lead_id = l.id and d.stage = 'closed_won'))), 0))::real,
+           m.refreshed_at
+    from analytics.channel_performance_metrics as m
+    where m.org_id = get_channel_performance.org_id and get_channel_performance.org_id = any(salesflow.my_org_ids())
+    order by m.channel
+$$;
+comment on function api.get_channel_performance(uuid) is
+'Per channel: touches, response rate, median reply hours and the share of converted leads it touched (members only).';
+
+-- On demand: owners and admins queue a refresh of every analytics view (the refresh_view job;
+-- one pending job per view, whoever asks).
+create or replace function api.refresh_views(org_id uuid)
+returns table (view_name text, job_id bigint)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+    if not refresh_views.org_id = any(salesflow.my_org_ids('{owner,admin}')) then
+        raise sqlstate '42501' using message = 'only owners and admins may refresh the analytics views';
+    end if;
+    return query
+    select v.matviewname::text,
+           salesflow.enqueue('refresh_view', pg_catalog.jsonb_build_object('view', v.matviewname),
+                             idempotency_key => 'refresh_view:' || v.matviewname)
+    from pg_catalog.pg_matviews as v
+    where v.schemaname = 'analytics' and v.matviewname in ('followups_scored', 'conversion_microsteps',
+                                                           'channel_performance_metrics', 'leads_scored',
+                                                           'personality_insights')
+    order by v.matviewname;
+end
+$$;
+comment on function api.refresh_views(uuid) is
+'Queue a refresh of the analytics materialized views now (owners and admins); returns the job per view.';
+
+revoke execute on function
+api.get_followups(uuid, uuid, integer),
+api.get_conversion_funnel(uuid, timestamptz),
+api.get_channel_performance(uuid),
+api.refresh_views(uuid)
+from public;
+grant execute on function
+api.get_followups(uuid, uuid, integer),
+api.get_conversion_funnel(uuid, timestamptz),
+api.get_channel_performance(uuid),
+api.refresh_views(uuid)
+to authenticated, service_role;
+
+select
+    salesflow.schedule_job(
+        'refresh_' || v, 'refresh_view', every => '15 minutes',
+        payload => pg_catalog.jsonb_build_object('view', v)
+    )
+from unnest(array['followups_scored', 'conversion_microsteps', 'channel_performance_metrics']) as v;
+
 -- source: sql/objects/90_grants.sql
 -- Grants: nothing by default, then what each role needs, function by function.
 
