@@ -117,3 +117,67 @@ select s.id from salesflow.ai_suggestions as s where s.org_id = %(org_id)s and s
 insert into salesflow.ai_suggestions (org_id, lead_id, kind, content, request_id, job_id, offline_model)
 values (%(org_id)s, %(lead_id)s, %(kind)s, %(content)s, %(request_id)s, %(job_id)s, %(offline_model)s)
 on conflict (org_id, job_id) where job_id is not null do nothing;
+
+-- name: evaluate_recommendations
+select salesflow.evaluate_recommendations(%(org_id)s, %(lead_ids)s::uuid[]) as opened;
+
+-- name: sweep_recommendations
+select salesflow.sweep_recommendations() as result;
+
+-- name: refresh_contact_patterns
+select salesflow.refresh_contact_patterns(%(org_id)s) as rows;
+
+-- name: mining_orgs
+select id from salesflow.organizations where %(org_id)s::uuid is null or id = %(org_id)s::uuid order by id;
+
+-- name: mining_deal_events
+-- mine_success_patterns: closed deals with a lead, and every touch of that lead up to the close
+select d.id as case_id, d.stage = 'closed_won' as success, d.created_at as started_at, d.closed_at as ended_at,
+       t.at, t.token
+from salesflow.deals as d
+left join lateral (
+    select a.occurred_at as at, a.kind::text || ':' || coalesce(a.direction::text, 'internal') as token
+    from salesflow.activities as a
+    where a.org_id = d.org_id and a.lead_id = d.lead_id and a.occurred_at <= d.closed_at
+    union all
+    select m.sent_at, m.channel::text || ':' || m.direction::text
+    from salesflow.messages as m
+    where m.org_id = d.org_id and m.lead_id = d.lead_id and m.sent_at <= d.closed_at
+) as t on true
+where d.org_id = %(org_id)s and d.stage in ('closed_won', 'closed_lost') and d.lead_id is not null
+order by d.id, t.at;
+
+-- name: mining_lead_events
+-- mine_success_patterns: leads that became customers (or evangelists) or were disqualified, with
+-- their touches up to the moment they got there
+select l.id as case_id, l.lifecycle_stage in ('customer', 'evangelist') as success, l.created_at as started_at,
+       e.ended_at, t.at, t.token
+from salesflow.leads as l
+cross join lateral (
+    select coalesce(max(c.changed_at), l.updated_at) as ended_at from salesflow.lead_stage_changes as c
+    where c.org_id = l.org_id and c.lead_id = l.id and c.to_stage = l.lifecycle_stage
+) as e
+left join lateral (
+    select a.occurred_at as at, a.kind::text || ':' || coalesce(a.direction::text, 'internal') as token
+    from salesflow.activities as a
+    where a.org_id = l.org_id and a.lead_id = l.id and a.occurred_at <= e.ended_at
+    union all
+    select m.sent_at, m.channel::text || ':' || m.direction::text
+    from salesflow.messages as m
+    where m.org_id = l.org_id and m.lead_id = l.id and m.sent_at <= e.ended_at
+) as t on true
+where l.org_id = %(org_id)s and l.lifecycle_stage in ('customer', 'evangelist', 'disqualified')
+order by l.id, t.at;
+
+-- name: delete_success_patterns
+delete from salesflow.success_patterns where org_id = %(org_id)s and outcome = %(outcome)s;
+
+-- name: insert_success_pattern
+insert into salesflow.success_patterns (
+    org_id, outcome, pattern_key, description, support, confidence, lift, cases, successes, median_days_to_outcome,
+    job_id
+)
+values (
+    %(org_id)s, %(outcome)s, %(pattern_key)s, %(description)s, %(support)s, %(confidence)s, %(lift)s, %(cases)s,
+    %(successes)s, %(median_days)s, %(job_id)s
+);

@@ -164,8 +164,11 @@ def test_catalog_invariants(db: psycopg.Connection) -> None:
     # order, and system jobs (purges, refreshes) have no org, so org_id is nullable and leads no index
     # (embedding_queue likewise: the embed job claims across organisations; embedding_models has no org)
     # llm_models is the global model catalogue (providers' prices, no org): a reference table too
+    # recommendation_rules (shipped defaults with org_id null, plus overrides) and calling_code_zones
+    # are small reference tables as well
     not_distributed = {"organizations", "org_members", "schema_migrations", "schema_objects", "jobs", "job_schedules",
-                       "embedding_queue", "embedding_models", "llm_models"}
+                       "embedding_queue", "embedding_models", "llm_models", "recommendation_rules",
+                       "calling_code_zones"}
     tenant = {name: t for name, t in cat["tables"].items() if name not in not_distributed}
     for name, table in cat["tables"].items():
         assert table["rls"], f"RLS is off on salesflow.{name}"

@@ -134,6 +134,61 @@ SEEDS = {
         "update salesflow.organizations set settings = '{\"ai\": {\"pii\": {\"kinds\": [\"iban\"]}}}' "
         "where id = %(org)s"
     ),
+    # recommendations: an organisation's own version of a rule, one open item (the lead has gone quiet
+    # by then), and two month-old verdicts of the same rule, so that lift has something to compare
+    "salesflow.recommendation_rules": (
+        "insert into salesflow.recommendation_rules (org_id, rule_key, version, action_type, base_priority, "
+        "half_life, ttl, params, description) values (%(org)s, 'gone_quiet', 2, 're_engage', 40, '7 days', '14 days', "
+        "'{\"quiet_days\": 14}', 'quiet')"
+    ),
+    "salesflow.ai_recommendations": (
+        "with past as (insert into salesflow.ai_recommendations (org_id, lead_id, action_type, reason_key, reason, "
+        "base_priority, half_life, offered_at, expires_at, source, rule_id, rule_key, rule_version, segment, "
+        "stage_at_fire, status, status_changed_at, status_changed_by, created_at) "
+        "select l.org_id, l.id, 're_engage', 'gone_quiet', 'Quiet', 50, '7 days', now() - interval '40 days', "
+        "now() - interval '26 days', 'rule', r.id, 'gone_quiet', 1, 'other', 'lead', "
+        "s.status::salesflow.recommendation_status, "
+        "now() - interval '39 days', l.owner_id, now() - interval '40 days' "
+        "from salesflow.leads as l, salesflow.recommendation_rules as r, "
+        "(values ('done'), ('dismissed')) as s (status) "
+        "where l.org_id = %(org)s and r.org_id is null and r.rule_key = 'gone_quiet') "
+        "select salesflow.evaluate_recommendations(%(org)s, array(select l.id from salesflow.leads as l "
+        "where l.org_id = %(org)s), now() + interval '15 days')"
+    ),
+    "salesflow.recommendation_reactions": (
+        "insert into salesflow.recommendation_reactions (org_id, recommendation_id, user_id, reaction, note) "
+        "select r.org_id, r.id, r.status_changed_by, 'dismissed', 'not now' from salesflow.ai_recommendations as r "
+        "where r.org_id = %(org)s and r.status = 'dismissed'"
+    ),
+    "salesflow.recommendation_rule_stats": (
+        "insert into salesflow.recommendation_rule_stats (org_id, rule_key, segment, successes, failures) "
+        "values (%(org)s, 'gone_quiet', 'other', 1, 1)"
+    ),
+    "salesflow.contact_patterns": "select salesflow.refresh_contact_patterns(%(org)s)",
+    "salesflow.success_patterns": (
+        "insert into salesflow.success_patterns (org_id, outcome, pattern_key, description, support, confidence, lift, "
+        "cases, successes) values (%(org)s, 'deal_won', 'has:call:outbound', 'calls', 0.5, 1, 2, 3, 3)"
+    ),
+    # two playbooks: one the lead runs (finish_playbook_step), one it may start (start_playbook)
+    "salesflow.playbooks": (
+        "insert into salesflow.playbooks (org_id, name) values (%(org)s, 'Running'), (%(org)s, 'Fresh')"
+    ),
+    "salesflow.playbook_steps": (
+        "insert into salesflow.playbook_steps (org_id, playbook_id, position, action_type, title) "
+        "select p.org_id, p.id, s.n, 'call', 'Step ' || s.n from salesflow.playbooks as p "
+        "cross join generate_series(1, 2) as s (n) where p.org_id = %(org)s"
+    ),
+    "salesflow.playbook_executions": (
+        "insert into salesflow.playbook_executions (org_id, playbook_id, lead_id, current_position) "
+        "select p.org_id, p.id, (select l.id from salesflow.leads as l where l.org_id = %(org)s limit 1), 1 "
+        "from salesflow.playbooks as p where p.org_id = %(org)s and p.name = 'Running'"
+    ),
+    "salesflow.playbook_execution_steps": (
+        "insert into salesflow.playbook_execution_steps (org_id, execution_id, position) "
+        "select e.org_id, e.id, s.position from salesflow.playbook_executions as e "
+        "join salesflow.playbook_steps as s on s.org_id = e.org_id and s.playbook_id = e.playbook_id "
+        "where e.org_id = %(org)s"
+    ),
     "salesflow.compliance_log": (
         "insert into salesflow.compliance_log (org_id, task, purpose, passed, rules_version, text_sha256, action) "
         "values (%(org)s, 'chat', 'chat', true, 'isolation', repeat('0', 64), 'delivered')"
@@ -228,11 +283,25 @@ def build_world(conn: psycopg.Connection) -> World:
             for t in (a, b):
                 t.rows["suggestion"] = one(conn, "select min(id::text) from salesflow.ai_suggestions "
                                                  "where org_id = %s", (t.org_id,))
+        if "salesflow.ai_recommendations" in tables:
+            for table in ("salesflow.ai_recommendations", "salesflow.playbooks", "salesflow.playbook_steps",
+                          "salesflow.playbook_executions", "salesflow.playbook_execution_steps"):
+                conn.execute(SEEDS[table], {"org": b.org_id})
+            for t in (a, b):
+                t.rows["recommendation"] = one(conn, "select min(id::text) from salesflow.ai_recommendations "
+                                                     "where org_id = %s and status = 'open'", (t.org_id,))
+                t.rows["playbook"] = one(conn, "select id from salesflow.playbooks where org_id = %s "
+                                               "and name = 'Fresh'", (t.org_id,))
+                t.rows["execution"] = one(conn, "select id from salesflow.playbook_executions where org_id = %s",
+                                          (t.org_id,))
         if "salesflow.conversations" in tables:
             conn.execute(SEEDS["salesflow.conversations"], {"org": b.org_id})
             for t in (a, b):
                 t.rows["conversation"] = one(conn, "select min(id::text) from salesflow.conversations "
                                                    "where org_id = %s", (t.org_id,))
+    # the analysts' views, read through tenant-checked RPCs, see the seeds once refreshed
+    for (view,) in conn.execute("select matviewname from pg_matviews where schemaname = 'analytics'").fetchall():
+        conn.execute(sql.SQL("refresh materialized view {}").format(sql.Identifier("analytics", view)))
     return World(a, b, uuid.uuid4())
 
 
@@ -277,6 +346,10 @@ class Table:
         shows when the update reached org A's rows.
         """
         settable = [c for c in self.columns if c.has_default and not c.generated and not c.indexed]
+        # else an indexed column with a default (an append-only ledger's timestamp), else any column
+        # (a reference table without defaults: app roles may not write it at all)
+        settable = settable or [c for c in self.columns if c.has_default and not c.generated]
+        settable = settable or [c for c in self.columns if not c.generated]
         settable.sort(key=lambda c: c.type != "timestamp with time zone")
         return settable[0] if settable else None
 
@@ -525,6 +598,10 @@ FIXED: dict[str, Any] = {
     "model_id": None, "budget": 1, "authority": 1, "need": 1, "timeline": 1, "notes": None,
     "attribute": "segment", "feature": "chat", "enabled": True, "rollout_percent": 10, "rollout_by": "user",
     "segments": [],
+    "as_of": None, "action_type": "call", "reason": "Call back", "base_priority": 50, "half_life": "3 days",
+    "expires_in": "7 days", "reaction": "accepted", "note": None, "snooze_until": None, "rule_key": "gone_quiet",
+    "horizon": "30 days", "steps": [{"action_type": "call", "title": "Call"}], "description": None,
+    "step_status": "done", "pattern_outcome": "deal_won", "pattern_key": "has:call:outbound",
 }
 # the same name with different types: each must still match org A's data for the owner's control call
 BY_TYPE: dict[str, dict[str, str]] = {
@@ -533,7 +610,8 @@ BY_TYPE: dict[str, dict[str, str]] = {
 }
 KEYS = {"company_id": "company", "lead_id": "lead", "deal_id": "deal", "activity_id": "activity",
         "message_id": "message", "address": "address", "external_id": "external_id", "request_id": "llm_request",
-    "conversation_id": "conversation", "suggestion_id": "suggestion"}
+    "conversation_id": "conversation", "suggestion_id": "suggestion", "recommendation_id": "recommendation",
+    "playbook_id": "playbook", "execution_id": "execution"}
 
 
 def changes_for(entity: str, refs: Tenant) -> dict[str, Any] | None:
@@ -544,6 +622,7 @@ def changes_for(entity: str, refs: Tenant) -> dict[str, Any] | None:
         "deal": {"amount": 10, "lead_id": str(refs.rows["lead"])},
         "activity": {"subject": "Hijacked", "deal_id": str(refs.rows["deal"])},
         "message": {"subject": "Hijacked", "lead_id": str(refs.rows["lead"])},
+        "recommendation_rule": {"base_priority": 10},
     }.get(entity)
 
 
@@ -559,7 +638,7 @@ def argument(rpc: Rpc, param: Param, s: Scenario, world: World) -> Any:
     if param.name == "user_id":
         # adding A's rep again would be a duplicate for A's owner; adding a stranger succeeds for them
         return world.newcomer if rpc.name == "add_org_member" else s.refs.rep
-    if param.name == "owner_id":
+    if param.name in ("owner_id", "assignee_id"):
         return s.refs.rep
     if param.name == "changes":
         entity = rpc.name.removeprefix("update_")
@@ -714,7 +793,12 @@ LOOSENED_SELECT = [f"{t}_select" for t in ("organizations", "org_members", "comp
                                            "lead_outcomes", "engagement_events", "ai_models",
                                            "scoring_model_features", "lead_scores", "lead_score_history",
                                            "model_alerts", "bant_assessments", "personality_profiles",
-                                           "ai_feature_flags")]
+                                           "ai_feature_flags",
+                                           "compliance_log", "ai_suggestions", "recommendation_rules",
+                                           "ai_recommendations", "recommendation_reactions",
+                                           "recommendation_rule_stats",
+                                           "lead_stage_changes", "contact_patterns", "success_patterns", "playbooks",
+                                           "playbook_steps", "playbook_executions", "playbook_execution_steps")]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update"]
 
 
