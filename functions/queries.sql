@@ -117,3 +117,6 @@ select s.id from salesflow.ai_suggestions as s where s.org_id = %(org_id)s and s
 insert into salesflow.ai_suggestions (org_id, lead_id, kind, content, request_id, job_id, offline_model)
 values (%(org_id)s, %(lead_id)s, %(kind)s, %(content)s, %(request_id)s, %(job_id)s, %(offline_model)s)
 on conflict (org_id, job_id) where job_id is not null do nothing;
+
+-- name: ai_processing_allowed
+select salesflow.ai_processing_allowed(%(org_id)s, %(lead_id)s) as allowed;

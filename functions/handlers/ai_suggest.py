@@ -76,8 +76,12 @@ async def run(job: JobContext, payload: Payload) -> None:
             return  # delivered again after the first run stored it
         lead = await (await cur.execute(QUERIES["lead_context"], params)).fetchone()
         history = await (await cur.execute(query("lead_history"), params)).fetchall()
+        consent = await (await cur.execute(query("ai_processing_allowed"), params)).fetchone()
     if lead is None:
         raise PermanentError(f"lead {payload.lead_id} not found")
+    if consent is not None and not consent["allowed"]:
+        # the person withdrew consent to AI processing (lead_consents): no model reads their data
+        raise PermanentError(f"lead {payload.lead_id} does not consent to AI processing")
     lead = {k: v for k, v in lead.items() if v is not None}
     timeline = "\n".join(f"{h['at']:%Y-%m-%d} {h['what']}: {h['text'].strip()[:500]}" for h in reversed(history))
     prompt_name, task = PROMPTS[payload.kind]

@@ -11,6 +11,10 @@ begin
     if tg_op = 'DELETE' and pg_catalog.pg_trigger_depth() > 1 then
         return old;
     end if;
+    -- GDPR erasure of a person's verdicts, only through salesflow.erase_llm_traces (83_gdpr.sql)
+    if tg_op = 'DELETE' and pg_catalog.current_setting('salesflow.erasure', true) = 'on' then
+        return old;
+    end if;
     raise sqlstate '55000' using
         message = 'salesflow.compliance_log is append-only: rows cannot be updated or deleted';
 end
