@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from salesflow.channels import email_inbound, whatsapp
 from salesflow.channels.base import SendError
+from salesflow.channels.identity import normalize_phone
 from salesflow.channels.queries import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError, RetryLater
 
@@ -53,7 +54,9 @@ async def run(job: JobContext, payload: Payload) -> None:
                 email_inbound.send, config, msg["to_address"], msg["subject"], msg["body"],
                 idempotency_key=msg["idempotency_key"], in_reply_to=msg["reply_to"])
         else:
-            external_id = await asyncio.to_thread(whatsapp.send, config, msg["to_address"], msg["body"],
+            # a number typed in national form ("0151 ...") goes out in E.164 for the organisation's region
+            to = normalize_phone(msg["to_address"], msg["default_region"]) or msg["to_address"]
+            external_id = await asyncio.to_thread(whatsapp.send, config, to, msg["body"],
                                                   idempotency_key=msg["idempotency_key"])
     except SendError as exc:
         async with job.connection() as conn:

@@ -90,6 +90,8 @@ select salesflow.apply_delivery_status(
 -- name: outbox_to_send
 select o.id, o.lead_id, o.channel::text as channel, o.to_address, o.subject, o.body, o.status::text as status,
        o.idempotency_key, o.attempts,
+       (select coalesce(g.settings #>> '{channels,default_region}', 'DE') from salesflow.organizations as g
+        where g.id = o.org_id) as default_region,
        salesflow.may_contact(o.org_id, o.lead_id, o.channel) as may_contact,
        salesflow.is_suppressed(o.org_id, salesflow.lead_identifiers(o.org_id, o.lead_id)) as suppressed,
        (select m.external_id from salesflow.messages as m

@@ -18,6 +18,7 @@ language plpgsql
 volatile
 set search_path = ''
 as $$
+#variable_conflict use_column
 declare
     addr text := salesflow.normalize_address(stitch_sender.channel, stitch_sender.address);
     found_id uuid;
