@@ -24,7 +24,8 @@ def normalize_phone(raw: str | None, region: str = DEFAULT_REGION) -> str | None
         number = phonenumbers.parse(text, region.upper())
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
+    # possible (right length for its country) and long enough to be a subscriber's number, not a short code
+    if not phonenumbers.is_possible_number(number) or len(str(number.national_number)) < 6:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
