@@ -39,7 +39,7 @@ values
 ('salesflow.schema_migrations', 'none', null, '{}', '{name,checksum}'),
 ('salesflow.schema_objects', 'none', null, '{}', '{checksum}'),
 ('salesflow.channel_configs', 'none', null, '{}', '{route_key,verify_token,app_secret,access_token,settings}'),
-('salesflow.webhook_inbox', 'custom', null, '{external_id,payload,raw,error}', '{body_sha256}'),
+('salesflow.webhook_inbox', 'custom', null, '{external_id,payload,raw,error}', '{kind,body_sha256}'),
 ('salesflow.webhook_rejections', 'none', null, '{}', '{reason,body_sha256}'),
 ('salesflow.outbox', 'cascade', null, '{to_address,subject,body,external_id,thread_id,last_error}',
  '{idempotency_key,approval_rule}'),

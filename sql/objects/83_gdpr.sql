@@ -91,6 +91,8 @@ declare
 begin
     select coalesce(pg_catalog.array_agg(r.id), '{}') into ids from salesflow.llm_requests as r
     where r.org_id = erase_llm_traces.org_id and r.subject_id = erase_llm_traces.lead_id::text;
+    -- the append-only triggers let exactly this transaction edit and delete
+    perform pg_catalog.set_config('salesflow.erasure', 'on', true);
     update salesflow.llm_requests as r set
         subject_id = null,
         error = case when r.error is null then null else 'erased' end
@@ -99,8 +101,6 @@ begin
     update salesflow.llm_feedback as f set comment = null
     where f.org_id = erase_llm_traces.org_id and f.request_id = any(ids) and f.comment is not null;
     get diagnostics n_feedback = row_count;
-    -- the append-only trigger lets exactly this transaction delete
-    perform pg_catalog.set_config('salesflow.erasure', 'on', true);
     delete from salesflow.compliance_log as c
     where c.org_id = erase_llm_traces.org_id and c.request_id = any(ids);
     get diagnostics n_compliance = row_count;
@@ -120,11 +120,11 @@ set search_path = ''
 as $$
 declare
     req salesflow.erasure_requests;
-    lead_id uuid;
+    the_lead uuid;
     idents text[];
     needles text[];
     source_ids uuid[];
-    counts jsonb := '{}';
+    tally jsonb := '{}';
     n integer;
     t record;
     v record;
@@ -138,8 +138,8 @@ begin
     if req.status = 'done' then
         return req.counts;
     end if;
-    lead_id := req.lead_id;
-    idents := salesflow.lead_identifiers(req.org_id, lead_id);
+    the_lead := req.lead_id;
+    idents := salesflow.lead_identifiers(req.org_id, the_lead);
     -- the strings a raw payload holds the person by: addresses, and phone numbers without their +
     needles := array(
         select distinct x from (
@@ -153,11 +153,11 @@ begin
     insert into salesflow.suppressions (org_id, identifier_hash, erasure_id)
     select req.org_id, salesflow.identifier_hash(i), req.id from pg_catalog.unnest(idents) as i
     on conflict do nothing;
-    counts := counts || pg_catalog.jsonb_build_object('suppressions', pg_catalog.cardinality(idents));
+    tally := tally || pg_catalog.jsonb_build_object('suppressions', pg_catalog.cardinality(idents));
     source_ids := array(
-        select m.id from salesflow.messages as m where m.org_id = req.org_id and m.lead_id = erase_lead_data.lead_id
+        select m.id from salesflow.messages as m where m.org_id = req.org_id and m.lead_id = the_lead
         union all
-        select a.id from salesflow.activities as a where a.org_id = req.org_id and a.lead_id = erase_lead_data.lead_id
+        select a.id from salesflow.activities as a where a.org_id = req.org_id and a.lead_id = the_lead
     );
     -- rows that go with the lead by cascade: count them first
     for t in
@@ -168,8 +168,8 @@ begin
         order by c.table_name
     loop
         execute pg_catalog.format('select count(*) from %s as x where x.org_id = $1 and x.lead_id = $2', t.table_name)
-        into n using req.org_id, lead_id;
-        counts := counts || pg_catalog.jsonb_build_object(pg_catalog.split_part(t.table_name, '.', 2), n);
+        into n using req.org_id, the_lead;
+        tally := tally || pg_catalog.jsonb_build_object(pg_catalog.split_part(t.table_name, '.', 2), n);
     end loop;
     -- tables erased by their lead column
     for t in
@@ -177,47 +177,47 @@ begin
         where c.erasure = 'delete' order by c.table_name
     loop
         execute pg_catalog.format('delete from %s as x where x.org_id = $1 and x.%I = $2', t.table_name, t.lead_column)
-        using req.org_id, lead_id;
+        using req.org_id, the_lead;
         get diagnostics n = row_count;
-        counts := counts || pg_catalog.jsonb_build_object(pg_catalog.split_part(t.table_name, '.', 2), n);
+        tally := tally || pg_catalog.jsonb_build_object(pg_catalog.split_part(t.table_name, '.', 2), n);
     end loop;
     -- inbox payloads: stitched to the lead, or naming one of its addresses (not yet processed)
     delete from salesflow.webhook_inbox as w
     where w.org_id = req.org_id and (
-        w.lead_id = erase_lead_data.lead_id
+        w.lead_id = the_lead
         or exists (
             select from pg_catalog.unnest(needles) as x
             where pg_catalog.strpos(pg_catalog.lower(coalesce(w.payload::text, '')), pg_catalog.lower(x)) > 0
-               or pg_catalog.strpos(coalesce(w.raw, ''::bytea), pg_catalog.convert_to(x, 'UTF8')) > 0
+               or position(pg_catalog.convert_to(x, 'UTF8') in coalesce(w.raw, ''::bytea)) > 0
         )
     );
     get diagnostics n = row_count;
-    counts := counts || pg_catalog.jsonb_build_object('webhook_inbox', n);
+    tally := tally || pg_catalog.jsonb_build_object('webhook_inbox', n);
     -- job payloads that name the lead or one of its texts (not the running ones: a running job
     -- finds the lead gone and stops)
     delete from salesflow.jobs as j
     where j.org_id = req.org_id and j.status <> 'running'
-      and (j.payload::text like '%' || lead_id::text || '%'
+      and (j.payload::text like '%' || the_lead::text || '%'
            or exists (select from pg_catalog.unnest(source_ids) as s where j.payload::text like '%' || s::text || '%'));
     get diagnostics n = row_count;
-    counts := counts || pg_catalog.jsonb_build_object('jobs', n);
+    tally := tally || pg_catalog.jsonb_build_object('jobs', n);
     delete from salesflow.embedding_queue as q
     where q.org_id = req.org_id and q.source_id = any(source_ids);
     get diagnostics n = row_count;
-    counts := counts || pg_catalog.jsonb_build_object('embedding_queue', n);
-    counts := counts || salesflow.erase_llm_traces(req.org_id, lead_id);
+    tally := tally || pg_catalog.jsonb_build_object('embedding_queue', n);
+    tally := tally || salesflow.erase_llm_traces(req.org_id, the_lead);
     -- the lead itself, and by cascade everything catalogued as 'cascade'
-    delete from salesflow.leads as l where l.org_id = req.org_id and l.id = erase_lead_data.lead_id;
+    delete from salesflow.leads as l where l.org_id = req.org_id and l.id = the_lead;
     get diagnostics n = row_count;
-    counts := counts || pg_catalog.jsonb_build_object('leads', n);
+    tally := tally || pg_catalog.jsonb_build_object('leads', n);
     -- materialized views must not keep a copy
     for v in select m.matviewname from pg_catalog.pg_matviews as m where m.schemaname = 'analytics' loop
         execute pg_catalog.format('refresh materialized view analytics.%I', v.matviewname);
     end loop;
     update salesflow.erasure_requests as e
-    set status = 'done', lead_id = null, counts = erase_lead_data.counts, finished_at = pg_catalog.now()
+    set status = 'done', lead_id = null, counts = tally, finished_at = pg_catalog.now()
     where e.org_id = req.org_id and e.id = req.id;
-    return counts;
+    return tally;
 end
 $$;
 
