@@ -114,7 +114,11 @@ def bench_ingest(url: str, org: uuid.UUID, rep: uuid.UUID, n: int, clients: int)
         print(f"inbox rows stored: {stored[0]}")
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 def lead_with_messages(conn: psycopg.Connection, org: uuid.UUID, n: int, tag: str) -> uuid.UUID:

@@ -114,7 +114,7 @@ def worker(url: str, tmp: Path, *, concurrency: int = 10) -> Iterator[subprocess
             proc.wait(5)
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 180) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         result = check()

@@ -199,8 +199,8 @@ begin
     delete from salesflow.jobs as j
     where j.org_id = req.org_id and j.status <> 'running'
       and exists (
-          select from pg_catalog.jsonb_path_query(j.payload, 'strict $.**') as v
-          where (v #>> '{}') in (select x::text from pg_catalog.unnest(source_ids || the_lead) as x)
+          select from pg_catalog.jsonb_path_query(j.payload, 'strict $.**') as pv (val)
+          where (pv.val #>> '{}') in (select x::text from pg_catalog.unnest(source_ids || the_lead) as x)
       );
     get diagnostics n = row_count;
     tally := tally || pg_catalog.jsonb_build_object('jobs', n);
