@@ -2805,6 +2805,10 @@ language plpgsql
 set search_path = ''
 as $$
 begin
+    -- GDPR erasure drops a person's text from the log, only through salesflow.erase_llm_traces (83_gdpr.sql)
+    if pg_catalog.current_setting('salesflow.erasure', true) = 'on' then
+        return new;
+    end if;
     raise sqlstate '55000' using
         message = pg_catalog.format('%s.%s is append-only: rows cannot be updated', tg_table_schema, tg_table_name);
 end
@@ -3434,6 +3438,10 @@ begin
     if tg_op = 'DELETE' and pg_catalog.pg_trigger_depth() > 1 then
         return old;
     end if;
+    -- GDPR erasure of a person's verdicts, only through salesflow.erase_llm_traces (83_gdpr.sql)
+    if tg_op = 'DELETE' and pg_catalog.current_setting('salesflow.erasure', true) = 'on' then
+        return old;
+    end if;
     raise sqlstate '55000' using
         message = 'salesflow.compliance_log is append-only: rows cannot be updated or deleted';
 end
@@ -3719,6 +3727,1182 @@ end
 $$;
 comment on function api.review_ai_suggestion(uuid, uuid, salesflow.suggestion_status) is
 'Accept or reject a pending AI suggestion; recorded as feedback on the call that produced it.';
+
+-- source: sql/objects/80_personal_data.sql
+-- The personal-data catalogue (DESIGN.md 16), keyed hashes of identifiers and the suppression
+-- list that keeps an erased person from being re-created.
+--
+-- One row per table of the salesflow schema. tests/test_personal_data.py fails when a table, or a
+-- text / jsonb / bytea / tsvector column, is missing here: classifying a new table is one line.
+-- erasure: cascade (goes with the lead by foreign key), delete (rows whose lead_column is the
+-- lead), custom (salesflow.erase_lead_data handles it by name), none (no person's data).
+insert into salesflow.personal_data_catalog as c (table_name, erasure, lead_column, personal, not_personal)
+values
+('salesflow.organizations', 'none', null, '{}', '{name,slug,settings}'),
+('salesflow.org_members', 'none', null, '{}', '{display_name,email}'),  -- staff, not leads
+('salesflow.companies', 'none', null, '{}', '{name,domain,industry,country,attributes}'),
+('salesflow.leads', 'custom', null, '{first_name,last_name,email,phone,title,attributes}', '{language}'),
+('salesflow.deals', 'none', null, '{}', '{name,currency,lost_reason,attributes}'),  -- lead_id set null
+('salesflow.activities', 'cascade', null, '{subject,body}', '{outcome}'),
+('salesflow.messages', 'cascade', null, '{subject,body,external_id,thread_id,metadata}', '{language}'),
+('salesflow.channel_identities', 'cascade', null, '{address}', '{}'),
+('salesflow.embedding_models', 'none', null, '{}', '{name}'),
+('salesflow.embedding_queue', 'custom', null, '{}', '{model,last_error}'),  -- keyed by source ids
+('salesflow.embeddings', 'cascade', null, '{content,content_hash,fts}', '{model}'),
+('salesflow.jobs', 'custom', null, '{payload,last_error}', '{queue,kind,idempotency_key,worker,schedule}'),
+('salesflow.job_schedules', 'none', null, '{}', '{name,kind,payload,queue,cron,timezone}'),
+('salesflow.llm_models', 'none', null, '{}', '{provider,model}'),
+('salesflow.llm_requests', 'custom', null, '{subject_id,error}',
+ '{task,feature,prompt_name,experiment_label,provider,model,baseline_provider,baseline_model}'),
+('salesflow.llm_usage_daily', 'none', null, '{}', '{task,provider,model}'),
+('salesflow.llm_budgets', 'none', null, '{}', '{feature}'),
+('salesflow.llm_budget_reservations', 'none', null, '{}', '{feature}'),
+('salesflow.llm_budget_alerts', 'none', null, '{}', '{kind}'),
+('salesflow.llm_feedback', 'custom', null, '{comment}', '{}'),
+('salesflow.prompts', 'none', null, '{}', '{name,description}'),
+('salesflow.prompt_versions', 'none', null, '{}', '{template,variables,model_config,output_schema}'),
+('salesflow.prompt_labels', 'none', null, '{}', '{label}'),
+('salesflow.prompt_experiments', 'none', null, '{}', '{weights}'),
+('salesflow.conversations', 'cascade', null, '{title,summary}', '{language}'),
+('salesflow.conversation_turns', 'cascade', null, '{content}', '{}'),
+('salesflow.compliance_log', 'custom', null, '{findings,text_sha256}', '{task,purpose,rules_version,action}'),
+('salesflow.ai_suggestions', 'cascade', null, '{content}', '{}'),
+('salesflow.schema_migrations', 'none', null, '{}', '{name,checksum}'),
+('salesflow.schema_objects', 'none', null, '{}', '{checksum}'),
+('salesflow.channel_configs', 'none', null, '{}', '{route_key,verify_token,app_secret,access_token,settings}'),
+('salesflow.webhook_inbox', 'custom', null, '{external_id,payload,raw,error}', '{kind,body_sha256}'),
+('salesflow.webhook_rejections', 'none', null, '{}', '{reason,body_sha256}'),
+('salesflow.outbox', 'cascade', null, '{to_address,subject,body,external_id,thread_id,last_error}',
+ '{idempotency_key,approval_rule}'),
+('salesflow.lead_consents', 'cascade', null, '{}', '{source}'),
+('salesflow.install_secrets', 'none', null, '{}', '{name,secret}'),
+('salesflow.suppressions', 'none', null, '{}', '{identifier_hash}'),  -- keyed hashes only
+('salesflow.erasure_requests', 'none', null, '{}', '{lead_hash,reason_sha256,counts}'),
+('salesflow.lead_merges', 'delete', 'merge_id', '{merged_lead,moved}', '{}'),
+('salesflow.personal_data_catalog', 'none', null, '{}', '{table_name,erasure,lead_column,personal,not_personal}')
+on conflict (table_name) do update set
+    erasure = excluded.erasure, lead_column = excluded.lead_column,
+    personal = excluded.personal, not_personal = excluded.not_personal;
+
+-- HMAC-SHA256 (RFC 2104) from the built-in sha256, so no extension is needed (pgcrypto is not in
+-- every installation); tests compare it with Python's hmac module.
+create or replace function salesflow.hmac_sha256(key bytea, message bytea) returns bytea
+language plpgsql
+immutable
+strict
+parallel safe
+set search_path = ''
+as $$
+declare
+    k bytea := case when pg_catalog.length(key) > 64 then pg_catalog.sha256(key) else key end;
+    inner_pad bytea;
+    outer_pad bytea;
+begin
+    k := k || pg_catalog.decode(pg_catalog.repeat('00', 64 - pg_catalog.length(k)), 'hex');
+    inner_pad := k;
+    outer_pad := k;
+    for i in 0..63 loop
+        inner_pad := pg_catalog.set_byte(inner_pad, i, pg_catalog.get_byte(k, i) # 54);  -- 0x36
+        outer_pad := pg_catalog.set_byte(outer_pad, i, pg_catalog.get_byte(k, i) # 92);  -- 0x5c
+    end loop;
+    return pg_catalog.sha256(outer_pad || pg_catalog.sha256(inner_pad || message));
+end
+$$;
+
+-- The keyed hash of one identifier: 'email:<normalised>', 'phone:+<digits>' or 'addr:<channel>:<address>'
+-- (a WhatsApp business-scoped user id, a generic channel's id).
+-- security definer: reads the installation's secret, which no app role may read.
+create or replace function salesflow.identifier_hash(identifier text) returns bytea
+language sql
+stable
+strict
+security definer
+set search_path = ''
+as $$
+    select salesflow.hmac_sha256(s.secret, pg_catalog.convert_to(identifier_hash.identifier, 'UTF8'))
+    from salesflow.install_secrets as s where s.name = 'identifier_hmac'
+$$;
+
+-- The identifiers a lead can be found by, in identifier_hash's form.
+create or replace function salesflow.lead_identifiers(org_id uuid, lead_id uuid) returns text []
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select coalesce(pg_catalog.array_agg(distinct x.id), '{}') from (
+        select 'email:' || l.email as id from salesflow.leads as l
+        where l.org_id = lead_identifiers.org_id and l.id = lead_identifiers.lead_id and l.email is not null
+        union all
+        select 'phone:' || l.phone from salesflow.leads as l
+        where l.org_id = lead_identifiers.org_id and l.id = lead_identifiers.lead_id and l.phone is not null
+        union all
+        select case when ci.channel in ('whatsapp', 'sms', 'phone') and ci.address ~ '^\+[0-9]+$'
+                    then 'phone:' || ci.address
+                    when ci.channel = 'email' then 'email:' || ci.address
+                    else 'addr:' || ci.channel::text || ':' || ci.address end
+        from salesflow.channel_identities as ci
+        where ci.org_id = lead_identifiers.org_id and ci.lead_id = lead_identifiers.lead_id
+    ) as x
+$$;
+
+-- Is any of these identifiers on the organisation's suppression list?
+create or replace function salesflow.is_suppressed(org_id uuid, identifiers text []) returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select exists (
+        select from salesflow.suppressions as s
+        where s.org_id = is_suppressed.org_id
+          and s.identifier_hash in (select salesflow.identifier_hash(i) from pg_catalog.unnest(identifiers) as i)
+    )
+$$;
+
+-- create_lead, imports and COPY all insert here: an erased person's email or phone is refused.
+create or replace function salesflow.leads_refuse_suppressed() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if (new.email is not null or new.phone is not null) and salesflow.is_suppressed(
+        new.org_id,
+        array_remove(array['email:' || new.email, 'phone:' || salesflow.normalize_phone(new.phone)], null)
+    ) then
+        raise sqlstate 'PT409' using
+            message = 'this person was erased at their request and may not be added again',
+            hint = 'The email or phone number is on the organisation''s suppression list.';
+    end if;
+    return new;
+end
+$$;
+
+create or replace trigger leads_refuse_suppressed before insert or update of email, phone on salesflow.leads
+for each row execute function salesflow.leads_refuse_suppressed();
+
+-- source: sql/objects/81_identity.sql
+-- Identity stitching: which lead an inbound sender is, merging two leads that are one person,
+-- and undoing a merge. Addresses arrive normalised by salesflow/channels/identity.py
+-- (phonenumbers' E.164 with the organisation's default region; emails trimmed, lower-case, IDNA).
+
+-- The lead of a sender, creating it (with its identity) when nobody has this address yet.
+-- Run by the worker's process_inbox job. An advisory lock on the address serialises concurrent
+-- first messages from one new sender, so they create one lead, not two.
+create or replace function salesflow.stitch_sender(
+    org_id uuid,
+    channel salesflow.channel,
+    address text,
+    phone text default null,
+    email text default null,
+    first_name text default null,
+    last_name text default null
+) returns uuid
+language plpgsql
+volatile
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    addr text := salesflow.normalize_address(stitch_sender.channel, stitch_sender.address);
+    found_id uuid;
+begin
+    perform pg_catalog.pg_advisory_xact_lock(
+        pg_catalog.hashtextextended(stitch_sender.org_id::text || ':' || coalesce(stitch_sender.phone, addr), 0)
+    );
+    select ci.lead_id into found_id from salesflow.channel_identities as ci
+    where ci.org_id = stitch_sender.org_id and ci.channel = stitch_sender.channel and ci.address = addr;
+    if found_id is not null then
+        return found_id;
+    end if;
+    -- the same person on another channel: a lead with this phone or email, or another channel's
+    -- identity with the same phone number (WhatsApp and SMS)
+    select l.id into found_id from salesflow.leads as l
+    where l.org_id = stitch_sender.org_id
+      and ((stitch_sender.email is not null and l.email = stitch_sender.email)
+           or (stitch_sender.phone is not null and l.phone = stitch_sender.phone))
+    order by l.created_at, l.id
+    limit 1;
+    if found_id is null and stitch_sender.phone is not null then
+        select ci.lead_id into found_id from salesflow.channel_identities as ci
+        where ci.org_id = stitch_sender.org_id and ci.address = stitch_sender.phone
+        order by ci.created_at
+        limit 1;
+    end if;
+    if found_id is null then
+        insert into salesflow.leads as l (org_id, first_name, last_name, email, phone, source, attributes)
+        values (
+            stitch_sender.org_id,
+            nullif(pg_catalog.btrim(stitch_sender.first_name), ''),
+            nullif(pg_catalog.btrim(stitch_sender.last_name), ''),
+            stitch_sender.email,
+            stitch_sender.phone,
+            'other',
+            -- where the lead came from: lead_source has no value per channel
+            pg_catalog.jsonb_build_object('source_channel', stitch_sender.channel::text, 'created_by', 'inbound')
+        )
+        returning l.id into found_id;
+        -- a business-scoped WhatsApp user without a phone, and no name: the address is all there is
+    end if;
+    insert into salesflow.channel_identities (org_id, channel, address, lead_id)
+    values (stitch_sender.org_id, stitch_sender.channel, addr, found_id)
+    on conflict (org_id, channel, address) do nothing;
+    return found_id;
+end
+$$;
+
+-- Vectors (written only by the worker) and chats (private to their member) move with a merge too.
+-- security definer, so it checks itself that the caller is an owner or admin of the organisation.
+-- Without only_ids: everything of from_id; with: just those texts and chats (undo_merge).
+create or replace function salesflow.move_lead_rows(org_id uuid, from_id uuid, to_id uuid, only_ids uuid [] default null)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    n integer;
+    chats jsonb;
+begin
+    if not (move_lead_rows.org_id = any(salesflow.my_org_ids('{owner,admin}'))) then
+        raise sqlstate '42501' using message = 'only owners and admins merge leads';
+    end if;
+    update salesflow.embeddings as e set lead_id = move_lead_rows.to_id
+    where e.org_id = move_lead_rows.org_id and e.lead_id = move_lead_rows.from_id
+      and (move_lead_rows.only_ids is null or e.source_id = any(move_lead_rows.only_ids));
+    get diagnostics n = row_count;
+    with u as (
+        update salesflow.conversations as c set lead_id = move_lead_rows.to_id
+        where c.org_id = move_lead_rows.org_id and c.lead_id = move_lead_rows.from_id
+          and (move_lead_rows.only_ids is null or c.id = any(move_lead_rows.only_ids))
+        returning c.id
+    ) select coalesce(pg_catalog.jsonb_agg(u.id), '[]') into chats from u;
+    return pg_catalog.jsonb_build_object('embeddings', n, 'conversations', chats);
+end
+$$;
+
+create or replace function api.merge_leads(org_id uuid, keep_id uuid, merge_id uuid)
+returns salesflow.lead_merges
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    keep salesflow.leads;
+    gone salesflow.leads;
+    moved jsonb := '{}';
+    ids jsonb;
+    filled text[] := '{}';
+    r salesflow.lead_merges;
+begin
+    if merge_leads.keep_id = merge_leads.merge_id then
+        raise sqlstate '22023' using message = 'a lead cannot be merged into itself';
+    end if;
+    keep := api.get_lead(merge_leads.org_id, merge_leads.keep_id);
+    gone := api.get_lead(merge_leads.org_id, merge_leads.merge_id);
+    if not (merge_leads.org_id = any(salesflow.my_org_ids('{owner,admin}'))) then
+        raise sqlstate '42501' using message = 'only owners and admins merge leads';
+    end if;
+    with u as (
+        update salesflow.messages as m set lead_id = merge_leads.keep_id
+        where m.org_id = merge_leads.org_id and m.lead_id = merge_leads.merge_id returning m.id
+    ) select coalesce(pg_catalog.jsonb_agg(u.id), '[]') into ids from u;
+    moved := moved || pg_catalog.jsonb_build_object('messages', ids);
+    with u as (
+        update salesflow.activities as a set lead_id = merge_leads.keep_id
+        where a.org_id = merge_leads.org_id and a.lead_id = merge_leads.merge_id returning a.id
+    ) select coalesce(pg_catalog.jsonb_agg(u.id), '[]') into ids from u;
+    moved := moved || pg_catalog.jsonb_build_object('activities', ids);
+    with u as (
+        update salesflow.deals as d set lead_id = merge_leads.keep_id
+        where d.org_id = merge_leads.org_id and d.lead_id = merge_leads.merge_id returning d.id
+    ) select coalesce(pg_catalog.jsonb_agg(u.id), '[]') into ids from u;
+    moved := moved || pg_catalog.jsonb_build_object('deals', ids);
+    with u as (
+        update salesflow.outbox as o set lead_id = merge_leads.keep_id
+        where o.org_id = merge_leads.org_id and o.lead_id = merge_leads.merge_id returning o.id
+    ) select coalesce(pg_catalog.jsonb_agg(u.id), '[]') into ids from u;
+    moved := moved || pg_catalog.jsonb_build_object('outbox', ids);
+    -- identities the kept lead does not have already
+    with u as (
+        update salesflow.channel_identities as ci set lead_id = merge_leads.keep_id
+        where ci.org_id = merge_leads.org_id and ci.lead_id = merge_leads.merge_id
+        returning ci.channel, ci.address
+    ) select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(u.channel, u.address)), '[]') into ids from u;
+    moved := moved || pg_catalog.jsonb_build_object('channel_identities', ids);
+    moved := moved || salesflow.move_lead_rows(merge_leads.org_id, merge_leads.merge_id, merge_leads.keep_id);
+    -- the merged lead's contact details fill the kept lead's gaps (email is unique: free it first)
+    delete from salesflow.leads as l where l.org_id = merge_leads.org_id and l.id = merge_leads.merge_id;
+    if keep.email is null and gone.email is not null then filled := pg_catalog.array_append(filled, 'email'); end if;
+    if keep.phone is null and gone.phone is not null then filled := pg_catalog.array_append(filled, 'phone'); end if;
+    if keep.first_name is null and gone.first_name is not null then filled := pg_catalog.array_append(filled, 'first_name'); end if;
+    if keep.last_name is null and gone.last_name is not null then filled := pg_catalog.array_append(filled, 'last_name'); end if;
+    update salesflow.leads as l set
+        email = coalesce(l.email, gone.email),
+        phone = coalesce(l.phone, gone.phone),
+        first_name = coalesce(l.first_name, gone.first_name),
+        last_name = coalesce(l.last_name, gone.last_name)
+    where l.org_id = merge_leads.org_id and l.id = merge_leads.keep_id;
+    moved := moved || pg_catalog.jsonb_build_object('filled', pg_catalog.to_jsonb(filled));
+    insert into salesflow.lead_merges (org_id, keep_id, merge_id, merged_lead, moved, merged_by)
+    values (merge_leads.org_id, merge_leads.keep_id, merge_leads.merge_id, pg_catalog.to_jsonb(gone), moved,
+            (select auth.uid()))
+    returning * into r;
+    return r;
+end
+$$;
+comment on function api.merge_leads(uuid, uuid, uuid) is
+'Merge lead merge_id into keep_id (owners and admins): messages, activities, deals, outbox, chats, identities and '
+'vectors move, the merged lead''s email/phone/name fill the kept lead''s gaps, and the merged lead is deleted. '
+'The merge record lists what moved; api.undo_merge reverses it.';
+
+create or replace function api.undo_merge(org_id uuid, lead_merge_id uuid)
+returns salesflow.lead_merges
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    r salesflow.lead_merges;
+    gone salesflow.leads;
+    filled text[];
+begin
+    select m.* into r from salesflow.lead_merges as m
+    where m.org_id = undo_merge.org_id and m.id = undo_merge.lead_merge_id;
+    if r.id is null then
+        perform salesflow.not_found('lead merge', undo_merge.lead_merge_id);
+    end if;
+    if r.undone_at is not null then
+        return r;  -- undone already: idempotent
+    end if;
+    if not (undo_merge.org_id = any(salesflow.my_org_ids('{owner,admin}'))) then
+        raise sqlstate '42501' using message = 'only owners and admins undo merges';
+    end if;
+    gone := pg_catalog.jsonb_populate_record(null::salesflow.leads, r.merged_lead);
+    filled := array(select pg_catalog.jsonb_array_elements_text(r.moved -> 'filled'));
+    update salesflow.leads as l set
+        email = case when 'email' = any(filled) then null else l.email end,
+        phone = case when 'phone' = any(filled) then null else l.phone end,
+        first_name = case when 'first_name' = any(filled) then null else l.first_name end,
+        last_name = case when 'last_name' = any(filled) then null else l.last_name end
+    where l.org_id = r.org_id and l.id = r.keep_id;
+    insert into salesflow.leads select gone.*;
+    update salesflow.messages as m set lead_id = r.merge_id
+    where m.org_id = r.org_id and m.id in (select x::uuid from pg_catalog.jsonb_array_elements_text(r.moved -> 'messages') as x);
+    update salesflow.activities as a set lead_id = r.merge_id
+    where a.org_id = r.org_id
+      and a.id in (select x::uuid from pg_catalog.jsonb_array_elements_text(r.moved -> 'activities') as x);
+    update salesflow.deals as d set lead_id = r.merge_id
+    where d.org_id = r.org_id and d.id in (select x::uuid from pg_catalog.jsonb_array_elements_text(r.moved -> 'deals') as x);
+    update salesflow.outbox as o set lead_id = r.merge_id
+    where o.org_id = r.org_id and o.id in (select x::uuid from pg_catalog.jsonb_array_elements_text(r.moved -> 'outbox') as x);
+    update salesflow.channel_identities as ci set lead_id = r.merge_id
+    where ci.org_id = r.org_id
+      and (ci.channel::text, ci.address) in (
+          select x ->> 0, x ->> 1 from pg_catalog.jsonb_array_elements(r.moved -> 'channel_identities') as x
+      );
+    -- vectors and chats follow back
+    perform salesflow.move_lead_rows(r.org_id, r.keep_id, r.merge_id, array(
+        select x::uuid from pg_catalog.jsonb_array_elements_text(r.moved -> 'messages') as x
+        union all
+        select x::uuid from pg_catalog.jsonb_array_elements_text(r.moved -> 'activities') as x
+        union all
+        select x::uuid from pg_catalog.jsonb_array_elements_text(r.moved -> 'conversations') as x
+    ));
+    update salesflow.lead_merges as m set undone_at = pg_catalog.now()
+    where m.org_id = r.org_id and m.id = r.id
+    returning m.* into r;
+    return r;
+end
+$$;
+comment on function api.undo_merge(uuid, uuid) is
+'Reverse a merge (owners and admins): the merged lead comes back with what moved from it; the filled gaps are '
+'emptied again. Undoing twice changes nothing.';
+
+-- Likely duplicates for a person to review: the same phone, an address of one that is the other's
+-- email or phone, or the same full name at the same company.
+create or replace function api.list_duplicate_leads(org_id uuid, page_size integer default 50)
+returns table (lead_id uuid, duplicate_id uuid, reason text)
+language sql
+stable
+set search_path = ''
+as $$
+    with pairs as (
+        select a.id as lead_id, b.id as duplicate_id, 'same phone' as reason
+        from salesflow.leads as a join salesflow.leads as b
+            on b.org_id = a.org_id and b.phone = a.phone and b.id > a.id
+        where a.org_id = list_duplicate_leads.org_id
+        union
+        select least(ci.lead_id, l.id), greatest(ci.lead_id, l.id), 'shared address'
+        from salesflow.channel_identities as ci join salesflow.leads as l
+            on l.org_id = ci.org_id and l.id <> ci.lead_id and ci.address in (l.email, l.phone)
+        where ci.org_id = list_duplicate_leads.org_id
+        union
+        select a.id, b.id, 'same name and company'
+        from salesflow.leads as a join salesflow.leads as b
+            on b.org_id = a.org_id and b.company_id = a.company_id and b.id > a.id
+           and pg_catalog.lower(a.first_name || ' ' || a.last_name) = pg_catalog.lower(b.first_name || ' ' || b.last_name)
+        where a.org_id = list_duplicate_leads.org_id
+    )
+    select p.lead_id, p.duplicate_id, pg_catalog.string_agg(p.reason, ', ' order by p.reason)
+    from pairs as p
+    group by p.lead_id, p.duplicate_id
+    order by p.lead_id, p.duplicate_id
+    limit salesflow.check_page_size(list_duplicate_leads.page_size)
+$$;
+comment on function api.list_duplicate_leads(uuid, integer) is
+'Pairs of leads that are likely one person (same phone, a shared address, same name at the same company), '
+'for review and api.merge_leads.';
+
+-- source: sql/objects/82_outbox.sql
+-- Outbound messages (DESIGN.md 15): queue -> approval (a rule or a person; AI-written text always
+-- needs a person) -> outbox -> the worker's send_outbound job -> delivery statuses.
+
+-- Does the lead allow contact on this channel? (No consent row: allowed.)
+create or replace function salesflow.may_contact(org_id uuid, lead_id uuid, channel salesflow.channel)
+returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+    select not exists (
+        select from salesflow.lead_consents as c
+        where c.org_id = may_contact.org_id and c.lead_id = may_contact.lead_id
+          and c.channel = may_contact.channel and not c.may_contact
+    )
+$$;
+
+-- May a model read this lead's data? One refusal on any channel withdraws it.
+create or replace function salesflow.ai_processing_allowed(org_id uuid, lead_id uuid) returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+    select not exists (
+        select from salesflow.lead_consents as c
+        where c.org_id = ai_processing_allowed.org_id and c.lead_id = ai_processing_allowed.lead_id
+          and not c.ai_processing
+    )
+$$;
+
+create or replace function api.queue_outbound_message(
+    org_id uuid,
+    lead_id uuid,
+    channel salesflow.channel,
+    body text,
+    subject text default null,
+    ai_generated boolean default false,
+    idempotency_key text default null
+)
+returns salesflow.outbox
+language plpgsql
+volatile
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    lead salesflow.leads := api.get_lead(queue_outbound_message.org_id, queue_outbound_message.lead_id);
+    address text;
+    -- owners may require a person's approval for everything: settings.outbound.require_approval
+    needs_person boolean;
+    r salesflow.outbox;
+begin
+    if queue_outbound_message.channel not in ('email', 'whatsapp') then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('cannot send on channel %s', queue_outbound_message.channel),
+            hint = 'Outbound messages go by email or whatsapp.';
+    end if;
+    select ci.address into address from salesflow.channel_identities as ci
+    where ci.org_id = lead.org_id and ci.lead_id = lead.id and ci.channel = queue_outbound_message.channel
+    order by ci.verified desc, ci.created_at desc
+    limit 1;
+    address := coalesce(address, case when queue_outbound_message.channel = 'email' then lead.email else lead.phone end);
+    if address is null then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('lead %s has no %s address', lead.id, queue_outbound_message.channel),
+            hint = 'Link one with link_channel_identity, or set the lead''s email or phone.';
+    end if;
+    select coalesce((o.settings #>> '{outbound,require_approval}')::boolean, false) into needs_person
+    from salesflow.organizations as o where o.id = lead.org_id;
+    needs_person := needs_person or coalesce(queue_outbound_message.ai_generated, false);
+    insert into salesflow.outbox as o (
+        org_id, lead_id, channel, to_address, subject, body, ai_generated, created_by, status,
+        approval_rule, approved_at, idempotency_key
+    )
+    values (
+        lead.org_id, lead.id, queue_outbound_message.channel, address,
+        nullif(pg_catalog.btrim(queue_outbound_message.subject), ''), queue_outbound_message.body,
+        coalesce(queue_outbound_message.ai_generated, false), (select auth.uid()),
+        case when needs_person then 'awaiting_approval' else 'approved' end::salesflow.outbox_status,
+        case when needs_person then null else 'rep_authored' end,
+        case when needs_person then null else pg_catalog.now() end,
+        coalesce(nullif(queue_outbound_message.idempotency_key, ''), pg_catalog.gen_random_uuid()::text)
+    )
+    on conflict (org_id, idempotency_key) do nothing
+    returning o.* into r;
+    if r.id is null then
+        -- the same key again: the message queued the first time
+        select o.* into r from salesflow.outbox as o
+        where o.org_id = lead.org_id and o.idempotency_key = queue_outbound_message.idempotency_key;
+    end if;
+    return r;
+end
+$$;
+comment on function api.queue_outbound_message(uuid, uuid, salesflow.channel, text, text, boolean, text) is
+'Queue a message to a lead by email or WhatsApp. A rep''s own text is approved by rule (unless the organisation '
+'requires approval); AI-written text waits for a person (api.approve_outbound_message). Idempotent on '
+'idempotency_key. The worker sends approved messages unless the lead opted out or is suppressed.';
+
+create or replace function api.approve_outbound_message(org_id uuid, outbox_id uuid, decision text)
+returns salesflow.outbox
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    r salesflow.outbox;
+begin
+    if approve_outbound_message.decision is null or approve_outbound_message.decision not in ('accepted', 'rejected') then
+        raise sqlstate '22023' using message = 'decision must be accepted or rejected';
+    end if;
+    select o.* into r from salesflow.outbox as o
+    where o.org_id = approve_outbound_message.org_id and o.id = approve_outbound_message.outbox_id;
+    if r.id is null then
+        perform salesflow.not_found('outbound message', approve_outbound_message.outbox_id);
+    end if;
+    if r.status <> 'awaiting_approval' then
+        raise sqlstate 'PT409' using
+            message = pg_catalog.format('outbound message %s is %s, not awaiting approval', r.id, r.status);
+    end if;
+    update salesflow.outbox as o set
+        status = case when approve_outbound_message.decision = 'accepted' then 'approved' else 'rejected' end
+            ::salesflow.outbox_status,
+        approved_by = (select auth.uid()),
+        approved_at = pg_catalog.now(),
+        updated_at = pg_catalog.now()
+    where o.org_id = r.org_id and o.id = r.id and o.status = 'awaiting_approval'
+    returning o.* into r;
+    if r.id is null then
+        raise sqlstate '42501' using message = 'you may not approve outbound messages in this organisation';
+    end if;
+    return r;
+end
+$$;
+comment on function api.approve_outbound_message(uuid, uuid, text) is
+'A person''s verdict on a message awaiting approval: accepted (the worker sends it) or rejected.';
+
+create or replace function api.list_outbound_messages(org_id uuid, lead_id uuid default null, page_size integer default 50)
+returns setof salesflow.outbox
+language sql
+stable
+set search_path = ''
+as $$
+    select o.* from salesflow.outbox as o
+    where o.org_id = list_outbound_messages.org_id
+      and (list_outbound_messages.lead_id is null or o.lead_id = list_outbound_messages.lead_id)
+    order by o.created_at desc, o.id desc
+    limit salesflow.check_page_size(list_outbound_messages.page_size)
+$$;
+comment on function api.list_outbound_messages(uuid, uuid, integer) is
+'Outbound messages, newest first, with their approval and delivery status.';
+
+-- An approved message is sent by the worker. security definer: reps may not enqueue jobs.
+create or replace function salesflow.outbox_enqueue_send() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    perform salesflow.enqueue(
+        'send_outbound', pg_catalog.jsonb_build_object('outbox_id', new.id), org_id => new.org_id,
+        idempotency_key => 'send_outbound:' || new.id
+    );
+    return null;
+end
+$$;
+
+create or replace trigger outbox_enqueue_send after insert or update of status on salesflow.outbox
+for each row when (new.status = 'approved') execute function salesflow.outbox_enqueue_send();
+
+-- A delivery status from the provider. Statuses arrive out of order and more than once: a row only
+-- moves forward (sent < delivered < read); failed overrides only a message not yet delivered.
+-- Returns false when no outbound message has this external id (yet).
+create or replace function salesflow.apply_delivery_status(
+    org_id uuid, channel salesflow.channel, external_id text, status salesflow.outbox_status,
+    status_at timestamptz, error text default null
+) returns boolean
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    rank_of constant jsonb := '{"sending": 0, "approved": 0, "sent": 1, "failed": 1.5, "delivered": 2, "read": 3}';
+begin
+    perform from salesflow.outbox as o
+    where o.org_id = apply_delivery_status.org_id and o.channel = apply_delivery_status.channel
+      and o.external_id = apply_delivery_status.external_id;
+    if not found then
+        return false;
+    end if;
+    update salesflow.outbox as o set
+        status = apply_delivery_status.status,
+        status_at = apply_delivery_status.status_at,
+        last_error = coalesce(pg_catalog.left(apply_delivery_status.error, 2000), o.last_error),
+        updated_at = pg_catalog.now()
+    where o.org_id = apply_delivery_status.org_id and o.channel = apply_delivery_status.channel
+      and o.external_id = apply_delivery_status.external_id
+      and coalesce((rank_of ->> o.status::text)::numeric, 9) < (rank_of ->> apply_delivery_status.status::text)::numeric;
+    return true;
+end
+$$;
+
+-- source: sql/objects/83_gdpr.sql
+-- GDPR: erasure (a job that reaches every store the personal-data catalogue lists), export,
+-- consent and opt-out by message, retention, and the organisation's privacy settings.
+
+create or replace function api.erase_lead(org_id uuid, lead_id uuid, reason text)
+returns salesflow.erasure_requests
+language plpgsql
+volatile
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    lead salesflow.leads := api.get_lead(erase_lead.org_id, erase_lead.lead_id);
+    r salesflow.erasure_requests;
+begin
+    if nullif(pg_catalog.btrim(erase_lead.reason), '') is null then
+        raise sqlstate '22023' using message = 'an erasure needs a reason (e.g. "art. 17 request of 2026-12-01")';
+    end if;
+    -- the insert policy lets owners and admins only
+    insert into salesflow.erasure_requests as e (org_id, lead_id, lead_hash, reason_sha256, requested_by)
+    values (
+        lead.org_id, lead.id, salesflow.identifier_hash('lead:' || lead.id::text),
+        pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(erase_lead.reason, 'UTF8')), 'hex'),
+        (select auth.uid())
+    )
+    on conflict (org_id, lead_id) where status = 'pending' do nothing
+    returning e.* into r;
+    if r.id is null then
+        -- requested already and not done yet: the same request
+        select e.* into r from salesflow.erasure_requests as e
+        where e.org_id = lead.org_id and e.lead_id = lead.id and e.status = 'pending';
+    end if;
+    return r;
+end
+$$;
+comment on function api.erase_lead(uuid, uuid, text) is
+'Erase a person (owners and admins; GDPR art. 17). A job removes the lead from every store the personal-data '
+'catalogue lists and puts their identifiers on the suppression list; the returned record keeps only its id, '
+'hashes and, when done, per-table counts. Asking again while it runs returns the same request.';
+
+create or replace function api.get_erasure_request(org_id uuid, erasure_id uuid)
+returns salesflow.erasure_requests
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    r salesflow.erasure_requests;
+begin
+    select e.* into r from salesflow.erasure_requests as e
+    where e.org_id = get_erasure_request.org_id and e.id = get_erasure_request.erasure_id;
+    if r.id is null then
+        perform salesflow.not_found('erasure request', get_erasure_request.erasure_id);
+    end if;
+    return r;
+end
+$$;
+comment on function api.get_erasure_request(uuid, uuid) is
+'An erasure request: pending, or done with the number of rows removed per table.';
+
+create or replace function salesflow.erasure_enqueue() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    perform salesflow.enqueue(
+        'erase_lead', pg_catalog.jsonb_build_object('erasure_id', new.id), org_id => new.org_id, priority => 10,
+        idempotency_key => 'erase_lead:' || new.id
+    );
+    return null;
+end
+$$;
+
+create or replace trigger erasure_requests_enqueue after insert on salesflow.erasure_requests
+for each row execute function salesflow.erasure_enqueue();
+
+-- The LLM logs of a person (DESIGN.md 16; kept in this one function so that the audit ledger's
+-- owners can route it through their audited path): the cost rows stay, the subject and error text
+-- go, feedback comments go, and compliance verdicts on the person's calls (whose findings quote
+-- the judged text) are deleted.
+create or replace function salesflow.erase_llm_traces(org_id uuid, lead_id uuid) returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    ids bigint[];
+    n_requests integer;
+    n_feedback integer;
+    n_compliance integer;
+begin
+    select coalesce(pg_catalog.array_agg(r.id), '{}') into ids from salesflow.llm_requests as r
+    where r.org_id = erase_llm_traces.org_id and r.subject_id = erase_llm_traces.lead_id::text;
+    -- the append-only triggers let exactly this transaction edit and delete
+    perform pg_catalog.set_config('salesflow.erasure', 'on', true);
+    update salesflow.llm_requests as r set
+        subject_id = null,
+        error = case when r.error is null then null else 'erased' end
+    where r.org_id = erase_llm_traces.org_id and r.id = any(ids);
+    get diagnostics n_requests = row_count;
+    update salesflow.llm_feedback as f set comment = null
+    where f.org_id = erase_llm_traces.org_id and f.request_id = any(ids) and f.comment is not null;
+    get diagnostics n_feedback = row_count;
+    delete from salesflow.compliance_log as c
+    where c.org_id = erase_llm_traces.org_id and c.request_id = any(ids);
+    get diagnostics n_compliance = row_count;
+    perform pg_catalog.set_config('salesflow.erasure', '', true);
+    return pg_catalog.jsonb_build_object(
+        'llm_requests', n_requests, 'llm_feedback', n_feedback, 'compliance_log', n_compliance
+    );
+end
+$$;
+
+-- Erase one request's person from everything; run by the erase_lead job (the worker's owner
+-- connection). Idempotent: a done request returns its counts again.
+create or replace function salesflow.erase_lead_data(org_id uuid, erasure_id uuid) returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    req salesflow.erasure_requests;
+    the_lead uuid;
+    idents text[];
+    needles text[];
+    source_ids uuid[];
+    tally jsonb := '{}';
+    n integer;
+    t record;
+    v record;
+begin
+    select e.* into req from salesflow.erasure_requests as e
+    where e.org_id = erase_lead_data.org_id and e.id = erase_lead_data.erasure_id
+    for update;
+    if req.id is null then
+        raise sqlstate 'PT404' using message = pg_catalog.format('erasure request %s not found', erasure_id);
+    end if;
+    if req.status = 'done' then
+        return req.counts;
+    end if;
+    the_lead := req.lead_id;
+    idents := salesflow.lead_identifiers(req.org_id, the_lead);
+    -- the strings a raw payload holds the person by: addresses, and phone numbers without their +
+    needles := array(
+        select distinct x from (
+            select pg_catalog.split_part(i, ':', 2) as x from pg_catalog.unnest(idents) as i
+            union all
+            select pg_catalog.ltrim(pg_catalog.split_part(i, ':', 2), '+') from pg_catalog.unnest(idents) as i
+            where i like 'phone:%'
+        ) as s where pg_catalog.length(x) >= 3
+    );
+    -- no resurrection: the identifiers as keyed hashes
+    insert into salesflow.suppressions (org_id, identifier_hash, erasure_id)
+    select req.org_id, salesflow.identifier_hash(i), req.id from pg_catalog.unnest(idents) as i
+    on conflict do nothing;
+    tally := tally || pg_catalog.jsonb_build_object('suppressions', pg_catalog.cardinality(idents));
+    source_ids := array(
+        select m.id from salesflow.messages as m where m.org_id = req.org_id and m.lead_id = the_lead
+        union all
+        select a.id from salesflow.activities as a where a.org_id = req.org_id and a.lead_id = the_lead
+    );
+    -- rows that go with the lead by cascade: count them first
+    for t in
+        select c.table_name from salesflow.personal_data_catalog as c
+        join pg_catalog.pg_attribute as a
+            on a.attrelid = pg_catalog.to_regclass(c.table_name) and a.attname = 'lead_id' and not a.attisdropped
+        where c.erasure = 'cascade'
+        order by c.table_name
+    loop
+        execute pg_catalog.format('select count(*) from %s as x where x.org_id = $1 and x.lead_id = $2', t.table_name)
+        into n using req.org_id, the_lead;
+        tally := tally || pg_catalog.jsonb_build_object(pg_catalog.split_part(t.table_name, '.', 2), n);
+    end loop;
+    -- tables erased by their lead column
+    for t in
+        select c.table_name, c.lead_column from salesflow.personal_data_catalog as c
+        where c.erasure = 'delete' order by c.table_name
+    loop
+        execute pg_catalog.format('delete from %s as x where x.org_id = $1 and x.%I = $2', t.table_name, t.lead_column)
+        using req.org_id, the_lead;
+        get diagnostics n = row_count;
+        tally := tally || pg_catalog.jsonb_build_object(pg_catalog.split_part(t.table_name, '.', 2), n);
+    end loop;
+    -- inbox payloads: stitched to the lead, or naming one of its addresses (not yet processed)
+    delete from salesflow.webhook_inbox as w
+    where w.org_id = req.org_id and (
+        w.lead_id = the_lead
+        or exists (
+            select from pg_catalog.unnest(needles) as x
+            where pg_catalog.strpos(pg_catalog.lower(coalesce(w.payload::text, '')), pg_catalog.lower(x)) > 0
+               or position(pg_catalog.convert_to(x, 'UTF8') in coalesce(w.raw, ''::bytea)) > 0
+        )
+    );
+    get diagnostics n = row_count;
+    tally := tally || pg_catalog.jsonb_build_object('webhook_inbox', n);
+    -- job payloads that name the lead or one of its texts (not the running ones: a running job
+    -- finds the lead gone and stops)
+    delete from salesflow.jobs as j
+    where j.org_id = req.org_id and j.status <> 'running'
+      and (j.payload::text like '%' || the_lead::text || '%'
+           or exists (select from pg_catalog.unnest(source_ids) as s where j.payload::text like '%' || s::text || '%'));
+    get diagnostics n = row_count;
+    tally := tally || pg_catalog.jsonb_build_object('jobs', n);
+    delete from salesflow.embedding_queue as q
+    where q.org_id = req.org_id and q.source_id = any(source_ids);
+    get diagnostics n = row_count;
+    tally := tally || pg_catalog.jsonb_build_object('embedding_queue', n);
+    tally := tally || salesflow.erase_llm_traces(req.org_id, the_lead);
+    -- the lead itself, and by cascade everything catalogued as 'cascade'
+    delete from salesflow.leads as l where l.org_id = req.org_id and l.id = the_lead;
+    get diagnostics n = row_count;
+    tally := tally || pg_catalog.jsonb_build_object('leads', n);
+    -- materialized views must not keep a copy
+    for v in select m.matviewname from pg_catalog.pg_matviews as m where m.schemaname = 'analytics' loop
+        execute pg_catalog.format('refresh materialized view analytics.%I', v.matviewname);
+    end loop;
+    update salesflow.erasure_requests as e
+    set status = 'done', lead_id = null, counts = tally, finished_at = pg_catalog.now()
+    where e.org_id = req.org_id and e.id = req.id;
+    return tally;
+end
+$$;
+
+-- Everything held about a person, as JSON (GDPR art. 15 and 20).
+create or replace function api.export_lead_data(org_id uuid, lead_id uuid) returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    lead salesflow.leads := api.get_lead(export_lead_data.org_id, export_lead_data.lead_id);
+    o uuid := lead.org_id;
+    l uuid := lead.id;
+begin
+    return pg_catalog.jsonb_build_object(
+        'exported_at', pg_catalog.now(),
+        'lead', pg_catalog.to_jsonb(lead),
+        'channel_identities', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) order by x.channel, x.address), '[]')
+                               from salesflow.channel_identities as x where x.org_id = o and x.lead_id = l),
+        'consents', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) order by x.channel), '[]')
+                     from salesflow.lead_consents as x where x.org_id = o and x.lead_id = l),
+        'messages', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) order by x.sent_at, x.id), '[]')
+                     from salesflow.messages as x where x.org_id = o and x.lead_id = l),
+        'activities', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) order by x.occurred_at, x.id), '[]')
+                       from salesflow.activities as x where x.org_id = o and x.lead_id = l),
+        'outbound_messages', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) order by x.created_at), '[]')
+                              from salesflow.outbox as x where x.org_id = o and x.lead_id = l),
+        'deals', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                      'id', x.id, 'name', x.name, 'stage', x.stage, 'amount', x.amount, 'currency', x.currency)
+                      order by x.created_at), '[]')
+                  from salesflow.deals as x where x.org_id = o and x.lead_id = l),
+        'ai_suggestions', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) order by x.created_at), '[]')
+                           from salesflow.ai_suggestions as x where x.org_id = o and x.lead_id = l)
+    );
+end
+$$;
+comment on function api.export_lead_data(uuid, uuid) is
+'Everything held about a lead as one JSON document (access and portability): the lead, its addresses, consents, '
+'messages, activities, outbound messages, deals and AI suggestions.';
+
+create or replace function api.set_lead_consent(
+    org_id uuid, lead_id uuid, channel salesflow.channel, may_contact boolean, ai_processing boolean
+)
+returns salesflow.lead_consents
+language sql
+volatile
+set search_path = ''
+as $$
+    insert into salesflow.lead_consents as c (org_id, lead_id, channel, may_contact, ai_processing, source, updated_by)
+    values (
+        set_lead_consent.org_id, set_lead_consent.lead_id, set_lead_consent.channel,
+        coalesce(set_lead_consent.may_contact, true), coalesce(set_lead_consent.ai_processing, true), 'member',
+        (select auth.uid())
+    )
+    on conflict (org_id, lead_id, channel) do update set
+        may_contact = excluded.may_contact, ai_processing = excluded.ai_processing, source = 'member',
+        evidence_message_id = null, updated_by = excluded.updated_by, updated_at = pg_catalog.now()
+    returning *
+$$;
+comment on function api.set_lead_consent(uuid, uuid, salesflow.channel, boolean, boolean) is
+'Record a lead''s consent on one channel: may_contact (false: the outbox sends nothing there) and ai_processing '
+'(false: no model reads the lead''s data: drafting, suggestions, memory extraction).';
+
+-- "STOP", "abmelden", ...: a whole message that asks to stop. One list, here.
+create or replace function salesflow.is_opt_out(body text) returns boolean
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+    select pg_catalog.lower(pg_catalog.btrim(is_opt_out.body)) ~
+        '^(stop|stopp|unsubscribe|opt[ -]?out|abmelden|abbestellen|austragen|keine nachrichten( mehr)?|bitte keine nachrichten( mehr)?)[.! ]*$'
+$$;
+
+-- An opt-out message: no more contact on its channel, with the message as evidence.
+create or replace function salesflow.record_opt_out(
+    org_id uuid, lead_id uuid, channel salesflow.channel, message_id uuid
+) returns void
+language sql
+volatile
+set search_path = ''
+as $$
+    insert into salesflow.lead_consents as c (org_id, lead_id, channel, may_contact, source, evidence_message_id)
+    values (record_opt_out.org_id, record_opt_out.lead_id, record_opt_out.channel, false, 'opt_out_message',
+            record_opt_out.message_id)
+    on conflict (org_id, lead_id, channel) do update set
+        may_contact = false, source = 'opt_out_message', evidence_message_id = excluded.evidence_message_id,
+        updated_at = pg_catalog.now()
+$$;
+
+create or replace function api.set_privacy_settings(org_id uuid, retention_days integer, suppression_mode text)
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    out jsonb;
+begin
+    if set_privacy_settings.retention_days is not null and set_privacy_settings.retention_days not between 1 and 36500 then
+        raise sqlstate '22023' using message = 'retention_days must be between 1 and 36500, or null to keep messages';
+    end if;
+    if coalesce(set_privacy_settings.suppression_mode, 'drop') not in ('drop', 'marker') then
+        raise sqlstate '22023' using message = 'suppression_mode must be drop or marker';
+    end if;
+    update salesflow.organizations as o
+    set settings = pg_catalog.jsonb_set(o.settings, '{privacy}', pg_catalog.jsonb_strip_nulls(
+        pg_catalog.jsonb_build_object(
+            'retention_days', set_privacy_settings.retention_days,
+            'suppression_mode', coalesce(set_privacy_settings.suppression_mode, 'drop')
+        )))
+    where o.id = set_privacy_settings.org_id
+    returning o.settings -> 'privacy' into out;
+    if out is null then
+        raise sqlstate '42501' using message = 'only owners and admins change privacy settings';
+    end if;
+    return out;
+end
+$$;
+comment on function api.set_privacy_settings(uuid, integer, text) is
+'Privacy settings (owners and admins): retention_days (messages older than this are deleted daily; null keeps them) '
+'and suppression_mode for erased people who write again (drop: nothing is stored; marker: an inbox row without its '
+'payload).';
+
+-- Delete messages older than each organisation's retention (the daily apply_retention job).
+create or replace function salesflow.apply_retention() returns integer
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    n integer;
+begin
+    delete from salesflow.messages as m
+    using salesflow.organizations as o
+    where m.org_id = o.id
+      and (o.settings #>> '{privacy,retention_days}') is not null
+      and m.sent_at < pg_catalog.now() - pg_catalog.make_interval(days => (o.settings #>> '{privacy,retention_days}')::integer);
+    get diagnostics n = row_count;
+    delete from salesflow.webhook_inbox as w
+    using salesflow.organizations as o
+    where w.org_id = o.id
+      and (o.settings #>> '{privacy,retention_days}') is not null
+      and w.received_at < pg_catalog.now()
+      - pg_catalog.make_interval(days => (o.settings #>> '{privacy,retention_days}')::integer);
+    return n;
+end
+$$;
+
+insert into salesflow.job_schedules (name, kind, cron, next_run_at)
+values ('apply_retention', 'apply_retention', '41 2 * * *',
+        date_trunc('day', now(), 'UTC') + interval '1 day 2 hours 41 minutes')
+on conflict (name) do nothing;
+
+-- source: sql/objects/84_channels.sql
+-- Channel accounts, and the row-level security and grants of everything in 0013.
+
+create or replace function api.set_channel_config(
+    org_id uuid,
+    provider salesflow.channel_provider,
+    route_key text,
+    verify_token text default null,
+    app_secret text default null,
+    access_token text default null,
+    settings jsonb default '{}'
+)
+returns table (id uuid, provider salesflow.channel_provider, route_key text, enabled boolean)
+language sql
+volatile
+set search_path = ''
+as $$
+    insert into salesflow.channel_configs as c (
+        org_id, provider, route_key, verify_token, app_secret, access_token, settings
+    )
+    values (
+        set_channel_config.org_id, set_channel_config.provider, pg_catalog.btrim(set_channel_config.route_key),
+        set_channel_config.verify_token, set_channel_config.app_secret, set_channel_config.access_token,
+        coalesce(set_channel_config.settings, '{}')
+    )
+    on conflict (provider, route_key) do update set
+        verify_token = excluded.verify_token, app_secret = excluded.app_secret,
+        access_token = excluded.access_token, settings = excluded.settings
+    -- another organisation's account: the update policy hides its row, so nothing is returned
+    where c.org_id = excluded.org_id
+    returning c.id, c.provider, c.route_key, c.enabled
+$$;
+comment on function api.set_channel_config(
+    uuid, salesflow.channel_provider, text, text, text, text, jsonb
+) is
+'Add or change a channel account (owners and admins): WhatsApp (route_key = phone_number_id, verify_token, '
+'app_secret, access_token, settings.graph_base_url), email (route_key = the inbound address, settings.smtp_host, '
+'smtp_port, from_address) or generic (route_key = its name, app_secret signs its requests). Secrets are never '
+'returned.';
+
+create or replace function api.list_channel_configs(org_id uuid)
+returns table (id uuid, provider salesflow.channel_provider, route_key text, enabled boolean)
+language sql
+stable
+set search_path = ''
+as $$
+    select c.id, c.provider, c.route_key, c.enabled from salesflow.channel_configs as c
+    where c.org_id = list_channel_configs.org_id
+    order by c.provider, c.route_key
+$$;
+comment on function api.list_channel_configs(uuid) is
+'The organisation''s channel accounts without their secrets (owners and admins).';
+
+alter table salesflow.channel_configs enable row level security;
+alter table salesflow.webhook_inbox enable row level security;
+alter table salesflow.webhook_rejections enable row level security;
+alter table salesflow.outbox enable row level security;
+alter table salesflow.lead_consents enable row level security;
+alter table salesflow.install_secrets enable row level security;
+alter table salesflow.suppressions enable row level security;
+alter table salesflow.erasure_requests enable row level security;
+alter table salesflow.lead_merges enable row level security;
+alter table salesflow.personal_data_catalog enable row level security;
+
+-- channel accounts hold secrets: owners and admins only
+drop policy if exists channel_configs_select on salesflow.channel_configs;
+create policy channel_configs_select on salesflow.channel_configs for select to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+drop policy if exists channel_configs_insert on salesflow.channel_configs;
+create policy channel_configs_insert on salesflow.channel_configs for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+drop policy if exists channel_configs_update on salesflow.channel_configs;
+create policy channel_configs_update on salesflow.channel_configs for update to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]))
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+
+-- raw webhook payloads: owners and admins may look (debugging a channel); only the API and worker write
+drop policy if exists webhook_inbox_select on salesflow.webhook_inbox;
+create policy webhook_inbox_select on salesflow.webhook_inbox for select to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+
+-- the outbox: members read; owners, admins and reps queue and approve
+drop policy if exists outbox_select on salesflow.outbox;
+create policy outbox_select on salesflow.outbox for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists outbox_insert on salesflow.outbox;
+create policy outbox_insert on salesflow.outbox for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+drop policy if exists outbox_update on salesflow.outbox;
+create policy outbox_update on salesflow.outbox for update to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]))
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+
+drop policy if exists lead_consents_select on salesflow.lead_consents;
+create policy lead_consents_select on salesflow.lead_consents for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists lead_consents_insert on salesflow.lead_consents;
+create policy lead_consents_insert on salesflow.lead_consents for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+drop policy if exists lead_consents_update on salesflow.lead_consents;
+create policy lead_consents_update on salesflow.lead_consents for update to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]))
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin,rep}'))::uuid[]));
+
+-- erasure: owners and admins ask for it and read the record
+drop policy if exists erasure_requests_select on salesflow.erasure_requests;
+create policy erasure_requests_select on salesflow.erasure_requests for select to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+drop policy if exists erasure_requests_insert on salesflow.erasure_requests;
+create policy erasure_requests_insert on salesflow.erasure_requests for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+
+drop policy if exists lead_merges_select on salesflow.lead_merges;
+create policy lead_merges_select on salesflow.lead_merges for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists lead_merges_insert on salesflow.lead_merges;
+create policy lead_merges_insert on salesflow.lead_merges for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+drop policy if exists lead_merges_update on salesflow.lead_merges;
+create policy lead_merges_update on salesflow.lead_merges for update to authenticated
+using (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]))
+with check (org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[]));
+-- suppressions, install_secrets, webhook_rejections, personal_data_catalog: no policies, no grants
+
+grant select, insert, update on salesflow.channel_configs to authenticated, service_role;
+grant select on salesflow.webhook_inbox to authenticated, service_role;
+grant select, insert, update on salesflow.outbox, salesflow.lead_consents, salesflow.lead_merges
+to authenticated, service_role;
+grant select, insert on salesflow.erasure_requests to authenticated, service_role;
+revoke all on salesflow.install_secrets, salesflow.suppressions, salesflow.webhook_rejections,
+salesflow.personal_data_catalog from anon, authenticated, service_role;
+
+revoke execute on function
+api.set_channel_config(uuid, salesflow.channel_provider, text, text, text, text, jsonb),
+api.list_channel_configs(uuid),
+api.queue_outbound_message(uuid, uuid, salesflow.channel, text, text, boolean, text),
+api.approve_outbound_message(uuid, uuid, text),
+api.list_outbound_messages(uuid, uuid, integer),
+api.merge_leads(uuid, uuid, uuid),
+api.undo_merge(uuid, uuid),
+api.list_duplicate_leads(uuid, integer),
+api.erase_lead(uuid, uuid, text),
+api.get_erasure_request(uuid, uuid),
+api.export_lead_data(uuid, uuid),
+api.set_lead_consent(uuid, uuid, salesflow.channel, boolean, boolean),
+api.set_privacy_settings(uuid, integer, text)
+from public;
+grant execute on function
+api.set_channel_config(uuid, salesflow.channel_provider, text, text, text, text, jsonb),
+api.list_channel_configs(uuid),
+api.queue_outbound_message(uuid, uuid, salesflow.channel, text, text, boolean, text),
+api.approve_outbound_message(uuid, uuid, text),
+api.list_outbound_messages(uuid, uuid, integer),
+api.merge_leads(uuid, uuid, uuid),
+api.undo_merge(uuid, uuid),
+api.list_duplicate_leads(uuid, integer),
+api.erase_lead(uuid, uuid, text),
+api.get_erasure_request(uuid, uuid),
+api.export_lead_data(uuid, uuid),
+api.set_lead_consent(uuid, uuid, salesflow.channel, boolean, boolean),
+api.set_privacy_settings(uuid, integer, text)
+to authenticated, service_role;
+-- helpers the RPCs above call with the caller's privileges (and the leads trigger)
+grant execute on function
+salesflow.may_contact(uuid, uuid, salesflow.channel),
+salesflow.ai_processing_allowed(uuid, uuid),
+salesflow.move_lead_rows(uuid, uuid, uuid, uuid[]),
+salesflow.identifier_hash(text),
+salesflow.is_suppressed(uuid, text[]),
+salesflow.hmac_sha256(bytea, bytea)
+to authenticated, service_role;
 
 -- source: sql/objects/90_grants.sql
 -- Grants: nothing by default, then what each role needs, function by function.
