@@ -4555,14 +4555,17 @@ begin
     tally := tally || pg_catalog.jsonb_build_object('webhook_inbox', n);
     -- job payloads that name the lead or one of its texts (not the running ones: a running job
     -- finds the lead gone and stops)
+    -- (every scalar of a payload against one hashed set of ids: a LIKE per id and job was quadratic)
     delete from salesflow.jobs as j
     where j.org_id = req.org_id and j.status <> 'running'
-      and (j.payload::text like '%' || the_lead::text || '%'
-           or exists (select from pg_catalog.unnest(source_ids) as s where j.payload::text like '%' || s::text || '%'));
+      and exists (
+          select from pg_catalog.jsonb_path_query(j.payload, 'strict $.**') as pv (val)
+          where (pv.val #>> '{}') in (select x::text from pg_catalog.unnest(source_ids || the_lead) as x)
+      );
     get diagnostics n = row_count;
     tally := tally || pg_catalog.jsonb_build_object('jobs', n);
     delete from salesflow.embedding_queue as q
-    where q.org_id = req.org_id and q.source_id = any(source_ids);
+    where q.org_id = req.org_id and q.source_id in (select pg_catalog.unnest(source_ids));
     get diagnostics n = row_count;
     tally := tally || pg_catalog.jsonb_build_object('embedding_queue', n);
     tally := tally || salesflow.erase_llm_traces(req.org_id, the_lead);
