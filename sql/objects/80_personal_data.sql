@@ -21,8 +21,10 @@ values
 ('salesflow.jobs', 'custom', null, '{payload,last_error}', '{queue,kind,idempotency_key,worker,schedule}'),
 ('salesflow.job_schedules', 'none', null, '{}', '{name,kind,payload,queue,cron,timezone}'),
 ('salesflow.llm_models', 'none', null, '{}', '{provider,model}'),
-('salesflow.llm_requests', 'custom', null, '{subject_id,error}',
- '{task,feature,prompt_name,experiment_label,provider,model,baseline_provider,baseline_model}'),
+(
+    'salesflow.llm_requests', 'custom', null, '{subject_id,error}',
+    '{task,feature,prompt_name,experiment_label,provider,model,baseline_provider,baseline_model}'
+),
 ('salesflow.llm_usage_daily', 'none', null, '{}', '{task,provider,model}'),
 ('salesflow.llm_budgets', 'none', null, '{}', '{feature}'),
 ('salesflow.llm_budget_reservations', 'none', null, '{}', '{feature}'),
@@ -41,8 +43,10 @@ values
 ('salesflow.channel_configs', 'none', null, '{}', '{route_key,verify_token,app_secret,access_token,settings}'),
 ('salesflow.webhook_inbox', 'custom', null, '{external_id,payload,raw,error}', '{kind,body_sha256}'),
 ('salesflow.webhook_rejections', 'none', null, '{}', '{reason,body_sha256}'),
-('salesflow.outbox', 'cascade', null, '{to_address,subject,body,external_id,thread_id,last_error}',
- '{idempotency_key,approval_rule}'),
+(
+    'salesflow.outbox', 'cascade', null, '{to_address,subject,body,external_id,thread_id,last_error}',
+    '{idempotency_key,approval_rule}'
+),
 ('salesflow.lead_consents', 'cascade', null, '{}', '{source}'),
 ('salesflow.install_secrets', 'none', null, '{}', '{name,secret}'),
 ('salesflow.suppressions', 'none', null, '{}', '{identifier_hash}'),  -- keyed hashes only
@@ -93,7 +97,7 @@ as $$
 $$;
 
 -- The identifiers a lead can be found by, in identifier_hash's form.
-create or replace function salesflow.lead_identifiers(org_id uuid, lead_id uuid) returns text []
+create or replace function salesflow.lead_identifiers(org_id uuid, lead_id uuid) returns text[]
 language sql
 stable
 security definer
@@ -116,7 +120,7 @@ as $$
 $$;
 
 -- Is any of these identifiers on the organisation's suppression list?
-create or replace function salesflow.is_suppressed(org_id uuid, identifiers text []) returns boolean
+create or replace function salesflow.is_suppressed(org_id uuid, identifiers text[]) returns boolean
 language sql
 stable
 security definer

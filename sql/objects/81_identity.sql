@@ -70,7 +70,7 @@ $$;
 -- Vectors (written only by the worker) and chats (private to their member) move with a merge too.
 -- security definer, so it checks itself that the caller is an owner or admin of the organisation.
 -- Without only_ids: everything of from_id; with: just those texts and chats (undo_merge).
-create or replace function salesflow.move_lead_rows(org_id uuid, from_id uuid, to_id uuid, only_ids uuid [] default null)
+create or replace function salesflow.move_lead_rows(org_id uuid, from_id uuid, to_id uuid, only_ids uuid[] default null)
 returns jsonb
 language plpgsql
 volatile

@@ -371,6 +371,8 @@ end
 $$;
 
 insert into salesflow.job_schedules (name, kind, cron, next_run_at)
-values ('apply_retention', 'apply_retention', '41 2 * * *',
-        date_trunc('day', now(), 'UTC') + interval '1 day 2 hours 41 minutes')
+values (
+    'apply_retention', 'apply_retention', '41 2 * * *',
+    date_trunc('day', now(), 'UTC') + interval '1 day 2 hours 41 minutes'
+)
 on conflict (name) do nothing;
