@@ -217,7 +217,7 @@ create table salesflow.personal_data_catalog (
     erasure text not null check (erasure in ('cascade', 'delete', 'custom', 'none')),
     lead_column text,
     -- text/jsonb/bytea columns that can hold a person's data or identifiers, and those that cannot
-    personal text [] not null default '{}',
-    not_personal text [] not null default '{}',
+    personal text[] not null default '{}',
+    not_personal text[] not null default '{}',
     check ((erasure = 'delete') = (lead_column is not null))
 );

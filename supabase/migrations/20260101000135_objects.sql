@@ -3752,8 +3752,10 @@ values
 ('salesflow.jobs', 'custom', null, '{payload,last_error}', '{queue,kind,idempotency_key,worker,schedule}'),
 ('salesflow.job_schedules', 'none', null, '{}', '{name,kind,payload,queue,cron,timezone}'),
 ('salesflow.llm_models', 'none', null, '{}', '{provider,model}'),
-('salesflow.llm_requests', 'custom', null, '{subject_id,error}',
- '{task,feature,prompt_name,experiment_label,provider,model,baseline_provider,baseline_model}'),
+(
+    'salesflow.llm_requests', 'custom', null, '{subject_id,error}',
+    '{task,feature,prompt_name,experiment_label,provider,model,baseline_provider,baseline_model}'
+),
 ('salesflow.llm_usage_daily', 'none', null, '{}', '{task,provider,model}'),
 ('salesflow.llm_budgets', 'none', null, '{}', '{feature}'),
 ('salesflow.llm_budget_reservations', 'none', null, '{}', '{feature}'),
@@ -3772,8 +3774,10 @@ values
 ('salesflow.channel_configs', 'none', null, '{}', '{route_key,verify_token,app_secret,access_token,settings}'),
 ('salesflow.webhook_inbox', 'custom', null, '{external_id,payload,raw,error}', '{kind,body_sha256}'),
 ('salesflow.webhook_rejections', 'none', null, '{}', '{reason,body_sha256}'),
-('salesflow.outbox', 'cascade', null, '{to_address,subject,body,external_id,thread_id,last_error}',
- '{idempotency_key,approval_rule}'),
+(
+    'salesflow.outbox', 'cascade', null, '{to_address,subject,body,external_id,thread_id,last_error}',
+    '{idempotency_key,approval_rule}'
+),
 ('salesflow.lead_consents', 'cascade', null, '{}', '{source}'),
 ('salesflow.install_secrets', 'none', null, '{}', '{name,secret}'),
 ('salesflow.suppressions', 'none', null, '{}', '{identifier_hash}'),  -- keyed hashes only
@@ -3824,7 +3828,7 @@ as $$
 $$;
 
 -- The identifiers a lead can be found by, in identifier_hash's form.
-create or replace function salesflow.lead_identifiers(org_id uuid, lead_id uuid) returns text []
+create or replace function salesflow.lead_identifiers(org_id uuid, lead_id uuid) returns text[]
 language sql
 stable
 security definer
@@ -3847,7 +3851,7 @@ as $$
 $$;
 
 -- Is any of these identifiers on the organisation's suppression list?
-create or replace function salesflow.is_suppressed(org_id uuid, identifiers text []) returns boolean
+create or replace function salesflow.is_suppressed(org_id uuid, identifiers text[]) returns boolean
 language sql
 stable
 security definer
@@ -3954,7 +3958,7 @@ $$;
 -- Vectors (written only by the worker) and chats (private to their member) move with a merge too.
 -- security definer, so it checks itself that the caller is an owner or admin of the organisation.
 -- Without only_ids: everything of from_id; with: just those texts and chats (undo_merge).
-create or replace function salesflow.move_lead_rows(org_id uuid, from_id uuid, to_id uuid, only_ids uuid [] default null)
+create or replace function salesflow.move_lead_rows(org_id uuid, from_id uuid, to_id uuid, only_ids uuid[] default null)
 returns jsonb
 language plpgsql
 volatile
@@ -4731,8 +4735,10 @@ end
 $$;
 
 insert into salesflow.job_schedules (name, kind, cron, next_run_at)
-values ('apply_retention', 'apply_retention', '41 2 * * *',
-        date_trunc('day', now(), 'UTC') + interval '1 day 2 hours 41 minutes')
+values (
+    'apply_retention', 'apply_retention', '41 2 * * *',
+    date_trunc('day', now(), 'UTC') + interval '1 day 2 hours 41 minutes'
+)
 on conflict (name) do nothing;
 
 -- source: sql/objects/84_channels.sql
