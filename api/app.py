@@ -19,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
-from salesflow.api import chat, rpc, search, suggestions
+from salesflow.api import chat, rpc, search, suggestions, webhooks
 from salesflow.api.catalog import Catalog
 from salesflow.api.errors import ApiError
 from salesflow.api.limits import Limiter, LimitMiddleware
@@ -132,4 +132,5 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
     app.include_router(search.router)
     app.include_router(chat.router)
     app.include_router(suggestions.router)
+    app.include_router(webhooks.router)
     return app

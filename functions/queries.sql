@@ -181,3 +181,6 @@ values (
     %(org_id)s, %(outcome)s, %(pattern_key)s, %(description)s, %(support)s, %(confidence)s, %(lift)s, %(cases)s,
     %(successes)s, %(median_days)s, %(job_id)s
 );
+
+-- name: ai_processing_allowed
+select salesflow.ai_processing_allowed(%(org_id)s, %(lead_id)s) as allowed;

@@ -78,8 +78,12 @@ async def run(job: JobContext, payload: Payload) -> None:
             return  # delivered again after the first run stored it
         lead = await (await cur.execute(QUERIES["lead_context"], params)).fetchone()
         history = await (await cur.execute(query("lead_history"), params)).fetchall()
+        consent = await (await cur.execute(query("ai_processing_allowed"), params)).fetchone()
     if lead is None:
         raise PermanentError(f"lead {payload.lead_id} not found")
+    if consent is not None and not consent["allowed"]:
+        # the person withdrew consent to AI processing (lead_consents): no model reads their data
+        raise PermanentError(f"lead {payload.lead_id} does not consent to AI processing")
     lead = {k: v for k, v in lead.items() if v is not None}
     if all(m.offline for m in gateway().config.available_models()):
         # only the offline model can answer: on two cores it reads a few hundred tokens a second, so

@@ -233,6 +233,10 @@ language plpgsql
 set search_path = ''
 as $$
 begin
+    -- GDPR erasure drops a person's text from the log, only through salesflow.erase_llm_traces (83_gdpr.sql)
+    if pg_catalog.current_setting('salesflow.erasure', true) = 'on' then
+        return new;
+    end if;
     raise sqlstate '55000' using
         message = pg_catalog.format('%s.%s is append-only: rows cannot be updated', tg_table_schema, tg_table_name);
 end
