@@ -77,9 +77,9 @@ SEEDS = {
     # a vector for A's message, as the embed_texts job would store it
     "salesflow.embeddings": (
         "insert into salesflow.embeddings (org_id, source, source_id, model, dimension, lead_id, channel, "
-        "occurred_at, content, content_hash, fts, embedding) "
+        "occurred_at, content, content_hash, embedding) "
         "select m.org_id, 'message', m.id, 'all-MiniLM-L6-v2', 384, m.lead_id, m.channel, m.sent_at, m.body, "
-        "md5(m.body), to_tsvector('simple', m.body), array_fill(0.05, array[384])::real[]::extensions.vector "
+        "md5(m.body), array_fill(0.05, array[384])::real[]::extensions.vector "
         "from salesflow.messages as m where m.org_id = %(org)s"
     ),
     # one logged LLM call by the owner (settle_request also writes its llm_usage_daily rollup)
@@ -469,7 +469,7 @@ FIXED: dict[str, Any] = {
     "occurred_at": T0, "due_at": None, "completed_at": None, "sent_at": T0,
     "channel": "email", "verified": False,
     "query_embedding": "[" + ",".join(["0.05"] * 384) + "]", "query_text": "Hello", "k": 10,
-    "since": None, "until": None,
+    "since": None, "until": None, "keywords": None, "recency": False,
     "rating": 1, "comment": "Useful",  # record_llm_feedback's outcome is the activities' None above
     "prompt_name": "followup_email", "label": "production", "version": None,
     "settings": {"pii": {"kinds": ["email"]}},
@@ -516,6 +516,9 @@ def argument(rpc: Rpc, param: Param, s: Scenario, world: World) -> Any:
         if changes is None:
             raise Unknown(f"{rpc.signature}: no change set for entity {entity!r}; add one to changes_for")
         return changes
+    if param.name == "messages":  # create_messages: one message for the lead of `refs`
+        return [{"lead_id": str(s.refs.rows["lead"]), "channel": "email", "direction": "inbound",
+                 "body": "Hello in bulk"}]
     if param.name in BY_TYPE:
         if param.type not in BY_TYPE[param.name]:
             raise Unknown(f"{rpc.signature}: no value for {param.name} of type {param.type}; add it to BY_TYPE")
@@ -659,7 +662,7 @@ LOOSENED_SELECT = [f"{t}_select" for t in ("organizations", "org_members", "comp
                                            "llm_requests", "llm_usage_daily", "llm_budgets", "llm_budget_alerts",
                                            "llm_feedback", "prompts", "prompt_versions", "prompt_labels",
                                            "prompt_experiments", "conversations", "conversation_turns",
-                                           "compliance_log", "ai_suggestions")]
+                                           "compliance_log", "ai_suggestions", "embedding_queue")]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update"]
 
 

@@ -1,0 +1,62 @@
+-- 0014: memory that finds. Keyword search over the texts themselves (searchable the moment they are
+-- committed, not once embedded), fresh texts embedded before a backlog, search hits that carry what
+-- apps need, rolling conversation summaries, per-message sentiment. Functions live in
+-- sql/objects/51_memory_search.sql .. 54_*.
+
+-- Words for keyword search, German and English alike: lower-cased, no stemming (an English stemmer
+-- mangles German words and the other way round), stop words of both languages removed (a question's
+-- "what", "the", "und", "der" would otherwise match every text). The English list is consulted
+-- first and passes every other word on (accept = false) to the German one, which keeps it.
+-- (through execute: the SQL linter does not parse text search DDL)
+do $$
+begin
+    execute 'create text search dictionary salesflow.english_stop_words '
+        '(template = pg_catalog.simple, stopwords = english, accept = false)';
+    execute 'create text search dictionary salesflow.german_stop_words '
+        '(template = pg_catalog.simple, stopwords = german, accept = true)';
+    execute 'create text search configuration salesflow.search_words (copy = pg_catalog.simple)';
+    execute 'alter text search configuration salesflow.search_words alter mapping for asciiword, word, '
+        'numword, asciihword, hword, numhword, hword_asciipart, hword_part, hword_numpart '
+        'with salesflow.english_stop_words, salesflow.german_stop_words';
+end
+$$;
+
+-- Generated at insert: a committed text is findable by keyword at once (GIN, led by org_id).
+alter table salesflow.messages add column search_words tsvector generated always as (
+    to_tsvector('salesflow.search_words'::regconfig, coalesce(subject || ' ', '') || body)
+) stored;
+create index messages_search_words_idx on salesflow.messages using gin (org_id, search_words);
+
+alter table salesflow.activities add column search_words tsvector generated always as (
+    to_tsvector('salesflow.search_words'::regconfig, coalesce(subject || ' ', '') || coalesce(body, ''))
+) stored;
+create index activities_search_words_idx on salesflow.activities using gin (org_id, search_words)
+where lead_id is not null;
+
+-- Keyword search reads the texts; the copy of their words beside the vectors is no longer used.
+drop index salesflow.embeddings_fts_idx;
+alter table salesflow.embeddings drop column fts;
+
+-- Which texts are embedded first: what a user or a webhook just wrote before a backlog.
+create type salesflow.embedding_priority as enum (
+    'fresh',    -- written by a statement of a few rows (an RPC, a webhook): embedded first
+    'bulk',     -- written by a large statement (an import, the demo's COPY)
+    'backfill'  -- queued for a model being built (every existing text)
+);
+alter table salesflow.embedding_queue
+add column priority salesflow.embedding_priority not null default 'fresh';
+drop index salesflow.embedding_queue_claim_idx;
+-- the batch claim: by priority, then oldest first
+create index embedding_queue_claim_idx on salesflow.embedding_queue (model, priority, queued_at)
+where failed_at is null;
+
+-- Search hits carry what an app needs to show or answer them, and where each ranking put them.
+alter type salesflow.memory_hit add attribute direction salesflow.direction;
+alter type salesflow.memory_hit add attribute subject text;
+alter type salesflow.memory_hit add attribute external_id text;
+alter type salesflow.memory_hit add attribute vector_rank integer;
+alter type salesflow.memory_hit add attribute keyword_rank integer;
+-- the old signature (without keywords and recency) would stay beside the new one as an overload
+drop function if exists api.search_memory(
+    uuid, extensions.vector, text, uuid, salesflow.channel, timestamptz, timestamptz, integer
+);
