@@ -469,7 +469,7 @@ FIXED: dict[str, Any] = {
     "occurred_at": T0, "due_at": None, "completed_at": None, "sent_at": T0,
     "channel": "email", "verified": False,
     "query_embedding": "[" + ",".join(["0.05"] * 384) + "]", "query_text": "Hello", "k": 10,
-    "since": None, "until": None, "keywords": None, "recency": False,
+    "since": None, "until": None, "keywords": None, "recency": False, "token_budget": 2000, "hot_messages": 20,
     "rating": 1, "comment": "Useful",  # record_llm_feedback's outcome is the activities' None above
     "prompt_name": "followup_email", "label": "production", "version": None,
     "settings": {"pii": {"kinds": ["email"]}},
@@ -662,7 +662,8 @@ LOOSENED_SELECT = [f"{t}_select" for t in ("organizations", "org_members", "comp
                                            "llm_requests", "llm_usage_daily", "llm_budgets", "llm_budget_alerts",
                                            "llm_feedback", "prompts", "prompt_versions", "prompt_labels",
                                            "prompt_experiments", "conversations", "conversation_turns",
-                                           "compliance_log", "ai_suggestions", "embedding_queue")]
+                                           "compliance_log", "ai_suggestions", "embedding_queue",
+                                           "conversation_summaries")]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update"]
 
 

@@ -60,3 +60,30 @@ alter type salesflow.memory_hit add attribute keyword_rank integer;
 drop function if exists api.search_memory(
     uuid, extensions.vector, text, uuid, salesflow.channel, timestamptz, timestamptz, integer
 );
+
+-- Warm memory: one rolling summary per lead (its conversation across channels), extended by the
+-- summarize_conversation job as new messages arrive, never regenerated from scratch.
+create table salesflow.conversation_summaries (
+    org_id uuid not null references salesflow.organizations (id) on delete cascade,
+    lead_id uuid not null,
+    summary text not null default '' check (length(summary) <= 20000),
+    -- durable facts the summary rests on, as [{"fact": ..., "message_id": ...}]
+    key_facts jsonb not null default '[]' check (jsonb_typeof(key_facts) = 'array'),
+    -- the lexicon sentiment of the covered messages: {"mean": -1..1, "messages": n}
+    sentiment jsonb not null default '{}' check (jsonb_typeof(sentiment) = 'object'),
+    -- messages up to here (sent_at, id) are in the summary; later ones are pending
+    covered_until timestamptz,
+    covered_message_id uuid,
+    covered_messages integer not null default 0 check (covered_messages >= 0),
+    -- new messages since the last extension (kept by a trigger; the job runs at a threshold)
+    pending_messages integer not null default 0 check (pending_messages >= 0),
+    -- how often it was extended; the text written by which model (offline: SmolLM2 on this machine)
+    version integer not null default 0 check (version >= 0),
+    model text,
+    offline_model boolean,
+    request_id bigint,
+    updated_at timestamptz not null default now(),
+    primary key (org_id, lead_id),
+    foreign key (org_id, lead_id) references salesflow.leads (org_id, id) on delete cascade
+);
+alter table salesflow.conversation_summaries enable row level security;
