@@ -9,7 +9,8 @@
 -- Candidates come from the rarest words first, until 10,000 texts are gathered: a text that holds
 -- only the commonest words of the question cannot outrank one that holds a rare one, so the common
 -- words only score the candidates (the max-score idea of Turtle and Flood). A question made only
--- of very common words scores the first 10,000 texts that hold its rarest one.
+-- of very common words scores the first 10,000 texts that hold its rarest one. Within one lead
+-- (lead_id given) the lead's conversation is the corpus, read whole from its index.
 create or replace function salesflow.keyword_hits(
     org_id uuid,
     words text,
@@ -41,6 +42,59 @@ begin
         limit 32
     ) as u;
     if terms is null then
+        return;
+    end if;
+    if keyword_hits.lead_id is not null then
+        -- one lead's conversation is the corpus: its texts come from the lead's index, and the
+        -- document frequencies and lengths are counted among them (BM25 over that conversation)
+        select pg_catalog.string_agg(
+            '''' || pg_catalog.replace(pg_catalog.replace(t, '\', '\\'), '''', '''''') || '''', ' | ')::tsquery
+        into picked
+        from pg_catalog.unnest(terms) as t;
+        return query
+        with docs as (
+            (
+                select 'message'::salesflow.embedding_source as s, m.id, m.search_words as w
+                from salesflow.messages as m
+                where m.org_id = keyword_hits.org_id and m.lead_id = keyword_hits.lead_id
+                  and (keyword_hits.channel is null or m.channel = keyword_hits.channel)
+                  and (keyword_hits.since is null or m.sent_at >= keyword_hits.since)
+                  and (keyword_hits.until is null or m.sent_at < keyword_hits.until)
+                limit 50000
+            )
+            union all
+            (
+                select 'activity'::salesflow.embedding_source, a.id, a.search_words
+                from salesflow.activities as a
+                where a.org_id = keyword_hits.org_id and a.lead_id = keyword_hits.lead_id
+                  and keyword_hits.channel is null
+                  and (keyword_hits.since is null or a.occurred_at >= keyword_hits.since)
+                  and (keyword_hits.until is null or a.occurred_at < keyword_hits.until)
+                limit 50000
+            )
+        ),
+        corpus as (
+            select count(*)::double precision as n, greatest(pg_catalog.avg(pg_catalog.length(d.w)), 1) as avg_len
+            from docs as d
+        ),
+        tf as (
+            select d.s, d.id, pg_catalog.length(d.w) as len, v.lexeme,
+                   coalesce(pg_catalog.cardinality(v.positions), 1)::double precision as tf
+            from docs as d
+            cross join lateral pg_catalog.unnest(d.w) as v
+            where d.w operator(pg_catalog.@@) picked and v.lexeme = any(terms)
+        ),
+        df as (select f.lexeme, count(*)::double precision as df from tf as f group by f.lexeme)
+        select f.s, f.id, pg_catalog.sum(
+            pg_catalog.ln(1 + (c.n - d.df + 0.5) / (d.df + 0.5))
+            * f.tf * 2.2 / (f.tf + 1.2 * (0.25 + 0.75 * f.len / c.avg_len))
+        )::double precision as score
+        from tf as f
+        join df as d on d.lexeme = f.lexeme
+        cross join corpus as c
+        group by f.s, f.id
+        order by score desc, f.id
+        limit keyword_hits.n;
         return;
     end if;
     select
@@ -191,13 +245,18 @@ begin
                    select e.source, e.source_id,
                           e.embedding::extensions.vector(%s) operator(extensions.<=>) $2::extensions.vector(%s) as d
                    from salesflow.embeddings as e
-                   where e.org_id = $1 and e.model = %L
-                     and ($3 is null or e.lead_id = $3) and ($4 is null or e.channel = $4)
-                     and ($5 is null or e.occurred_at >= $5) and ($6 is null or e.occurred_at < $6)
+                   where e.org_id = $1 and e.model = %L%s
                    order by e.embedding::extensions.vector(%s) operator(extensions.<=>) $2::extensions.vector(%s)
                    limit $8
                ) as v$q$,
-            dims, dims, model_name, dims, dims
+            dims, dims, model_name,
+            -- only the filters given: EXECUTE plans generically, and "$3 is null or ..." would hide
+            -- the lead's index from the planner (a scan of the organisation's vectors instead)
+            case when search_memory.lead_id is not null then ' and e.lead_id = $3' else '' end
+            || case when search_memory.channel is not null then ' and e.channel = $4' else '' end
+            || case when search_memory.since is not null then ' and e.occurred_at >= $5' else '' end
+            || case when search_memory.until is not null then ' and e.occurred_at < $6' else '' end,
+            dims, dims
         );
     end if;
     return query execute pg_catalog.format(
