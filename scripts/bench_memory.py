@@ -103,7 +103,7 @@ def main() -> int:
                                         vector_literal(v / np.linalg.norm(v))))
                 # warm memory for the embedded leads: a summary as the job would leave it
                 conn.execute("insert into salesflow.conversation_summaries (org_id, lead_id, summary, version, "
-                             "covered_messages) select %s, l, repeat('The lead needs SAP and has a tight budget. ', 8), "
+                             "covered_messages) select %s, l, repeat('The lead needs SAP, budget is tight. ', 8), "
                              "1, 80 from unnest(%s::uuid[]) as l", (org, [e[1] for e in embedded[::PER_LEAD]]))
             conn.execute("set session_replication_role = origin")
             leads += new
