@@ -2246,6 +2246,7 @@ declare
     text_source salesflow.embedding_source := case tg_table_name when 'messages' then 'message' else 'activity' end;
     org_ids uuid[];
     ids uuid[];
+    priority salesflow.embedding_priority := 'fresh';
     m record;
 begin
     -- which rows now carry a text to embed (new, or with a changed text); the transition tables
@@ -2274,13 +2275,19 @@ begin
     if ids is null then
         return null;
     end if;
+    -- a statement of a few rows is a user or a webhook waiting for its text to be findable; a big
+    -- one is an import or a load, embedded after them (100 rows: more than one
+    -- conversation's turns or one batch of webhook deliveries)
+    if pg_catalog.cardinality(ids) > 100 then
+        priority := 'bulk';
+    end if;
     for m in
         select em.name from salesflow.embedding_models as em where em.state in ('active', 'building')
     loop
-        insert into salesflow.embedding_queue as q (org_id, source, source_id, model)
-        select u.o, text_source, u.i, m.name from unnest(org_ids, ids) as u (o, i)
+        insert into salesflow.embedding_queue as q (org_id, source, source_id, model, priority)
+        select u.o, text_source, u.i, m.name, priority from unnest(org_ids, ids) as u (o, i)
         on conflict (org_id, source, source_id, model) do update
-        set queued_at = pg_catalog.clock_timestamp(), claimed_until = null, attempts = 0,
+        set queued_at = pg_catalog.clock_timestamp(), priority = excluded.priority, claimed_until = null, attempts = 0,
             failed_at = null, last_error = null;
         perform salesflow.enqueue(
             'embed_texts', pg_catalog.jsonb_build_object('model', m.name),
@@ -2360,8 +2367,8 @@ begin
     end if;
     insert into salesflow.embedding_models (name, dimension, state)
     values (switch_embedding_model.name, switch_embedding_model.dimension, 'building');
-    insert into salesflow.embedding_queue (org_id, source, source_id, model)
-    select t.org_id, t.source, t.source_id, switch_embedding_model.name
+    insert into salesflow.embedding_queue (org_id, source, source_id, model, priority)
+    select t.org_id, t.source, t.source_id, switch_embedding_model.name, 'backfill'
     from salesflow.embeddable_texts as t;
     get diagnostics queued = row_count;
     perform salesflow.enqueue(
@@ -2413,107 +2420,7 @@ as $$
     select 'embeddings_hnsw_' || pg_catalog.left(pg_catalog.md5(embedding_index_name.model), 12)
 $$;
 
--- Hybrid search over an organisation's memory. Scores combine, with weights that sum to 1:
---   0.70 x cosine similarity to the query vector (when one is given),
---   0.20 x full-text rank of the query words, squashed into [0, 1) by ts_rank_cd's flag 32,
---   0.10 x recency, exp(-age / 90 days), so that of two equally good hits the fresher wins.
--- Candidates are the best 4k by vector distance plus the best 4k by text rank, then re-scored.
-create or replace function api.search_memory(
-    org_id uuid,
-    query_embedding extensions.vector default null,
-    query_text text default null,
-    lead_id uuid default null,
-    channel salesflow.channel default null,
-    since timestamptz default null,
-    until timestamptz default null,
-    k integer default 10
-)
-returns setof salesflow.memory_hit
-language plpgsql
-stable
-set search_path = ''
-as $$
-declare
-    model_name text;
-    dims integer;
-    tsq tsquery;
-    vector_part text := 'select null::salesflow.embedding_source as source, null::uuid as source_id where false';
-    text_part text := vector_part;
-begin
-    if search_memory.k is null or search_memory.k not between 1 and 100 then
-        raise sqlstate '22023' using message = pg_catalog.format('k must be between 1 and 100, got %s', search_memory.k);
-    end if;
-    if search_memory.query_embedding is null and nullif(pg_catalog.btrim(search_memory.query_text), '') is null then
-        raise sqlstate '22023' using message = 'give query_embedding, query_text or both';
-    end if;
-    select m.name, m.dimension into model_name, dims from salesflow.active_embedding_model() as m;
-    if search_memory.query_embedding is not null
-       and extensions.vector_dims(search_memory.query_embedding) <> dims then
-        raise sqlstate '22023' using
-            message = pg_catalog.format(
-                'query_embedding has %s dimensions; the active model %s has %s',
-                extensions.vector_dims(search_memory.query_embedding), model_name, dims
-            );
-    end if;
-    tsq := pg_catalog.websearch_to_tsquery('simple', coalesce(search_memory.query_text, ''));
-    -- filtered HNSW scans keep going until enough rows pass the filters (pgvector >= 0.8); local to
-    -- the caller's transaction (one per request behind the gateway or PostgREST)
-    perform pg_catalog.set_config('hnsw.iterative_scan', 'relaxed_order', true);
-    perform pg_catalog.set_config('hnsw.ef_search', '200', true);
-    if search_memory.query_embedding is not null then
-        -- literal model and dimension, so the planner can match the model's partial HNSW index
-        vector_part := pg_catalog.format(
-            $q$select e.source, e.source_id from salesflow.embeddings as e
-               where e.org_id = $1 and e.model = %L
-                 and ($3 is null or e.lead_id = $3) and ($4 is null or e.channel = $4)
-                 and ($5 is null or e.occurred_at >= $5) and ($6 is null or e.occurred_at < $6)
-               order by e.embedding::extensions.vector(%s) operator(extensions.<=>) $2::extensions.vector(%s)
-               limit $7 * 4$q$,
-            model_name, dims, dims
-        );
-    end if;
-    -- the text branch only when there are words to match: an empty tsquery matches nothing, but
-    -- the planner would still visit every row of the organisation to find that out
-    if pg_catalog.numnode(tsq) > 0 then
-        text_part := pg_catalog.format(
-            $q$select e.source, e.source_id from salesflow.embeddings as e
-               where e.org_id = $1 and e.model = %L and e.fts @@ $8
-                 and ($3 is null or e.lead_id = $3) and ($4 is null or e.channel = $4)
-                 and ($5 is null or e.occurred_at >= $5) and ($6 is null or e.occurred_at < $6)
-               order by pg_catalog.ts_rank_cd(e.fts, $8, 32) desc limit $7 * 4$q$,
-            model_name
-        );
-    end if;
-    return query execute pg_catalog.format(
-        $q$with by_vector as (%s),
-        by_text as (%s),
-        candidates as (select * from by_vector union select * from by_text)
-        select e.source, e.source_id, e.lead_id, e.channel, e.occurred_at, e.content,
-               0.70 * coalesce(s.similarity, 0) + 0.20 * s.text_rank
-               + 0.10 * exp(-greatest(extract(epoch from now() - e.occurred_at), 0) / (90 * 86400.0)),
-               s.similarity, s.text_rank
-        from candidates as c
-        join salesflow.embeddings as e
-            on e.org_id = $1 and e.model = %L and e.source = c.source and e.source_id = c.source_id
-        cross join lateral (
-            select 1 - (e.embedding operator(extensions.<=>) $2) as similarity,
-                   pg_catalog.ts_rank_cd(e.fts, $8, 32)::double precision as text_rank
-        ) as s
-        order by 7 desc, e.occurred_at desc
-        limit $7$q$,
-        vector_part, text_part, model_name
-    )
-    using search_memory.org_id, search_memory.query_embedding, search_memory.lead_id, search_memory.channel,
-        search_memory.since, search_memory.until, search_memory.k, tsq;
-end
-$$;
-
-comment on function api.search_memory(
-    uuid, extensions.vector, text, uuid, salesflow.channel, timestamptz, timestamptz, integer
-) is
-'Search an organisation''s conversations and notes: vector similarity to query_embedding (of the active '
-'model, see POST /api/search to embed text), full-text rank of query_text and recency, filtered by lead, '
-'channel and a sent/occurred time range. Returns the k best with their score parts.';
+-- Search (api.search_memory) lives in 51_memory_search.sql.
 
 -- Store a batch of vectors computed by the embed_texts job, and take their texts off the queue.
 -- A vector is stored only if its text is unchanged since it was read (the hash matches); a text
@@ -2546,11 +2453,11 @@ begin
     for key share of x;
     insert into salesflow.embeddings as e (
         org_id, source, source_id, model, dimension, lead_id, channel, occurred_at, content, content_hash,
-        fts, embedding
+        embedding
     )
     select
         t.org_id, t.source, t.source_id, store_embeddings.model, dims, t.lead_id, t.channel, t.occurred_at,
-        t.content, u.h, pg_catalog.to_tsvector('simple', t.content), u.v::extensions.vector
+        t.content, u.h, u.v::extensions.vector
     from unnest(
         store_embeddings.org_ids, store_embeddings.sources, store_embeddings.source_ids,
         store_embeddings.hashes, store_embeddings.vectors
@@ -2560,7 +2467,7 @@ begin
     on conflict on constraint embeddings_pkey do update
     set dimension = excluded.dimension, lead_id = excluded.lead_id, channel = excluded.channel,
         occurred_at = excluded.occurred_at, content = excluded.content, content_hash = excluded.content_hash,
-        fts = excluded.fts, embedding = excluded.embedding, embedded_at = pg_catalog.now();
+        embedding = excluded.embedding, embedded_at = pg_catalog.now();
     get diagnostics stored = row_count;
     delete from salesflow.embedding_queue as q
     using unnest(
@@ -2571,6 +2478,606 @@ begin
     return stored;
 end
 $$;
+
+-- source: sql/objects/51_memory_search.sql
+-- Memory search: a keyword ranking of its own (BM25 over the texts' words, findable at insert), a
+-- vector ranking (the active model's embeddings), fused by reciprocal rank. No weights to tune:
+-- each ranking contributes 1 / (60 + rank), the constant of Cormack et al. (2009).
+
+-- BM25 (k1 = 1.2, b = 0.75) of an organisation's texts for the words of `words`, any of them
+-- (OR semantics: a natural-language question matches on its content words; stop words of German
+-- and English are dropped by the salesflow.search_words configuration). Document frequencies are
+-- counted per organisation, capped at 10,000 (a word that common weighs almost nothing anyway).
+-- Candidates come from the rarest words first, until 10,000 texts are gathered: a text that holds
+-- only the commonest words of the question cannot outrank one that holds a rare one, so the common
+-- words only score the candidates (the max-score idea of Turtle and Flood). A question made only
+-- of very common words scores the first 10,000 texts that hold its rarest one. Within one lead
+-- (lead_id given) the lead's conversation is the corpus, read whole from its index.
+create or replace function salesflow.keyword_hits(
+    org_id uuid,
+    words text,
+    lead_id uuid default null,
+    channel salesflow.channel default null,
+    since timestamptz default null,
+    until timestamptz default null,
+    n integer default 50
+)
+returns table (hit_source salesflow.embedding_source, hit_id uuid, bm25 double precision)
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+    cap constant integer := 10000;
+    terms text[];
+    idfs double precision[] := '{}';
+    picked tsquery;
+    gathered bigint := 0;
+    total bigint;
+    avg_len double precision;
+    r record;
+begin
+    select pg_catalog.array_agg(u.lexeme) into terms
+    from (
+        select v.lexeme from pg_catalog.unnest(pg_catalog.to_tsvector('salesflow.search_words', coalesce(keyword_hits.words, ''))) as v
+        limit 32
+    ) as u;
+    if terms is null then
+        return;
+    end if;
+    if keyword_hits.lead_id is not null then
+        -- one lead's conversation is the corpus: its texts come from the lead's index, and the
+        -- document frequencies and lengths are counted among them (BM25 over that conversation)
+        select pg_catalog.string_agg(
+            '''' || pg_catalog.replace(pg_catalog.replace(t, '\', '\\'), '''', '''''') || '''', ' | ')::tsquery
+        into picked
+        from pg_catalog.unnest(terms) as t;
+        return query
+        with docs as (
+            (
+                select 'message'::salesflow.embedding_source as s, m.id, m.search_words as w
+                from salesflow.messages as m
+                where m.org_id = keyword_hits.org_id and m.lead_id = keyword_hits.lead_id
+                  and (keyword_hits.channel is null or m.channel = keyword_hits.channel)
+                  and (keyword_hits.since is null or m.sent_at >= keyword_hits.since)
+                  and (keyword_hits.until is null or m.sent_at < keyword_hits.until)
+                limit 50000
+            )
+            union all
+            (
+                select 'activity'::salesflow.embedding_source, a.id, a.search_words
+                from salesflow.activities as a
+                where a.org_id = keyword_hits.org_id and a.lead_id = keyword_hits.lead_id
+                  and keyword_hits.channel is null
+                  and (keyword_hits.since is null or a.occurred_at >= keyword_hits.since)
+                  and (keyword_hits.until is null or a.occurred_at < keyword_hits.until)
+                limit 50000
+            )
+        ),
+        corpus as (
+            select count(*)::double precision as n, greatest(pg_catalog.avg(pg_catalog.length(d.w)), 1) as avg_len
+            from docs as d
+        ),
+        tf as (
+            select d.s, d.id, pg_catalog.length(d.w) as len, v.lexeme,
+                   coalesce(pg_catalog.cardinality(v.positions), 1)::double precision as tf
+            from docs as d
+            cross join lateral pg_catalog.unnest(d.w) as v
+            where d.w operator(pg_catalog.@@) picked and v.lexeme = any(terms)
+        ),
+        df as (select f.lexeme, count(*)::double precision as df from tf as f group by f.lexeme)
+        select f.s, f.id, pg_catalog.sum(
+            pg_catalog.ln(1 + (c.n - d.df + 0.5) / (d.df + 0.5))
+            * f.tf * 2.2 / (f.tf + 1.2 * (0.25 + 0.75 * f.len / c.avg_len))
+        )::double precision as score
+        from tf as f
+        join df as d on d.lexeme = f.lexeme
+        cross join corpus as c
+        group by f.s, f.id
+        order by score desc, f.id
+        limit keyword_hits.n;
+        return;
+    end if;
+    select
+        (select count(*) from (select from salesflow.messages as m where m.org_id = keyword_hits.org_id limit 100000) as x)
+        + (select count(*) from (
+            select from salesflow.activities as a where a.org_id = keyword_hits.org_id and a.lead_id is not null limit 100000
+        ) as y)
+    into total;
+    select coalesce(pg_catalog.avg(pg_catalog.length(s.search_words)), 1) into avg_len
+    from (
+        select m.search_words from salesflow.messages as m where m.org_id = keyword_hits.org_id
+        order by m.sent_at desc limit 1000
+    ) as s;
+    terms := '{}';
+    for r in
+        select d.term, d.q, d.df from (
+            select t.term, t.q,
+                (select count(*) from (
+                    select from salesflow.messages as m
+                    where m.org_id = keyword_hits.org_id and m.search_words operator(pg_catalog.@@) t.q limit cap
+                ) as x)
+                + (select count(*) from (
+                    select from salesflow.activities as a
+                    where a.org_id = keyword_hits.org_id and a.lead_id is not null
+                      and a.search_words operator(pg_catalog.@@) t.q limit cap
+                ) as y) as df
+            from (
+                select v.lexeme as term,
+                    -- the lexeme quoted as one tsquery operand (it may hold '-', ':' or quotes)
+                    ('''' || pg_catalog.replace(pg_catalog.replace(v.lexeme, '\', '\\'), '''', '''''') || '''')::tsquery as q
+                from pg_catalog.unnest(pg_catalog.to_tsvector('salesflow.search_words', keyword_hits.words)) as v
+                limit 32
+            ) as t
+        ) as d
+        where d.df > 0
+        order by d.df, d.term
+    loop
+        terms := terms || r.term;
+        idfs := idfs || pg_catalog.ln(1 + (greatest(total, r.df) - r.df + 0.5) / (r.df + 0.5));
+        if picked is null or gathered + r.df <= cap then
+            picked := case when picked is null then r.q else picked operator(pg_catalog.||) r.q end;
+            gathered := gathered + r.df;
+        end if;
+    end loop;
+    if picked is null then
+        return;
+    end if;
+    return query
+    with candidates as (
+        (
+            select 'message'::salesflow.embedding_source as s, m.id, m.search_words as w
+            from salesflow.messages as m
+            where m.org_id = keyword_hits.org_id and m.search_words operator(pg_catalog.@@) picked
+              and (keyword_hits.lead_id is null or m.lead_id = keyword_hits.lead_id)
+              and (keyword_hits.channel is null or m.channel = keyword_hits.channel)
+              and (keyword_hits.since is null or m.sent_at >= keyword_hits.since)
+              and (keyword_hits.until is null or m.sent_at < keyword_hits.until)
+            limit cap
+        )
+        union all
+        (
+            select 'activity'::salesflow.embedding_source, a.id, a.search_words
+            from salesflow.activities as a
+            where a.org_id = keyword_hits.org_id and a.lead_id is not null
+              and a.search_words operator(pg_catalog.@@) picked
+              and keyword_hits.channel is null
+              and (keyword_hits.lead_id is null or a.lead_id = keyword_hits.lead_id)
+              and (keyword_hits.since is null or a.occurred_at >= keyword_hits.since)
+              and (keyword_hits.until is null or a.occurred_at < keyword_hits.until)
+            limit cap
+        )
+    )
+    select c.s, c.id, pg_catalog.sum(
+        t.idf * u.tf * 2.2 / (u.tf + 1.2 * (0.25 + 0.75 * pg_catalog.length(c.w) / avg_len))
+    )::double precision as score
+    from candidates as c
+    cross join lateral (
+        select v.lexeme, coalesce(pg_catalog.cardinality(v.positions), 1)::double precision as tf
+        from pg_catalog.unnest(c.w) as v
+    ) as u
+    join rows from (pg_catalog.unnest(terms), pg_catalog.unnest(idfs)) as t (term, idf) on t.term = u.lexeme
+    group by c.s, c.id
+    order by score desc, c.id
+    limit keyword_hits.n;
+end
+$$;
+
+comment on function salesflow.keyword_hits(
+    uuid, text, uuid, salesflow.channel, timestamptz, timestamptz, integer
+) is
+'BM25 ranking of an organisation''s messages and notes for any of the words given (German and English stop '
+'words dropped); runs as the caller, so RLS decides what it reads.';
+
+create or replace function api.search_memory(
+    org_id uuid,
+    query_embedding extensions.vector default null,
+    query_text text default null,
+    lead_id uuid default null,
+    channel salesflow.channel default null,
+    since timestamptz default null,
+    until timestamptz default null,
+    k integer default 10,
+    keywords text default null,
+    recency boolean default false
+)
+returns setof salesflow.memory_hit
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+    model_name text;
+    dims integer;
+    depth integer;
+    vector_part text := 'select null::salesflow.embedding_source as s, null::uuid as id, '
+        'null::double precision as similarity, null::bigint as vr where false';
+begin
+    if search_memory.k is null or search_memory.k not between 1 and 100 then
+        raise sqlstate '22023' using message = pg_catalog.format('k must be between 1 and 100, got %s', search_memory.k);
+    end if;
+    if search_memory.query_embedding is null and nullif(pg_catalog.btrim(search_memory.query_text), '') is null
+       and nullif(pg_catalog.btrim(search_memory.keywords), '') is null then
+        raise sqlstate '22023' using message = 'give query_embedding, query_text or keywords';
+    end if;
+    select m.name, m.dimension into model_name, dims from salesflow.active_embedding_model() as m;
+    if search_memory.query_embedding is not null
+       and extensions.vector_dims(search_memory.query_embedding) <> dims then
+        raise sqlstate '22023' using
+            message = pg_catalog.format(
+                'query_embedding has %s dimensions; the active model %s has %s',
+                extensions.vector_dims(search_memory.query_embedding), model_name, dims
+            );
+    end if;
+    -- each ranking is read this deep before fusion: a text ranked low by one and high by the other
+    -- must still be seen by both
+    depth := greatest(search_memory.k * 5, 50);
+    -- filtered HNSW scans keep going until enough rows pass the filters (pgvector >= 0.8); local to
+    -- the caller's transaction (one per request behind the gateway or PostgREST)
+    perform pg_catalog.set_config('hnsw.iterative_scan', 'relaxed_order', true);
+    perform pg_catalog.set_config('hnsw.ef_search', '200', true);
+    if search_memory.query_embedding is not null then
+        -- literal model and dimension, so the planner can match the model's partial HNSW index
+        vector_part := pg_catalog.format(
+            $q$select v.source as s, v.source_id as id, 1 - v.d as similarity,
+                      pg_catalog.row_number() over (order by v.d, v.source_id) as vr
+               from (
+                   select e.source, e.source_id,
+                          e.embedding::extensions.vector(%s) operator(extensions.<=>) $2::extensions.vector(%s) as d
+                   from salesflow.embeddings as e
+                   where e.org_id = $1 and e.model = %L%s
+                   order by e.embedding::extensions.vector(%s) operator(extensions.<=>) $2::extensions.vector(%s)
+                   limit $8
+               ) as v$q$,
+            dims, dims, model_name,
+            -- only the filters given: EXECUTE plans generically, and "$3 is null or ..." would hide
+            -- the lead's index from the planner (a scan of the organisation's vectors instead)
+            case when search_memory.lead_id is not null then ' and e.lead_id = $3' else '' end
+            || case when search_memory.channel is not null then ' and e.channel = $4' else '' end
+            || case when search_memory.since is not null then ' and e.occurred_at >= $5' else '' end
+            || case when search_memory.until is not null then ' and e.occurred_at < $6' else '' end,
+            dims, dims
+        );
+    end if;
+    return query execute pg_catalog.format(
+        $q$with by_vector as (%s),
+        by_keyword as (
+            select h.hit_source as s, h.hit_id as id, h.bm25,
+                   pg_catalog.row_number() over (order by h.bm25 desc, h.hit_id) as kr
+            from salesflow.keyword_hits($1, coalesce($9, $10), $3, $4, $5, $6, $8) as h
+        ),
+        fused as (
+            select coalesce(v.s, w.s) as s, coalesce(v.id, w.id) as id, v.similarity, v.vr, w.bm25, w.kr
+            from by_vector as v full join by_keyword as w on w.s = v.s and w.id = v.id
+        ),
+        found as (
+            select f.*, coalesce(m.lead_id, a.lead_id) as lead_id, m.channel,
+                   coalesce(m.sent_at, a.occurred_at) as occurred_at,
+                   coalesce(coalesce(m.subject, a.subject) || e'\n', '') || coalesce(m.body, a.body) as content,
+                   coalesce(m.direction, a.direction) as direction, coalesce(m.subject, a.subject) as subject,
+                   m.external_id
+            from fused as f
+            left join salesflow.messages as m on f.s = 'message' and m.org_id = $1 and m.id = f.id
+            left join salesflow.activities as a on f.s = 'activity' and a.org_id = $1 and a.id = f.id
+            where coalesce(m.id, a.id) is not null
+        ),
+        scored as (
+            select x.*,
+                   coalesce(1.0 / (60 + x.vr), 0) + coalesce(1.0 / (60 + x.kr), 0)
+                   -- recency, when asked for, is one more ranking to fuse, never a penalty
+                   + case when $7 then 1.0 / (60 + pg_catalog.row_number() over (order by x.occurred_at desc, x.id))
+                     else 0 end as score
+            from found as x
+        )
+        select x.s, x.id, x.lead_id, x.channel, x.occurred_at, x.content, x.score::double precision,
+               x.similarity, x.bm25, x.direction, x.subject, x.external_id, x.vr::integer, x.kr::integer
+        from scored as x
+        order by x.score desc, x.occurred_at desc, x.id
+        limit $11$q$,
+        vector_part
+    )
+    using search_memory.org_id, search_memory.query_embedding, search_memory.lead_id, search_memory.channel,
+        search_memory.since, search_memory.until, coalesce(search_memory.recency, false), depth,
+        nullif(pg_catalog.btrim(search_memory.keywords), ''), search_memory.query_text, search_memory.k;
+end
+$$;
+
+comment on function api.search_memory(
+    uuid, extensions.vector, text, uuid, salesflow.channel, timestamptz, timestamptz, integer, text, boolean
+) is
+'Search an organisation''s conversations and notes. Two rankings fused by reciprocal rank (1/(60+rank) each): '
+'vector similarity to query_embedding (of the active model; POST /api/search embeds text) and BM25 over the '
+'words of keywords (default: query_text), any of them, findable as soon as a text is stored. recency = true '
+'fuses a third ranking, newest first; otherwise age only breaks ties. Filters: lead, channel, time range. '
+'Hits carry direction, channel, subject, external id and each ranking''s position.';
+
+revoke execute on function salesflow.keyword_hits(
+    uuid, text, uuid, salesflow.channel, timestamptz, timestamptz, integer
+) from public;
+revoke execute on function api.search_memory(
+    uuid, extensions.vector, text, uuid, salesflow.channel, timestamptz, timestamptz, integer, text, boolean
+) from public;
+grant execute on function salesflow.keyword_hits(
+    uuid, text, uuid, salesflow.channel, timestamptz, timestamptz, integer
+) to authenticated, service_role;
+grant execute on function api.search_memory(
+    uuid, extensions.vector, text, uuid, salesflow.channel, timestamptz, timestamptz, integer, text, boolean
+) to authenticated, service_role;
+
+-- source: sql/objects/52_embedding_backlog.sql
+-- The embedding backlog, visible: how many texts wait for a vector, of which priority, since when.
+-- Keyword search does not wait for it (51_memory_search.sql); semantic search does.
+
+-- Members read their organisation's queue rows (counts only reach them through the RPC below).
+drop policy if exists embedding_queue_select on salesflow.embedding_queue;
+create policy embedding_queue_select on salesflow.embedding_queue for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+grant select on salesflow.embedding_queue to authenticated, service_role;
+
+-- Across organisations for operators (salesflow up prints it); per organisation through RLS.
+create or replace view salesflow.embedding_backlog
+with (security_invoker = on) as
+select
+    q.org_id,
+    q.model,
+    count(*) filter (where q.failed_at is null) as pending,
+    count(*) filter (where q.failed_at is null and q.priority = 'fresh') as pending_fresh,
+    count(*) filter (where q.failed_at is not null) as failed,
+    min(q.queued_at) filter (where q.failed_at is null) as oldest_queued_at
+from salesflow.embedding_queue as q
+group by q.org_id, q.model;
+
+create or replace function api.embedding_backlog(org_id uuid)
+returns table (
+    model text, pending bigint, pending_fresh bigint, failed bigint, oldest_queued_at timestamptz,
+    oldest_age_seconds double precision
+)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select b.model, b.pending, b.pending_fresh, b.failed, b.oldest_queued_at,
+           extract(epoch from pg_catalog.now() - b.oldest_queued_at)::double precision
+    from salesflow.embedding_backlog as b
+    where b.org_id = embedding_backlog.org_id
+    order by b.model
+$$;
+comment on function api.embedding_backlog(uuid) is
+'Texts of the organisation waiting for an embedding, per model: pending (of which fresh: written by a user or '
+'a webhook, embedded first), failed, and the oldest one''s age. Keyword search finds them already; semantic '
+'search once pending is 0.';
+revoke execute on function api.embedding_backlog(uuid) from public;
+grant execute on function api.embedding_backlog(uuid) to authenticated, service_role;
+grant select on salesflow.embedding_backlog to authenticated, service_role;
+
+-- source: sql/objects/53_api_messages_bulk.sql
+-- Messages in bulk, as importers and webhook batches deliver them: one statement, idempotent on the
+-- provider's external id like api.create_message. A batch of up to 100 counts as fresh for the
+-- embedding queue (embedded before imports); a bigger one is an import, embedded after them.
+
+create or replace function api.create_messages(org_id uuid, messages jsonb)
+returns setof salesflow.messages
+language plpgsql
+set search_path = ''
+as $$
+-- the conflict target names columns that are also parameters; every parameter here is qualified
+#variable_conflict use_column
+declare
+    unknown text;
+begin
+    if create_messages.messages is null or pg_catalog.jsonb_typeof(create_messages.messages) <> 'array' then
+        raise sqlstate '22023' using message = 'messages must be a JSON array of message objects';
+    end if;
+    if pg_catalog.jsonb_array_length(create_messages.messages) not between 1 and 1000 then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('messages holds %s items; send 1 to 1000 per call',
+                pg_catalog.jsonb_array_length(create_messages.messages));
+    end if;
+    if exists (select from pg_catalog.jsonb_array_elements(create_messages.messages) as e (v)
+               where pg_catalog.jsonb_typeof(e.v) <> 'object') then
+        raise sqlstate '22023' using message = 'every item of messages must be a JSON object';
+    end if;
+    select k.key into unknown
+    from pg_catalog.jsonb_array_elements(create_messages.messages) as e (v)
+    cross join lateral pg_catalog.jsonb_object_keys(e.v) as k (key)
+    where k.key <> all (array['lead_id', 'channel', 'direction', 'body', 'subject', 'external_id', 'sent_at', 'language'])
+    limit 1;
+    if unknown is not null then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('messages: unknown field %s', unknown),
+            hint = 'Fields: lead_id, channel, direction, body, subject, external_id, sent_at, language.';
+    end if;
+    return query
+    with items as (
+        select i.lead_id, i.channel, i.direction, i.body, i.subject, nullif(i.external_id, '') as external_id,
+               coalesce(i.sent_at, pg_catalog.now()) as sent_at,
+               nullif(pg_catalog.lower(pg_catalog.btrim(i.language)), '') as language
+        from pg_catalog.jsonb_to_recordset(create_messages.messages) as i (
+            lead_id uuid, channel salesflow.channel, direction salesflow.direction, body text, subject text,
+            external_id text, sent_at timestamptz, language text
+        )
+    ),
+    stored as (
+        insert into salesflow.messages as m (
+            org_id, lead_id, channel, direction, subject, body, external_id, sent_at, language
+        )
+        select create_messages.org_id, i.lead_id, i.channel, i.direction, i.subject, i.body, i.external_id,
+               i.sent_at, i.language
+        from items as i
+        on conflict (org_id, channel, external_id) where external_id is not null do nothing
+        returning m.*
+    )
+    select s.* from stored as s
+    union all
+    -- redeliveries: the rows stored the first time
+    select m.* from salesflow.messages as m
+    join items as i on m.org_id = create_messages.org_id and m.channel = i.channel and m.external_id = i.external_id
+    where not exists (select from stored as s where s.id = m.id);
+end
+$$;
+comment on function api.create_messages(uuid, jsonb) is
+'Store up to 1000 messages in one call (importers, webhook batches): an array of objects with lead_id, '
+'channel, direction, body and optionally subject, external_id, sent_at, language. Idempotent on '
+'(channel, external_id) like create_message; returns every stored row, redeliveries included.';
+revoke execute on function api.create_messages(uuid, jsonb) from public;
+grant execute on function api.create_messages(uuid, jsonb) to authenticated, service_role;
+
+-- source: sql/objects/54_smart_context.sql
+-- Hot, warm and cold memory of one lead, assembled within a token budget for a prompt.
+--   hot:  the latest messages across every channel (one scan of messages_lead_idx)
+--   warm: the lead's rolling summary (conversation_summaries), extended by the worker
+--   cold: the most relevant older texts for a query (api.search_memory, this lead only)
+
+drop policy if exists conversation_summaries_select on salesflow.conversation_summaries;
+create policy conversation_summaries_select on salesflow.conversation_summaries for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+grant select on salesflow.conversation_summaries to authenticated, service_role;
+
+-- Count new messages per lead; at 20 (or on a lead's first 5) the summary is due and the job is
+-- queued, once per lead while it is pending. security definer: app roles write messages, not summaries.
+create or replace function salesflow.note_new_messages() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    due record;
+    -- an import or a load (more than 100 rows) only counts; the next live message queues the job
+    live boolean := (select count(*) from new_rows) <= 100;
+begin
+    for due in
+        insert into salesflow.conversation_summaries as s (org_id, lead_id, pending_messages)
+        select n.org_id, n.lead_id, count(*) from new_rows as n group by n.org_id, n.lead_id
+        order by n.org_id, n.lead_id
+        on conflict (org_id, lead_id) do update set pending_messages = s.pending_messages + excluded.pending_messages
+        returning s.org_id, s.lead_id, s.pending_messages, s.version
+    loop
+        if live and (due.pending_messages >= 20 or (due.version = 0 and due.pending_messages >= 5)) then
+            perform salesflow.enqueue(
+                'summarize_conversation', pg_catalog.jsonb_build_object('lead_id', due.lead_id),
+                org_id => due.org_id, idempotency_key => 'summarize_conversation:' || due.lead_id
+            );
+        end if;
+    end loop;
+    return null;
+end
+$$;
+create or replace trigger messages_note_new_messages after insert on salesflow.messages
+referencing new table as new_rows
+for each statement execute function salesflow.note_new_messages();
+
+create or replace function api.get_smart_context(
+    org_id uuid,
+    lead_id uuid,
+    query_text text default null,
+    query_embedding extensions.vector default null,
+    token_budget integer default 2000,
+    hot_messages integer default 20
+)
+returns jsonb
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+    -- tokens estimated as characters / 4 (English and German prose with the usual BPE vocabularies)
+    used integer := 0;
+    cost integer;
+    warm jsonb;
+    hot jsonb := '[]';
+    cold jsonb := '[]';
+    hot_ids uuid[] := '{}';
+    r record;
+begin
+    if get_smart_context.token_budget is null or get_smart_context.token_budget not between 50 and 100000 then
+        raise sqlstate '22023' using
+            message = pg_catalog.format('token_budget must be between 50 and 100000, got %s', get_smart_context.token_budget);
+    end if;
+    if get_smart_context.hot_messages is null or get_smart_context.hot_messages not between 0 and 200 then
+        raise sqlstate '22023' using message = 'hot_messages must be between 0 and 200';
+    end if;
+    perform from salesflow.leads as l where l.org_id = get_smart_context.org_id and l.id = get_smart_context.lead_id;
+    if not found then
+        perform salesflow.not_found('lead', get_smart_context.lead_id);
+    end if;
+    -- warm first: the summary stands for everything before the hot window; at most a quarter of the budget
+    select pg_catalog.jsonb_build_object(
+        'summary', pg_catalog.left(s.summary, get_smart_context.token_budget), 'key_facts', s.key_facts,
+        'sentiment', s.sentiment, 'covered_until', s.covered_until, 'covered_messages', s.covered_messages,
+        'version', s.version, 'offline_model', s.offline_model
+    ) into warm
+    from salesflow.conversation_summaries as s
+    where s.org_id = get_smart_context.org_id and s.lead_id = get_smart_context.lead_id and s.version > 0;
+    if warm is not null then
+        cost := pg_catalog.ceil(pg_catalog.length(warm ->> 'summary') / 4.0)::integer
+            + pg_catalog.ceil(pg_catalog.length((warm -> 'key_facts')::text) / 4.0)::integer;
+        if cost <= get_smart_context.token_budget / 4 then
+            used := cost;
+        else
+            warm := warm - 'key_facts' || pg_catalog.jsonb_build_object(
+                'summary', pg_catalog.left(warm ->> 'summary', get_smart_context.token_budget), 'key_facts', '[]'::jsonb);
+            used := pg_catalog.ceil(pg_catalog.length(warm ->> 'summary') / 4.0)::integer;
+            if used > get_smart_context.token_budget / 4 then
+                warm := null;
+                used := 0;
+            end if;
+        end if;
+    end if;
+    -- hot: newest first until half the budget is spent, returned oldest first
+    for r in
+        select m.id, m.channel, m.direction, m.sent_at, m.subject, m.body
+        from salesflow.messages as m
+        where m.org_id = get_smart_context.org_id and m.lead_id = get_smart_context.lead_id
+        order by m.sent_at desc, m.id desc
+        limit get_smart_context.hot_messages
+    loop
+        cost := pg_catalog.ceil((pg_catalog.length(r.body) + coalesce(pg_catalog.length(r.subject), 0)) / 4.0)::integer;
+        exit when used + cost > get_smart_context.token_budget * 3 / 4;
+        used := used + cost;
+        hot_ids := hot_ids || r.id;
+        hot := pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'id', r.id, 'channel', r.channel, 'direction', r.direction, 'sent_at', r.sent_at,
+            'subject', r.subject, 'body', r.body
+        )) || hot;
+    end loop;
+    -- cold: what the query finds among the lead's older texts, best first, in what is left
+    if nullif(pg_catalog.btrim(get_smart_context.query_text), '') is not null
+       or get_smart_context.query_embedding is not null then
+        for r in
+            select h.source, h.source_id, h.channel, h.direction, h.occurred_at, h.content, h.score
+            from api.search_memory(
+                get_smart_context.org_id, get_smart_context.query_embedding, get_smart_context.query_text,
+                lead_id => get_smart_context.lead_id, k => 20
+            ) as h
+            where h.source_id <> all (hot_ids)
+        loop
+            cost := pg_catalog.ceil(pg_catalog.length(r.content) / 4.0)::integer;
+            continue when used + cost > get_smart_context.token_budget;
+            used := used + cost;
+            cold := cold || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'source', r.source, 'id', r.source_id, 'channel', r.channel, 'direction', r.direction,
+                'occurred_at', r.occurred_at, 'content', r.content, 'score', r.score
+            ));
+        end loop;
+    end if;
+    return pg_catalog.jsonb_build_object(
+        'lead_id', get_smart_context.lead_id, 'token_budget', get_smart_context.token_budget, 'tokens', used,
+        'hot', hot, 'warm', warm, 'cold', cold
+    );
+end
+$$;
+comment on function api.get_smart_context(uuid, uuid, text, extensions.vector, integer, integer) is
+'Memory of one lead for a prompt, within token_budget (estimated as characters / 4): warm, the rolling '
+'summary with key facts and sentiment (at most a quarter); hot, the latest messages across channels '
+'(oldest first, up to three quarters in all); cold, the lead''s older texts that best match query_text / '
+'query_embedding (api.search_memory), in what is left. GET /api/conversations/{lead_id}/memory embeds a query.';
+revoke execute on function api.get_smart_context(uuid, uuid, text, extensions.vector, integer, integer) from public;
+grant execute on function api.get_smart_context(uuid, uuid, text, extensions.vector, integer, integer)
+to authenticated, service_role;
 
 -- source: sql/objects/60_ai_accounting.sql
 -- AI gateway accounting (DESIGN.md decision 6): prices, budgets checked before the call, the
