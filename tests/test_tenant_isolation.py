@@ -82,6 +82,12 @@ SEEDS = {
         "md5(m.body), array_fill(0.05, array[384])::real[]::extensions.vector "
         "from salesflow.messages as m where m.org_id = %(org)s"
     ),
+    # a fact citing A's message, as api.record_memory_fact stores it
+    "salesflow.memory_facts": (
+        "insert into salesflow.memory_facts (org_id, lead_id, category, fact_key, fact, message_id, quote, "
+        "confidence, valid_from) select m.org_id, m.lead_id, 'other', 'greeting', 'They said hello.', m.id, "
+        "m.body, 1, m.sent_at from salesflow.messages as m where m.org_id = %(org)s"
+    ),
     # one logged LLM call by the owner (settle_request also writes its llm_usage_daily rollup)
     "salesflow.llm_requests": (
         "select salesflow.settle_request(null, %(org)s, 'isolation_probe', 'llama.cpp', 'SmolLM2-135M-Instruct', "
@@ -470,6 +476,8 @@ FIXED: dict[str, Any] = {
     "channel": "email", "verified": False,
     "query_embedding": "[" + ",".join(["0.05"] * 384) + "]", "query_text": "Hello", "k": 10,
     "since": None, "until": None, "keywords": None, "recency": False, "token_budget": 2000, "hot_messages": 20,
+    "category": "other", "fact": "They said hello.", "quote": "Hello", "confidence": 0.9, "fact_key": None,
+    "include_closed": True,
     "rating": 1, "comment": "Useful",  # record_llm_feedback's outcome is the activities' None above
     "prompt_name": "followup_email", "label": "production", "version": None,
     "settings": {"pii": {"kinds": ["email"]}},
@@ -663,7 +671,7 @@ LOOSENED_SELECT = [f"{t}_select" for t in ("organizations", "org_members", "comp
                                            "llm_feedback", "prompts", "prompt_versions", "prompt_labels",
                                            "prompt_experiments", "conversations", "conversation_turns",
                                            "compliance_log", "ai_suggestions", "embedding_queue",
-                                           "conversation_summaries")]
+                                           "conversation_summaries", "memory_facts")]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update"]
 
 

@@ -60,6 +60,7 @@ declare
     used integer := 0;
     cost integer;
     warm jsonb;
+    facts jsonb;
     hot jsonb := '[]';
     cold jsonb := '[]';
     hot_ids uuid[] := '{}';
@@ -84,6 +85,17 @@ begin
     ) into warm
     from salesflow.conversation_summaries as s
     where s.org_id = get_smart_context.org_id and s.lead_id = get_smart_context.lead_id and s.version > 0;
+    -- the lead's current facts, each with the message it cites, stand beside the summary
+    select pg_catalog.jsonb_agg(
+        pg_catalog.jsonb_build_object('category', f.category, 'fact', f.fact, 'message_id', f.message_id,
+                                      'confidence', f.confidence, 'valid_from', f.valid_from)
+        order by f.valid_from desc)
+    into facts
+    from salesflow.memory_facts as f
+    where f.org_id = get_smart_context.org_id and f.lead_id = get_smart_context.lead_id and f.valid_to is null;
+    if facts is not null then
+        warm := coalesce(warm, pg_catalog.jsonb_build_object('summary', '')) || pg_catalog.jsonb_build_object('key_facts', facts);
+    end if;
     if warm is not null then
         cost := pg_catalog.ceil(pg_catalog.length(warm ->> 'summary') / 4.0)::integer
             + pg_catalog.ceil(pg_catalog.length((warm -> 'key_facts')::text) / 4.0)::integer;
