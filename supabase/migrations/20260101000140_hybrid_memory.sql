@@ -90,3 +90,37 @@ create table salesflow.conversation_summaries (
     foreign key (org_id, lead_id) references salesflow.leads (org_id, id) on delete cascade
 );
 alter table salesflow.conversation_summaries enable row level security;
+
+-- Facts and buying signals about a lead, each citing the message it comes from with a quote that
+-- must occur in that message's text (a fact without evidence is refused), with a validity
+-- interval: a later fact on the same key closes the earlier one instead of piling up beside it.
+create type salesflow.fact_category as enum (
+    'budget', 'role', 'timeline', 'pain_point', 'preference', 'competitor', 'objection', 'other'
+);
+create table salesflow.memory_facts (
+    org_id uuid not null references salesflow.organizations (id) on delete cascade,
+    id uuid not null default gen_random_uuid(),
+    lead_id uuid not null,
+    category salesflow.fact_category not null,
+    -- what the fact is about, so that contradictions meet: "budget", "decision_maker", "current_tool"
+    fact_key text not null check (fact_key ~ '^[a-z][a-z0-9_]{0,62}$'),
+    fact text not null check (length(fact) between 1 and 1000),
+    message_id uuid not null,
+    quote text not null check (length(quote) between 3 and 500),
+    confidence real not null check (confidence between 0 and 1),
+    -- from the cited message's time until a later fact on the same key replaced it (null: current)
+    valid_from timestamptz not null,
+    valid_to timestamptz,
+    superseded_by uuid,
+    -- the reviewed AI suggestion it came from, if any
+    suggestion_id uuid,
+    created_by uuid,
+    created_at timestamptz not null default now(),
+    primary key (org_id, id),
+    check (valid_to is null or valid_to >= valid_from),
+    foreign key (org_id, lead_id) references salesflow.leads (org_id, id) on delete cascade,
+    foreign key (org_id, message_id) references salesflow.messages (org_id, id) on delete cascade
+);
+create index memory_facts_lead_idx on salesflow.memory_facts (org_id, lead_id, fact_key, valid_from desc);
+create index memory_facts_message_idx on salesflow.memory_facts (org_id, message_id);
+alter table salesflow.memory_facts enable row level security;
