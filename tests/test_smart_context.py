@@ -13,7 +13,9 @@ import psycopg
 import pytest
 
 from salesflow.functions.handlers import ai_suggest, summarize_conversation
+from salesflow.gateway.config import GatewayConfig, parse_config
 from salesflow.gateway.core import Gateway
+from salesflow.gateway.local import LocalLLMServer
 from tests.conftest import acting_as, make_token, run_api, run_handler
 from tests.fault_server import FaultServer, ok
 from tests.gateway_harness import PRIMARY, SECONDARY, config_for
@@ -58,9 +60,10 @@ def summary_job(db: psycopg.Connection, lead: uuid.UUID) -> int | None:
     return row[0] if row else None
 
 
-def run_summary(db: psycopg.Connection, url: str, job_id: int, server: FaultServer) -> None:
+def run_summary(db: psycopg.Connection, url: str, job_id: int, server: FaultServer | GatewayConfig) -> None:
     # a gateway per run: each run_handler call has its own event loop, and the SDK clients belong to one
-    ai_suggest._gateway = Gateway(config_for(server, [PRIMARY]), ai_suggest._connection)
+    config = config_for(server, [PRIMARY]) if isinstance(server, FaultServer) else server
+    ai_suggest._gateway = Gateway(config, ai_suggest._connection)
     payload, org = db.execute("select payload, org_id from salesflow.jobs where id = %s", (job_id,)).fetchone()
     run_handler(db, url, summarize_conversation.HANDLER,
                 summarize_conversation.Payload.model_validate(payload), job_id=job_id, org_id=org)
@@ -124,3 +127,16 @@ def test_smart_context_fits_hot_warm_and_cold_in_the_budget_over_http(db, db_url
         assert get({}, lead_id="not-a-uuid").status_code == 400
         assert get({}, lead_id=uuid.uuid4()).status_code == 404
         assert get({}, user=uuid.uuid4()).status_code == 404  # another tenant's lead is not there for them
+
+
+def test_the_offline_model_writes_a_stored_labelled_summary(db, db_url) -> None:
+    owner, org, lead = setup(db)
+    say(db, owner, org, lead, ["We need the SAP connector.", "Budget is 40k.", "Decision in June.",
+                               "Please send the offer.", "I prefer email."])
+    with LocalLLMServer() as llama:
+        run_summary(db, db_url, summary_job(db, lead), parse_config({}, {"SALESFLOW_LOCAL_LLM_URL": llama.base_url}))
+    summary, version, offline, request = db.execute(
+        "select summary, version, offline_model, request_id from salesflow.conversation_summaries "
+        "where lead_id = %s", (lead,)).fetchone()
+    assert summary.strip() and version == 1 and offline is True
+    assert db.execute("select status from salesflow.llm_requests where id = %s", (request,)).fetchone() == ("ok",)
