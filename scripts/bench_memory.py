@@ -122,15 +122,13 @@ def main() -> int:
                 context.append(timed(conn, claims, "select api.get_smart_context(%s, %s, %s, %s::extensions.vector)",
                                      (org, r.choice(warm_leads), q, v)))
             rows.append((size, load_s, hot, context))
-            print(f"loaded {size:,} messages ({load_s:.0f} s)", flush=True)
-
-    print(f"\none client, sequential, RLS as the owner; {PER_LEAD} messages per lead\n")
-    print(f"{'messages':>10} {'call':<40} {'calls':>6} {'p50 ms':>8} {'p95 ms':>8}")
-    for size, _, hot, context in rows:
-        print(f"{size:>10,} {'hot: latest 20 messages of a lead':<40} {len(hot):>6} {pct(hot, .5):8.2f} "
-              f"{pct(hot, .95):8.2f}")
-        print(f"{size:>10,} {'get_smart_context (hot+warm+cold, 2000)':<40} {len(context):>6} "
-              f"{pct(context, .5):8.2f} {pct(context, .95):8.2f}")
+            # printed as each size is done: the million takes a while to load
+            print(f"\n{size:,} messages loaded in {load_s:.0f} s; one client, sequential, RLS as the owner")
+            print(f"{'messages':>10} {'call':<40} {'calls':>6} {'p50 ms':>8} {'p95 ms':>8}")
+            print(f"{size:>10,} {'hot: latest 20 messages of a lead':<40} {len(hot):>6} {pct(hot, .5):8.2f} "
+                  f"{pct(hot, .95):8.2f}")
+            print(f"{size:>10,} {'get_smart_context (hot+warm+cold, 2000)':<40} {len(context):>6} "
+                  f"{pct(context, .5):8.2f} {pct(context, .95):8.2f}", flush=True)
     if len(rows) > 1:
         (s0, _, h0, c0), (s1, _, h1, c1) = rows[0], rows[-1]
         print(f"\np50 ratio {s1:,} / {s0:,} messages: hot {pct(h1, .5) / pct(h0, .5):.2f}x, "
