@@ -43,6 +43,10 @@ class SearchRequest(BaseModel):
     since: datetime | None = None
     until: datetime | None = None
     k: int = Field(default=10, ge=1, le=100)
+    # words for the keyword ranking when they differ from the question (default: the query itself)
+    keywords: str | None = Field(default=None, max_length=2000)
+    # fuse a newest-first ranking too; by default age only breaks ties
+    recency: bool = False
 
     @field_validator("query")
     @classmethod
@@ -97,9 +101,9 @@ async def search(request: Request) -> Response:
     vector = (await asyncio.to_thread(embedder.embed, [body.query]))[0]
     args = {
         "org_id": str(body.org_id), "query_embedding": vector_literal(vector),
-        "query_text": body.query, "k": body.k,
+        "query_text": body.query, "k": body.k, "recency": body.recency,
     }
-    for key in ("lead_id", "channel", "since", "until"):
+    for key in ("lead_id", "channel", "since", "until", "keywords"):
         value = getattr(body, key)
         if value is not None:
             args[key] = value.isoformat() if isinstance(value, datetime) else str(value)

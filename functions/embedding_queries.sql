@@ -10,7 +10,8 @@ with picked as (
     select q.org_id, q.source, q.source_id
     from salesflow.embedding_queue as q
     where q.model = %(model)s and q.failed_at is null and (q.claimed_until is null or q.claimed_until < now())
-    order by q.queued_at
+    -- what users and webhooks just wrote before imports and model backfills
+    order by q.priority, q.queued_at
     limit %(batch)s
     for update skip locked
 ),

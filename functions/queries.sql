@@ -184,3 +184,35 @@ values (
 
 -- name: ai_processing_allowed
 select salesflow.ai_processing_allowed(%(org_id)s, %(lead_id)s) as allowed;
+
+-- name: summary_state
+-- summarize_conversation: the lead's rolling summary as it stands.
+select s.summary, s.version, s.covered_until, s.covered_message_id
+from salesflow.conversation_summaries as s
+where s.org_id = %(org_id)s and s.lead_id = %(lead_id)s;
+
+-- name: messages_after_summary
+-- summarize_conversation: the lead's messages after the summarised ones, oldest first.
+select m.id, m.sent_at, m.channel::text as channel, m.direction::text as direction,
+       coalesce(m.subject || ': ', '') || m.body as text
+from salesflow.messages as m
+where m.org_id = %(org_id)s and m.lead_id = %(lead_id)s
+  and (%(covered_until)s::timestamptz is null
+       or (m.sent_at, m.id) > (%(covered_until)s::timestamptz, %(covered_message_id)s::uuid))
+order by m.sent_at, m.id
+limit %(limit)s;
+
+-- name: extend_summary
+-- summarize_conversation: the extended summary, only over the version it extended (a second
+-- delivery of the same job, or a concurrent one, changes nothing).
+update salesflow.conversation_summaries as s
+set summary = left(%(summary)s, 20000), version = s.version + 1, covered_until = %(covered_until)s,
+    covered_message_id = %(covered_message_id)s, covered_messages = s.covered_messages + %(n)s,
+    pending_messages = greatest(s.pending_messages - %(n)s, 0), model = %(model)s,
+    offline_model = %(offline_model)s, request_id = %(request_id)s, updated_at = now()
+where s.org_id = %(org_id)s and s.lead_id = %(lead_id)s and s.version = %(version)s;
+
+-- name: summary_settled
+-- summarize_conversation: nothing new to summarise (messages deleted meanwhile).
+update salesflow.conversation_summaries as s set pending_messages = 0
+where s.org_id = %(org_id)s and s.lead_id = %(lead_id)s;

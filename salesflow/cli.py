@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from typing import IO, Any
 
 import psycopg
 
+from salesflow.backlog import report_backlog
 from salesflow.config import ConfigError, Settings
 from salesflow.db.embedded import DATABASE, EmbeddedError, EmbeddedServer, port_is_free, psql_path
 from salesflow.db.migrate import MigrationError, migrate
@@ -246,9 +248,13 @@ def _run_up(args: argparse.Namespace, settings: Settings, db: Database) -> int:
         try:
             # the worker runs as a child; it is stopped (SIGTERM, its grace period) before the database
             worker = None if args.no_worker else start_worker_process(db.url)
+            backlog_stop = threading.Event()
+            if worker is not None:
+                report_backlog(db.url, backlog_stop)
             try:
                 return _serve(settings, db.url, banner)
             finally:
+                backlog_stop.set()
                 if worker is not None:
                     stop_worker_process(worker)
                     print("worker stopped", flush=True)

@@ -101,9 +101,10 @@ def main() -> int:
             loaded = 0
             for size in sizes:
                 t0 = time.perf_counter()
+                rows = []
                 with conn.cursor().copy(
                     "copy salesflow.embeddings (org_id, source, source_id, model, dimension, lead_id, occurred_at, "
-                    "content, content_hash, fts, embedding) from stdin"
+                    "content, content_hash, embedding) from stdin"
                 ) as copy:
                     for start in range(loaded, size, 10_000):
                         n = min(10_000, size - start)
@@ -112,11 +113,22 @@ def main() -> int:
                         block /= np.linalg.norm(block, axis=1, keepdims=True)
                         for i in range(n):
                             text = base_texts[picks[i]]
+                            row = (org, uuid.uuid4(), leads[(start + i) % len(leads)],
+                                   f"2026-{1 + (start + i) % 10:02d}-15T10:00:00Z", text)
+                            rows.append(row)
                             copy.write_row((
-                                org, "message", uuid.uuid4(), MODEL, 384, leads[(start + i) % len(leads)],
-                                f"2026-{1 + (start + i) % 10:02d}-15T10:00:00Z", text, "x", "'bench'",
+                                org, "message", row[1], MODEL, 384, row[2], row[3], text, "x",
                                 vector_literal(block[i]),
                             ))
+                # the texts behind the vectors (search returns hits with their message); no triggers,
+                # the vectors are already there
+                conn.execute("set session_replication_role = replica")
+                with conn.cursor().copy(
+                    "copy salesflow.messages (org_id, id, lead_id, sent_at, body, channel, direction) from stdin"
+                ) as copy:
+                    for row in rows:
+                        copy.write_row((*row, "email", "inbound"))
+                conn.execute("set session_replication_role = origin")
                 loaded = size
                 load_s = time.perf_counter() - t0
                 conn.execute("vacuum analyze salesflow.embeddings")

@@ -159,7 +159,7 @@ def test_search_filters_and_input_errors(db: psycopg.Connection, db_url: str) ->
         assert rows == (0,)
     for args, message in (
         ("%s, '[1,2,3]'::extensions.vector", "has 3 dimensions"),
-        ("%s", "give query_embedding, query_text or both"),
+        ("%s", "give query_embedding, query_text or keywords"),
         ("%s, query_text => 'x', k => 0", "k must be between 1 and 100"),
     ):
         with pytest.raises(psycopg.Error) as info, authenticate_as(db, owner):

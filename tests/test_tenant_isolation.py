@@ -77,10 +77,16 @@ SEEDS = {
     # a vector for A's message, as the embed_texts job would store it
     "salesflow.embeddings": (
         "insert into salesflow.embeddings (org_id, source, source_id, model, dimension, lead_id, channel, "
-        "occurred_at, content, content_hash, fts, embedding) "
+        "occurred_at, content, content_hash, embedding) "
         "select m.org_id, 'message', m.id, 'all-MiniLM-L6-v2', 384, m.lead_id, m.channel, m.sent_at, m.body, "
-        "md5(m.body), to_tsvector('simple', m.body), array_fill(0.05, array[384])::real[]::extensions.vector "
+        "md5(m.body), array_fill(0.05, array[384])::real[]::extensions.vector "
         "from salesflow.messages as m where m.org_id = %(org)s"
+    ),
+    # a fact citing A's message, as api.record_memory_fact stores it
+    "salesflow.memory_facts": (
+        "insert into salesflow.memory_facts (org_id, lead_id, category, fact_key, fact, message_id, quote, "
+        "confidence, valid_from) select m.org_id, m.lead_id, 'other', 'greeting', 'They said hello.', m.id, "
+        "m.body, 1, m.sent_at from salesflow.messages as m where m.org_id = %(org)s"
     ),
     # one logged LLM call by the owner (settle_request also writes its llm_usage_daily rollup)
     "salesflow.llm_requests": (
@@ -633,7 +639,9 @@ FIXED: dict[str, Any] = {
     "occurred_at": T0, "due_at": None, "completed_at": None, "sent_at": T0,
     "channel": "email", "verified": False,
     "query_embedding": "[" + ",".join(["0.05"] * 384) + "]", "query_text": "Hello", "k": 10,
-    "since": None, "until": None,
+    "since": None, "until": None, "keywords": None, "recency": False, "token_budget": 2000, "hot_messages": 20,
+    "category": "other", "fact": "They said hello.", "quote": "Hello", "confidence": 0.9, "fact_key": None,
+    "include_closed": True,
     "rating": 1, "comment": "Useful",  # record_llm_feedback's outcome is the activities' None above
     "prompt_name": "followup_email", "label": "production", "version": None,
     "settings": {"pii": {"kinds": ["email"]}},
@@ -699,6 +707,9 @@ def argument(rpc: Rpc, param: Param, s: Scenario, world: World) -> Any:
         if changes is None:
             raise Unknown(f"{rpc.signature}: no change set for entity {entity!r}; add one to changes_for")
         return changes
+    if param.name == "messages":  # create_messages: one message for the lead of `refs`
+        return [{"lead_id": str(s.refs.rows["lead"]), "channel": "email", "direction": "inbound",
+                 "body": "Hello in bulk"}]
     if param.name in BY_TYPE:
         if param.type not in BY_TYPE[param.name]:
             raise Unknown(f"{rpc.signature}: no value for {param.name} of type {param.type}; add it to BY_TYPE")
@@ -853,7 +864,9 @@ LOOSENED_SELECT = [f"{t}_select" for t in ("organizations", "org_members", "comp
                                            "lead_stage_changes", "contact_patterns", "success_patterns", "playbooks",
                                            "playbook_steps", "playbook_executions", "playbook_execution_steps",
                                            "compliance_log", "ai_suggestions", "channel_configs", "webhook_inbox",
-                                           "outbox", "lead_consents", "erasure_requests", "lead_merges")]
+                                           "outbox", "lead_consents", "erasure_requests", "lead_merges",
+                                           "compliance_log", "ai_suggestions", "embedding_queue",
+                                           "conversation_summaries", "memory_facts")]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update"]
 
 

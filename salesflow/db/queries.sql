@@ -35,3 +35,9 @@ select checksum from salesflow.schema_objects order by applied_at desc limit 1;
 -- name: record_objects
 insert into salesflow.schema_objects (checksum, files) values (%(checksum)s, %(files)s)
 on conflict (checksum) do update set applied_at = now(), files = excluded.files;
+
+-- name: embedding_backlog_total
+-- The embedding backlog across organisations (salesflow up's progress line).
+select coalesce(sum(b.pending), 0)::bigint, coalesce(sum(b.pending_fresh), 0)::bigint,
+       coalesce(extract(epoch from now() - min(b.oldest_queued_at)), 0)::double precision
+from salesflow.embedding_backlog as b;

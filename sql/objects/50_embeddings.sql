@@ -52,6 +52,7 @@ declare
     text_source salesflow.embedding_source := case tg_table_name when 'messages' then 'message' else 'activity' end;
     org_ids uuid[];
     ids uuid[];
+    priority salesflow.embedding_priority := 'fresh';
     m record;
 begin
     -- which rows now carry a text to embed (new, or with a changed text); the transition tables
@@ -80,13 +81,19 @@ begin
     if ids is null then
         return null;
     end if;
+    -- a statement of a few rows is a user or a webhook waiting for its text to be findable; a big
+    -- one is an import or a load, embedded after them (100 rows: more than one
+    -- conversation's turns or one batch of webhook deliveries)
+    if pg_catalog.cardinality(ids) > 100 then
+        priority := 'bulk';
+    end if;
     for m in
         select em.name from salesflow.embedding_models as em where em.state in ('active', 'building')
     loop
-        insert into salesflow.embedding_queue as q (org_id, source, source_id, model)
-        select u.o, text_source, u.i, m.name from unnest(org_ids, ids) as u (o, i)
+        insert into salesflow.embedding_queue as q (org_id, source, source_id, model, priority)
+        select u.o, text_source, u.i, m.name, priority from unnest(org_ids, ids) as u (o, i)
         on conflict (org_id, source, source_id, model) do update
-        set queued_at = pg_catalog.clock_timestamp(), claimed_until = null, attempts = 0,
+        set queued_at = pg_catalog.clock_timestamp(), priority = excluded.priority, claimed_until = null, attempts = 0,
             failed_at = null, last_error = null;
         perform salesflow.enqueue(
             'embed_texts', pg_catalog.jsonb_build_object('model', m.name),
@@ -166,8 +173,8 @@ begin
     end if;
     insert into salesflow.embedding_models (name, dimension, state)
     values (switch_embedding_model.name, switch_embedding_model.dimension, 'building');
-    insert into salesflow.embedding_queue (org_id, source, source_id, model)
-    select t.org_id, t.source, t.source_id, switch_embedding_model.name
+    insert into salesflow.embedding_queue (org_id, source, source_id, model, priority)
+    select t.org_id, t.source, t.source_id, switch_embedding_model.name, 'backfill'
     from salesflow.embeddable_texts as t;
     get diagnostics queued = row_count;
     perform salesflow.enqueue(
@@ -219,107 +226,7 @@ as $$
     select 'embeddings_hnsw_' || pg_catalog.left(pg_catalog.md5(embedding_index_name.model), 12)
 $$;
 
--- Hybrid search over an organisation's memory. Scores combine, with weights that sum to 1:
---   0.70 x cosine similarity to the query vector (when one is given),
---   0.20 x full-text rank of the query words, squashed into [0, 1) by ts_rank_cd's flag 32,
---   0.10 x recency, exp(-age / 90 days), so that of two equally good hits the fresher wins.
--- Candidates are the best 4k by vector distance plus the best 4k by text rank, then re-scored.
-create or replace function api.search_memory(
-    org_id uuid,
-    query_embedding extensions.vector default null,
-    query_text text default null,
-    lead_id uuid default null,
-    channel salesflow.channel default null,
-    since timestamptz default null,
-    until timestamptz default null,
-    k integer default 10
-)
-returns setof salesflow.memory_hit
-language plpgsql
-stable
-set search_path = ''
-as $$
-declare
-    model_name text;
-    dims integer;
-    tsq tsquery;
-    vector_part text := 'select null::salesflow.embedding_source as source, null::uuid as source_id where false';
-    text_part text := vector_part;
-begin
-    if search_memory.k is null or search_memory.k not between 1 and 100 then
-        raise sqlstate '22023' using message = pg_catalog.format('k must be between 1 and 100, got %s', search_memory.k);
-    end if;
-    if search_memory.query_embedding is null and nullif(pg_catalog.btrim(search_memory.query_text), '') is null then
-        raise sqlstate '22023' using message = 'give query_embedding, query_text or both';
-    end if;
-    select m.name, m.dimension into model_name, dims from salesflow.active_embedding_model() as m;
-    if search_memory.query_embedding is not null
-       and extensions.vector_dims(search_memory.query_embedding) <> dims then
-        raise sqlstate '22023' using
-            message = pg_catalog.format(
-                'query_embedding has %s dimensions; the active model %s has %s',
-                extensions.vector_dims(search_memory.query_embedding), model_name, dims
-            );
-    end if;
-    tsq := pg_catalog.websearch_to_tsquery('simple', coalesce(search_memory.query_text, ''));
-    -- filtered HNSW scans keep going until enough rows pass the filters (pgvector >= 0.8); local to
-    -- the caller's transaction (one per request behind the gateway or PostgREST)
-    perform pg_catalog.set_config('hnsw.iterative_scan', 'relaxed_order', true);
-    perform pg_catalog.set_config('hnsw.ef_search', '200', true);
-    if search_memory.query_embedding is not null then
-        -- literal model and dimension, so the planner can match the model's partial HNSW index
-        vector_part := pg_catalog.format(
-            $q$select e.source, e.source_id from salesflow.embeddings as e
-               where e.org_id = $1 and e.model = %L
-                 and ($3 is null or e.lead_id = $3) and ($4 is null or e.channel = $4)
-                 and ($5 is null or e.occurred_at >= $5) and ($6 is null or e.occurred_at < $6)
-               order by e.embedding::extensions.vector(%s) operator(extensions.<=>) $2::extensions.vector(%s)
-               limit $7 * 4$q$,
-            model_name, dims, dims
-        );
-    end if;
-    -- the text branch only when there are words to match: an empty tsquery matches nothing, but
-    -- the planner would still visit every row of the organisation to find that out
-    if pg_catalog.numnode(tsq) > 0 then
-        text_part := pg_catalog.format(
-            $q$select e.source, e.source_id from salesflow.embeddings as e
-               where e.org_id = $1 and e.model = %L and e.fts @@ $8
-                 and ($3 is null or e.lead_id = $3) and ($4 is null or e.channel = $4)
-                 and ($5 is null or e.occurred_at >= $5) and ($6 is null or e.occurred_at < $6)
-               order by pg_catalog.ts_rank_cd(e.fts, $8, 32) desc limit $7 * 4$q$,
-            model_name
-        );
-    end if;
-    return query execute pg_catalog.format(
-        $q$with by_vector as (%s),
-        by_text as (%s),
-        candidates as (select * from by_vector union select * from by_text)
-        select e.source, e.source_id, e.lead_id, e.channel, e.occurred_at, e.content,
-               0.70 * coalesce(s.similarity, 0) + 0.20 * s.text_rank
-               + 0.10 * exp(-greatest(extract(epoch from now() - e.occurred_at), 0) / (90 * 86400.0)),
-               s.similarity, s.text_rank
-        from candidates as c
-        join salesflow.embeddings as e
-            on e.org_id = $1 and e.model = %L and e.source = c.source and e.source_id = c.source_id
-        cross join lateral (
-            select 1 - (e.embedding operator(extensions.<=>) $2) as similarity,
-                   pg_catalog.ts_rank_cd(e.fts, $8, 32)::double precision as text_rank
-        ) as s
-        order by 7 desc, e.occurred_at desc
-        limit $7$q$,
-        vector_part, text_part, model_name
-    )
-    using search_memory.org_id, search_memory.query_embedding, search_memory.lead_id, search_memory.channel,
-        search_memory.since, search_memory.until, search_memory.k, tsq;
-end
-$$;
-
-comment on function api.search_memory(
-    uuid, extensions.vector, text, uuid, salesflow.channel, timestamptz, timestamptz, integer
-) is
-'Search an organisation''s conversations and notes: vector similarity to query_embedding (of the active '
-'model, see POST /api/search to embed text), full-text rank of query_text and recency, filtered by lead, '
-'channel and a sent/occurred time range. Returns the k best with their score parts.';
+-- Search (api.search_memory) lives in 51_memory_search.sql.
 
 -- Store a batch of vectors computed by the embed_texts job, and take their texts off the queue.
 -- A vector is stored only if its text is unchanged since it was read (the hash matches); a text
@@ -352,11 +259,11 @@ begin
     for key share of x;
     insert into salesflow.embeddings as e (
         org_id, source, source_id, model, dimension, lead_id, channel, occurred_at, content, content_hash,
-        fts, embedding
+        embedding
     )
     select
         t.org_id, t.source, t.source_id, store_embeddings.model, dims, t.lead_id, t.channel, t.occurred_at,
-        t.content, u.h, pg_catalog.to_tsvector('simple', t.content), u.v::extensions.vector
+        t.content, u.h, u.v::extensions.vector
     from unnest(
         store_embeddings.org_ids, store_embeddings.sources, store_embeddings.source_ids,
         store_embeddings.hashes, store_embeddings.vectors
@@ -366,7 +273,7 @@ begin
     on conflict on constraint embeddings_pkey do update
     set dimension = excluded.dimension, lead_id = excluded.lead_id, channel = excluded.channel,
         occurred_at = excluded.occurred_at, content = excluded.content, content_hash = excluded.content_hash,
-        fts = excluded.fts, embedding = excluded.embedding, embedded_at = pg_catalog.now();
+        embedding = excluded.embedding, embedded_at = pg_catalog.now();
     get diagnostics stored = row_count;
     delete from salesflow.embedding_queue as q
     using unnest(
