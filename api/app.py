@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
-from salesflow.api import chat, rpc, search
+from salesflow.api import chat, predictions, rpc, search
 from salesflow.api.catalog import Catalog
 from salesflow.api.errors import ApiError
 from salesflow.db import migrate
@@ -101,4 +101,5 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
     app.include_router(rpc.router)
     app.include_router(search.router)
     app.include_router(chat.router)
+    app.include_router(predictions.router)
     return app

@@ -473,6 +473,7 @@ FIXED: dict[str, Any] = {
     "rating": 1, "comment": "Useful",  # record_llm_feedback's outcome is the activities' None above
     "prompt_name": "followup_email", "label": "production", "version": None,
     "settings": {"pii": {"kinds": ["email"]}},
+    "horizon_days": 30, "as_of": None, "periods": 1, "period_days": 30,
     "status": None, "decision": "accepted",
 }
 # the same name with different types: each must still match org A's data for the owner's control call
@@ -659,7 +660,7 @@ LOOSENED_SELECT = [f"{t}_select" for t in ("organizations", "org_members", "comp
                                            "llm_requests", "llm_usage_daily", "llm_budgets", "llm_budget_alerts",
                                            "llm_feedback", "prompts", "prompt_versions", "prompt_labels",
                                            "prompt_experiments", "conversations", "conversation_turns",
-                                           "compliance_log", "ai_suggestions")]
+                                           "compliance_log", "ai_suggestions", "deal_stage_changes")]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update"]
 
 
