@@ -645,6 +645,7 @@ FIXED: dict[str, Any] = {
     "rating": 1, "comment": "Useful",  # record_llm_feedback's outcome is the activities' None above
     "prompt_name": "followup_email", "label": "production", "version": None,
     "settings": {"pii": {"kinds": ["email"]}},
+    "horizon_days": 30, "as_of": None, "periods": 1, "period_days": 30,
     "status": None, "decision": "accepted",
     # lead intelligence (issue 11)
     "rows": [{"email": "mallory@intruder.example", "segment": "spy"}], "field_map": {}, "outcome_column": None,
@@ -866,7 +867,8 @@ LOOSENED_SELECT = [f"{t}_select" for t in ("organizations", "org_members", "comp
                                            "compliance_log", "ai_suggestions", "channel_configs", "webhook_inbox",
                                            "outbox", "lead_consents", "erasure_requests", "lead_merges",
                                            "compliance_log", "ai_suggestions", "embedding_queue",
-                                           "conversation_summaries", "memory_facts")]
+                                           "conversation_summaries", "memory_facts",
+                                           "compliance_log", "ai_suggestions", "deal_stage_changes")]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update"]
 
 
