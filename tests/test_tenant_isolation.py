@@ -194,6 +194,7 @@ SEEDS = {
         "select e.org_id, e.id, s.position from salesflow.playbook_executions as e "
         "join salesflow.playbook_steps as s on s.org_id = e.org_id and s.playbook_id = e.playbook_id "
         "where e.org_id = %(org)s"
+    ),
     # channels and GDPR (0013): an account, an inbox event, an AI draft awaiting approval, a consent,
     # a suppressed identifier and a finished erasure record
     "salesflow.channel_configs": (
@@ -645,7 +646,7 @@ FIXED: dict[str, Any] = {
     "rating": 1, "comment": "Useful",  # record_llm_feedback's outcome is the activities' None above
     "prompt_name": "followup_email", "label": "production", "version": None,
     "settings": {"pii": {"kinds": ["email"]}},
-    "horizon_days": 30, "as_of": None, "periods": 1, "period_days": 30,
+    "horizon_days": 30, "periods": 1, "period_days": 30,
     "status": None, "decision": "accepted",
     # lead intelligence (issue 11)
     "rows": [{"email": "mallory@intruder.example", "segment": "spy"}], "field_map": {}, "outcome_column": None,
@@ -659,7 +660,7 @@ FIXED: dict[str, Any] = {
     "horizon": "30 days", "steps": [{"action_type": "call", "title": "Call"}], "description": None,
     "step_status": "done", "pattern_outcome": "deal_won", "pattern_key": "has:call:outbound",
     "provider": "whatsapp", "verify_token": "verify-token-x", "app_secret": "app-secret-x", "access_token": None,
-    "ai_generated": True, "idempotency_key": None, "reason": "art. 17 request",
+    "ai_generated": True, "idempotency_key": None,
     "may_contact": True, "ai_processing": True, "retention_days": 30, "suppression_mode": "drop",
 }
 # the same name with different types: each must still match org A's data for the owner's control call
@@ -670,8 +671,7 @@ BY_TYPE: dict[str, dict[str, str]] = {
 KEYS = {"company_id": "company", "lead_id": "lead", "deal_id": "deal", "activity_id": "activity",
         "message_id": "message", "address": "address", "external_id": "external_id", "request_id": "llm_request",
     "conversation_id": "conversation", "suggestion_id": "suggestion", "recommendation_id": "recommendation",
-    "playbook_id": "playbook", "execution_id": "execution"}
-    "conversation_id": "conversation", "suggestion_id": "suggestion",
+    "playbook_id": "playbook", "execution_id": "execution",
     "keep_id": "lead", "merge_id": "lead2", "lead_merge_id": "lead_merge", "outbox_id": "outbox",
     "erasure_id": "erasure", "route_key": "route_key"}
 
@@ -849,7 +849,7 @@ def test_b_owner_cannot_make_themselves_a_member_of_org_a(db: psycopg.Connection
 
 # Loosening one policy at a time must make the checks above report that table. Select policies are
 # checked for every table by test_every_select_policy_is_loosened_by_a_test; write policies by example.
-LOOSENED_SELECT = [f"{t}_select" for t in ("organizations", "org_members", "companies", "leads", "deals",
+LOOSENED_SELECT = [f"{t}_select" for t in dict.fromkeys(("organizations", "org_members", "companies", "leads", "deals",
                                            "activities", "messages", "channel_identities", "embeddings",
                                            "llm_requests", "llm_usage_daily", "llm_budgets", "llm_budget_alerts",
                                            "llm_feedback", "prompts", "prompt_versions", "prompt_labels",
@@ -868,7 +868,7 @@ LOOSENED_SELECT = [f"{t}_select" for t in ("organizations", "org_members", "comp
                                            "outbox", "lead_consents", "erasure_requests", "lead_merges",
                                            "compliance_log", "ai_suggestions", "embedding_queue",
                                            "conversation_summaries", "memory_facts",
-                                           "compliance_log", "ai_suggestions", "deal_stage_changes")]
+                                           "compliance_log", "ai_suggestions", "deal_stage_changes"))]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update"]
 
 

@@ -13,6 +13,11 @@ begin
     if tg_op = 'DELETE' and pg_catalog.current_setting('salesflow.audit_retention', true) = 'on' then
         return old;
     end if;
+    -- GDPR erasure of one person's traces, only through salesflow.erase_llm_traces (83_gdpr.sql);
+    -- app roles hold no UPDATE or DELETE here, so only that owner-run function can reach this
+    if tg_op in ('UPDATE', 'DELETE') and pg_catalog.current_setting('salesflow.erasure', true) = 'on' then
+        return case tg_op when 'UPDATE' then new else old end;
+    end if;
     raise sqlstate '55000' using
         message = pg_catalog.format('%s.%s is append-only: rows cannot be %s', tg_table_schema, tg_table_name,
             case tg_op when 'UPDATE' then 'updated' when 'DELETE' then 'deleted' else 'truncated' end),
@@ -29,6 +34,18 @@ for each row execute function salesflow.refuse_audit_change();
 create or replace trigger compliance_log_no_truncate before truncate on salesflow.compliance_log
 for each statement execute function salesflow.refuse_audit_change();
 drop function if exists salesflow.refuse_compliance_log_change();
+
+-- What llm_requests.subject_id holds for a subject (a lead's id): a hash, so that the ledger names
+-- nobody, while the rows about a lead can still be found from its id (settle_request writes it).
+create or replace function salesflow.subject_hash(org_id uuid, subject text) returns text
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+    select pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(org_id::text || ':' || subject, 'UTF8')), 'hex')
+$$;
+grant execute on function salesflow.subject_hash(uuid, text) to authenticated, service_role;
 
 revoke update, delete, truncate on salesflow.llm_requests, salesflow.compliance_log
 from public, anon, authenticated, service_role;

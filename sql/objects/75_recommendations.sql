@@ -161,7 +161,10 @@ as $$
         where c.org_id = recommendation_candidates.org_id and c.action = 'withheld' and r.rule_key = 'compliance_alert'
           and c.created_at > recommendation_candidates.as_of - pg_catalog.make_interval(days => (r.params ->> 'days')::integer)
           and c.created_at <= recommendation_candidates.as_of
-          and q.subject_id = any(recommendation_candidates.lead_ids::text[])
+          and q.subject_id = any(array(
+              select salesflow.subject_hash(recommendation_candidates.org_id, x::text)
+              from pg_catalog.unnest(recommendation_candidates.lead_ids) as x
+          ))
         order by q.subject_id, c.created_at desc
     ),
     facts as (
@@ -262,7 +265,7 @@ as $$
                                                                          'at', w.created_at)),
                f.seg, f.lifecycle_stage, f.score, f.score_model
         from facts as f
-        join withheld as w on w.subject_id = f.id::text
+        join withheld as w on w.subject_id = salesflow.subject_hash(f.org_id, f.id::text)
         union all
         -- open deals: stalled, or past their expected close
         select f.id, d.id, coalesce(d.owner_id, f.owner_id), k.rule_key, k.action, k.rule_key || ':' || d.id,
@@ -411,7 +414,8 @@ begin
             select n.org_id, pg_catalog.array_agg(distinct l.id) as ids
             from new_rows as n
             join salesflow.llm_requests as q on q.org_id = n.org_id and q.id = n.request_id
-            join salesflow.leads as l on l.org_id = n.org_id and l.id::text = q.subject_id
+            join salesflow.leads as l
+                on l.org_id = n.org_id and salesflow.subject_hash(l.org_id, l.id::text) = q.subject_id
             where n.action = 'withheld'
             group by n.org_id
         loop

@@ -90,7 +90,9 @@ declare
     n_compliance integer;
 begin
     select coalesce(pg_catalog.array_agg(r.id), '{}') into ids from salesflow.llm_requests as r
-    where r.org_id = erase_llm_traces.org_id and r.subject_id = erase_llm_traces.lead_id::text;
+    where
+        r.org_id = erase_llm_traces.org_id
+        and r.subject_id = salesflow.subject_hash(erase_llm_traces.org_id, erase_llm_traces.lead_id::text);
     -- the append-only triggers let exactly this transaction edit and delete
     perform pg_catalog.set_config('salesflow.erasure', 'on', true);
     update salesflow.llm_requests as r set
