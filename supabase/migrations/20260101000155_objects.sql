@@ -8159,14 +8159,14 @@ values
 ('salesflow.organizations', 'none', null, '{}', '{name,slug,settings}'),
 ('salesflow.org_members', 'none', null, '{}', '{display_name,email}'),  -- staff, not leads
 ('salesflow.companies', 'none', null, '{}', '{name,domain,industry,country,attributes}'),
-('salesflow.leads', 'custom', null, '{first_name,last_name,email,phone,title,attributes}', '{language}'),
+('salesflow.leads', 'custom', null, '{first_name,last_name,email,phone,title,attributes,external_key}', '{language}'),
 ('salesflow.deals', 'none', null, '{}', '{name,currency,lost_reason,attributes}'),  -- lead_id set null
-('salesflow.activities', 'cascade', null, '{subject,body}', '{outcome}'),
-('salesflow.messages', 'cascade', null, '{subject,body,external_id,thread_id,metadata}', '{language}'),
+('salesflow.activities', 'cascade', null, '{subject,body,search_words}', '{outcome}'),
+('salesflow.messages', 'cascade', null, '{subject,body,external_id,thread_id,metadata,search_words}', '{language}'),
 ('salesflow.channel_identities', 'cascade', null, '{address}', '{}'),
 ('salesflow.embedding_models', 'none', null, '{}', '{name}'),
 ('salesflow.embedding_queue', 'custom', null, '{}', '{model,last_error}'),  -- keyed by source ids
-('salesflow.embeddings', 'cascade', null, '{content,content_hash,fts}', '{model}'),
+('salesflow.embeddings', 'cascade', null, '{content,content_hash}', '{model}'),
 ('salesflow.jobs', 'custom', null, '{payload,last_error}', '{queue,kind,idempotency_key,worker,schedule}'),
 ('salesflow.job_schedules', 'none', null, '{}', '{name,kind,payload,queue,cron,timezone}'),
 ('salesflow.llm_models', 'none', null, '{}', '{provider,model}'),
@@ -8201,6 +8201,41 @@ values
 ('salesflow.suppressions', 'none', null, '{}', '{identifier_hash}'),  -- keyed hashes only
 ('salesflow.erasure_requests', 'none', null, '{}', '{lead_hash,reason_sha256,counts}'),
 ('salesflow.lead_merges', 'delete', 'merge_id', '{merged_lead,moved}', '{}'),
+-- audit retention, lead intelligence (issue 11), recommendations (issue 12), memory (issue 13),
+-- predictions (issue 14)
+('salesflow.audit_retention_runs', 'none', null, '{}', '{table_name,run_by}'),
+('salesflow.ai_feature_flags', 'none', null, '{}', '{feature,rollout_by,segments}'),
+(
+    'salesflow.ai_models', 'none', null, '{}',
+    '{name,model_kind,status,learner,library_versions,metrics,bias_report,card,decision}'
+),
+('salesflow.scoring_model_features', 'none', null, '{}', '{feature,value_type,edges,categories,contributions}'),
+('salesflow.model_alerts', 'none', null, '{}', '{alert,details}'),
+('salesflow.lead_attribute_defs', 'none', null, '{}', '{name,data_type,label_en,label_de}'),
+('salesflow.lead_outcomes', 'cascade', null, '{}', '{source}'),
+('salesflow.engagement_events', 'cascade', null, '{properties}', '{idempotency_key}'),
+('salesflow.lead_scores', 'cascade', null, '{}', '{trend}'),
+('salesflow.lead_score_history', 'cascade', null, '{}', '{}'),
+('salesflow.bant_assessments', 'cascade', null, '{notes}', '{traffic_light,method,status}'),
+('salesflow.personality_profiles', 'cascade', null, '{evidence_quotes}', '{dominant_type,source}'),
+(
+    'salesflow.ai_recommendations', 'cascade', null, '{reason,evidence}',
+    '{reason_key,source,rule_key,score_model,segment,score_band,closed_reason}'
+),
+('salesflow.recommendation_reactions', 'cascade', null, '{note}', '{}'),  -- with its recommendation
+('salesflow.recommendation_rules', 'none', null, '{}', '{rule_key,params,description}'),
+('salesflow.recommendation_rule_stats', 'none', null, '{}', '{rule_key,segment}'),
+('salesflow.lead_stage_changes', 'cascade', null, '{}', '{}'),
+('salesflow.calling_code_zones', 'none', null, '{}', '{prefix,country,timezone}'),
+('salesflow.contact_patterns', 'none', null, '{}', '{segment}'),
+('salesflow.success_patterns', 'none', null, '{}', '{outcome,pattern_key,description}'),
+('salesflow.playbooks', 'none', null, '{}', '{name,description}'),
+('salesflow.playbook_steps', 'none', null, '{}', '{title}'),
+('salesflow.playbook_executions', 'cascade', null, '{}', '{status}'),
+('salesflow.playbook_execution_steps', 'cascade', null, '{}', '{}'),  -- with its execution
+('salesflow.conversation_summaries', 'cascade', null, '{summary,key_facts}', '{sentiment,model}'),
+('salesflow.memory_facts', 'cascade', null, '{fact,quote}', '{fact_key}'),
+('salesflow.deal_stage_changes', 'none', null, '{}', '{}'),  -- a deal outlives its contact
 ('salesflow.personal_data_catalog', 'none', null, '{}', '{table_name,erasure,lead_column,personal,not_personal}')
 on conflict (table_name) do update set
     erasure = excluded.erasure, lead_column = excluded.lead_column,
@@ -10254,7 +10289,7 @@ api.record_llm_feedback(uuid, bigint, smallint, salesflow.llm_outcome, text),
 api.remove_org_member(uuid, uuid),
 api.request_ai_suggestion(uuid, uuid, salesflow.suggestion_kind, text),
 api.review_ai_suggestion(uuid, uuid, salesflow.suggestion_status),
-api.search_memory(uuid, extensions.vector, text, uuid, salesflow.channel, timestamp with time zone, timestamp with time zone, integer),
+api.search_memory(uuid, extensions.vector, text, uuid, salesflow.channel, timestamp with time zone, timestamp with time zone, integer, text, boolean),
 api.set_ai_settings(uuid, jsonb),
 api.unlink_channel_identity(uuid, salesflow.channel, text),
 api.update_activity(uuid, uuid, jsonb),
