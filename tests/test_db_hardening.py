@@ -105,9 +105,9 @@ def test_moving_a_message_to_another_lead_moves_its_vector(db: psycopg.Connectio
     # the vector as the embed_texts job stores it
     db.execute(
         "insert into salesflow.embeddings (org_id, source, source_id, model, dimension, lead_id, channel, "
-        "occurred_at, content, content_hash, fts, embedding) "
+        "occurred_at, content, content_hash, embedding) "
         "select m.org_id, 'message', m.id, 'all-MiniLM-L6-v2', 384, m.lead_id, m.channel, m.sent_at, m.body, "
-        "md5(m.body), to_tsvector('simple', m.body), array_fill(0.05, array[384])::real[]::extensions.vector "
+        "md5(m.body), array_fill(0.05, array[384])::real[]::extensions.vector "
         "from salesflow.messages as m where m.id = %s", (message,))
     with acting_as(db, org.owner):
         db.execute("select api.update_message(%s, %s, jsonb_build_object('lead_id', %s::uuid))",

@@ -352,3 +352,7 @@ create type api.contact_window as (
     timezone text,
     timezone_source text
 );
+
+-- covering indexes for the foreign keys the splinter-style check names
+create index ai_recommendations_rule_fk_idx on salesflow.ai_recommendations (rule_id);
+create index playbook_executions_assignee_idx on salesflow.playbook_executions (org_id, assignee_id);

@@ -104,8 +104,20 @@ begin
             message = pg_catalog.format('pending suggestion %s not found', review_ai_suggestion.suggestion_id),
             hint = 'It does not exist, was reviewed already, or you may not review in this organisation.';
     end if;
+    -- the verdict counts as feedback on the call only where the reviewer may rate it (the member
+    -- who asked, or an owner or admin) and has not yet: a rep reviewing another's suggestion still
+    -- reviews it, without voting in that request's A/B result
     insert into salesflow.llm_feedback (org_id, request_id, user_id, outcome)
-    values (reviewed.org_id, reviewed.request_id, (select auth.uid()), review_ai_suggestion.decision::text::salesflow.llm_outcome);
+    select reviewed.org_id, reviewed.request_id, (select auth.uid()),
+        review_ai_suggestion.decision::text::salesflow.llm_outcome
+    from salesflow.llm_requests as q
+    where
+        q.org_id = reviewed.org_id and q.id = reviewed.request_id
+        and (
+            q.user_id = (select auth.uid())
+            or reviewed.org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
+        )
+    on conflict do nothing;
     return reviewed;
 end
 $$;

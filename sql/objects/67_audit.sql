@@ -129,13 +129,19 @@ security definer
 set search_path = ''
 as $$
 begin
+    -- a job about this lead alone goes; a batch job (lead_ids) forgets this one lead
     delete from salesflow.jobs as j
-    where j.org_id = old.org_id and j.kind = 'ai_suggest' and j.payload ->> 'lead_id' = old.id::text;
+    where j.org_id = old.org_id and j.status <> 'running' and j.payload ->> 'lead_id' = old.id::text;
+    update salesflow.jobs as j set payload = pg_catalog.jsonb_set(j.payload, '{lead_ids}', (
+        select coalesce(pg_catalog.jsonb_agg(x.value), '[]') from pg_catalog.jsonb_array_elements(j.payload -> 'lead_ids') as x
+        where x.value #>> '{}' <> old.id::text
+    ))
+    where j.org_id = old.org_id and j.payload -> 'lead_ids' ? old.id::text;
     return old;
 end
 $$;
 comment on function salesflow.forget_lead_in_jobs() is
-'After a lead is deleted, delete the ai_suggest jobs that name it (definer: app roles cannot touch jobs).';
+'After a lead is deleted, delete the jobs about it and drop it from batch jobs (definer: app roles cannot touch jobs).';
 revoke execute on function salesflow.forget_lead_in_jobs() from public;
 
 create or replace trigger leads_forget_in_jobs after delete on salesflow.leads

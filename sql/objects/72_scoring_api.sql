@@ -199,7 +199,7 @@ begin
 end
 $$;
 comment on function api.train_scoring_model(uuid) is
-'Owners and admins: queue training of the organisation''s conversion model; returns the job id.';
+'security definer, justified: it queues the training job, which app roles cannot write; it checks membership first. Owners and admins: queue training of the organisation''s conversion model; returns the job id.';
 
 create or replace function api.rollback_scoring_model(org_id uuid)
 returns jsonb
@@ -217,7 +217,7 @@ begin
 end
 $$;
 comment on function api.rollback_scoring_model(uuid) is
-'Owners and admins: make the previously active scoring model active again and re-score every lead.';
+'security definer, justified: it changes the model registry, which members cannot write; it checks that the caller is an owner or admin first. Owners and admins: make the previously active scoring model active again and re-score every lead.';
 
 create or replace function api.get_model_card(org_id uuid, model_id uuid default null)
 returns jsonb

@@ -197,7 +197,7 @@ as $$
     order by f.priority desc, f.id
 $$;
 comment on function api.get_followups(uuid, uuid, integer) is
-'Open follow-ups with their decayed priority as of the last refresh of analytics.followups_scored (members only).';
+'security definer, justified: materialized views carry no RLS and are not granted to app roles; this reader checks membership and returns only the callers organisation. Open follow-ups with their decayed priority as of the last refresh of analytics.followups_scored (members only).';
 
 create or replace function api.get_conversion_funnel(org_id uuid, since timestamptz default null)
 returns table (
@@ -217,7 +217,7 @@ as $$
     order by c.month desc, c.source, c.owner_id, c.from_stage, c.to_stage
 $$;
 comment on function api.get_conversion_funnel(uuid, timestamptz) is
-'Stage-to-stage conversion and median days per step by source, owner and month, from analytics.conversion_microsteps.';
+'security definer, justified: materialized views carry no RLS and are not granted to app roles; this reader checks membership and returns only the callers organisation. Stage-to-stage conversion and median days per step by source, owner and month, from analytics.conversion_microsteps.';
 
 create or replace function api.get_channel_performance(org_id uuid)
 returns table (
@@ -242,7 +242,7 @@ as $$
     order by m.channel
 $$;
 comment on function api.get_channel_performance(uuid) is
-'Per channel: touches, response rate, median reply hours and the share of converted leads it touched (members only).';
+'security definer, justified: materialized views carry no RLS and are not granted to app roles; this reader checks membership and returns only the callers organisation. Per channel: touches, response rate, median reply hours and the share of converted leads it touched (members only).';
 
 -- On demand: owners and admins queue a refresh of every analytics view (the refresh_view job;
 -- one pending job per view, whoever asks).
@@ -269,7 +269,7 @@ begin
 end
 $$;
 comment on function api.refresh_views(uuid) is
-'Queue a refresh of the analytics materialized views now (owners and admins); returns the job per view.';
+'security definer, justified: it queues refresh jobs, which app roles cannot write; it checks that the caller is an owner or admin first. Queue a refresh of the analytics materialized views now (owners and admins); returns the job per view.';
 
 revoke execute on function
 api.get_followups(uuid, uuid, integer),

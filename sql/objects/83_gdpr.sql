@@ -206,6 +206,14 @@ begin
       );
     get diagnostics n = row_count;
     tally := tally || pg_catalog.jsonb_build_object('jobs', n);
+    -- a job that failed on the person (an error naming their lead or texts) keeps its row, not its words
+    update salesflow.jobs as j set last_error = 'erased: the error named an erased person'
+    where
+        j.org_id = req.org_id and j.last_error is not null
+        and exists (
+            select from pg_catalog.unnest(source_ids || the_lead) as x (id)
+            where pg_catalog.strpos(j.last_error, x.id::text) > 0
+        );
     delete from salesflow.embedding_queue as q
     where q.org_id = req.org_id and q.source_id in (select pg_catalog.unnest(source_ids));
     get diagnostics n = row_count;

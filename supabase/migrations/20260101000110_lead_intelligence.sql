@@ -225,3 +225,7 @@ create table salesflow.ai_feature_flags (
     updated_at timestamptz not null default now(),
     primary key (org_id, feature)
 );
+
+-- covering indexes for the foreign keys the splinter-style check names
+create index bant_assessments_deal_idx on salesflow.bant_assessments (org_id, deal_id);
+create index model_alerts_model_idx on salesflow.model_alerts (org_id, model_id);

@@ -4460,8 +4460,20 @@ begin
             message = pg_catalog.format('pending suggestion %s not found', review_ai_suggestion.suggestion_id),
             hint = 'It does not exist, was reviewed already, or you may not review in this organisation.';
     end if;
+    -- the verdict counts as feedback on the call only where the reviewer may rate it (the member
+    -- who asked, or an owner or admin) and has not yet: a rep reviewing another's suggestion still
+    -- reviews it, without voting in that request's A/B result
     insert into salesflow.llm_feedback (org_id, request_id, user_id, outcome)
-    values (reviewed.org_id, reviewed.request_id, (select auth.uid()), review_ai_suggestion.decision::text::salesflow.llm_outcome);
+    select reviewed.org_id, reviewed.request_id, (select auth.uid()),
+        review_ai_suggestion.decision::text::salesflow.llm_outcome
+    from salesflow.llm_requests as q
+    where
+        q.org_id = reviewed.org_id and q.id = reviewed.request_id
+        and (
+            q.user_id = (select auth.uid())
+            or reviewed.org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
+        )
+    on conflict do nothing;
     return reviewed;
 end
 $$;
@@ -4600,13 +4612,19 @@ security definer
 set search_path = ''
 as $$
 begin
+    -- a job about this lead alone goes; a batch job (lead_ids) forgets this one lead
     delete from salesflow.jobs as j
-    where j.org_id = old.org_id and j.kind = 'ai_suggest' and j.payload ->> 'lead_id' = old.id::text;
+    where j.org_id = old.org_id and j.status <> 'running' and j.payload ->> 'lead_id' = old.id::text;
+    update salesflow.jobs as j set payload = pg_catalog.jsonb_set(j.payload, '{lead_ids}', (
+        select coalesce(pg_catalog.jsonb_agg(x.value), '[]') from pg_catalog.jsonb_array_elements(j.payload -> 'lead_ids') as x
+        where x.value #>> '{}' <> old.id::text
+    ))
+    where j.org_id = old.org_id and j.payload -> 'lead_ids' ? old.id::text;
     return old;
 end
 $$;
 comment on function salesflow.forget_lead_in_jobs() is
-'After a lead is deleted, delete the ai_suggest jobs that name it (definer: app roles cannot touch jobs).';
+'After a lead is deleted, delete the jobs about it and drop it from batch jobs (definer: app roles cannot touch jobs).';
 revoke execute on function salesflow.forget_lead_in_jobs() from public;
 
 create or replace trigger leads_forget_in_jobs after delete on salesflow.leads
@@ -5829,7 +5847,7 @@ begin
 end
 $$;
 comment on function api.train_scoring_model(uuid) is
-'Owners and admins: queue training of the organisation''s conversion model; returns the job id.';
+'security definer, justified: it queues the training job, which app roles cannot write; it checks membership first. Owners and admins: queue training of the organisation''s conversion model; returns the job id.';
 
 create or replace function api.rollback_scoring_model(org_id uuid)
 returns jsonb
@@ -5847,7 +5865,7 @@ begin
 end
 $$;
 comment on function api.rollback_scoring_model(uuid) is
-'Owners and admins: make the previously active scoring model active again and re-score every lead.';
+'security definer, justified: it changes the model registry, which members cannot write; it checks that the caller is an owner or admin first. Owners and admins: make the previously active scoring model active again and re-score every lead.';
 
 create or replace function api.get_model_card(org_id uuid, model_id uuid default null)
 returns jsonb
@@ -8052,7 +8070,7 @@ as $$
     order by f.priority desc, f.id
 $$;
 comment on function api.get_followups(uuid, uuid, integer) is
-'Open follow-ups with their decayed priority as of the last refresh of analytics.followups_scored (members only).';
+'security definer, justified: materialized views carry no RLS and are not granted to app roles; this reader checks membership and returns only the callers organisation. Open follow-ups with their decayed priority as of the last refresh of analytics.followups_scored (members only).';
 
 create or replace function api.get_conversion_funnel(org_id uuid, since timestamptz default null)
 returns table (
@@ -8072,7 +8090,7 @@ as $$
     order by c.month desc, c.source, c.owner_id, c.from_stage, c.to_stage
 $$;
 comment on function api.get_conversion_funnel(uuid, timestamptz) is
-'Stage-to-stage conversion and median days per step by source, owner and month, from analytics.conversion_microsteps.';
+'security definer, justified: materialized views carry no RLS and are not granted to app roles; this reader checks membership and returns only the callers organisation. Stage-to-stage conversion and median days per step by source, owner and month, from analytics.conversion_microsteps.';
 
 create or replace function api.get_channel_performance(org_id uuid)
 returns table (
@@ -8097,7 +8115,7 @@ as $$
     order by m.channel
 $$;
 comment on function api.get_channel_performance(uuid) is
-'Per channel: touches, response rate, median reply hours and the share of converted leads it touched (members only).';
+'security definer, justified: materialized views carry no RLS and are not granted to app roles; this reader checks membership and returns only the callers organisation. Per channel: touches, response rate, median reply hours and the share of converted leads it touched (members only).';
 
 -- On demand: owners and admins queue a refresh of every analytics view (the refresh_view job;
 -- one pending job per view, whoever asks).
@@ -8124,7 +8142,7 @@ begin
 end
 $$;
 comment on function api.refresh_views(uuid) is
-'Queue a refresh of the analytics materialized views now (owners and admins); returns the job per view.';
+'security definer, justified: it queues refresh jobs, which app roles cannot write; it checks that the caller is an owner or admin first. Queue a refresh of the analytics materialized views now (owners and admins); returns the job per view.';
 
 revoke execute on function
 api.get_followups(uuid, uuid, integer),
@@ -9023,6 +9041,14 @@ begin
       );
     get diagnostics n = row_count;
     tally := tally || pg_catalog.jsonb_build_object('jobs', n);
+    -- a job that failed on the person (an error naming their lead or texts) keeps its row, not its words
+    update salesflow.jobs as j set last_error = 'erased: the error named an erased person'
+    where
+        j.org_id = req.org_id and j.last_error is not null
+        and exists (
+            select from pg_catalog.unnest(source_ids || the_lead) as x (id)
+            where pg_catalog.strpos(j.last_error, x.id::text) > 0
+        );
     delete from salesflow.embedding_queue as q
     where q.org_id = req.org_id and q.source_id in (select pg_catalog.unnest(source_ids));
     get diagnostics n = row_count;
