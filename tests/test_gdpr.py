@@ -109,8 +109,6 @@ def plant(conn: psycopg.Connection, org: Org, lead: uuid.UUID, canary: str) -> N
                      "now() + interval '1 day')", (org.id, json.dumps({"lead_id": str(lead), "note": canary})))
 
 
-@pytest.mark.xfail(strict=False, reason="after merging recommendations, an evaluate_recommendations job that ran "
-                   "against the deleted lead keeps its id in last_error (FK error text); open in issue 13")
 def test_erasure_leaves_the_canary_nowhere_and_the_person_does_not_come_back(
         api: ApiProcess, org: Org, tmp_path: Path) -> None:
     canary = f"canary-{uuid.uuid4().hex}"

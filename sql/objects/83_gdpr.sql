@@ -141,6 +141,9 @@ begin
         return req.counts;
     end if;
     the_lead := req.lead_id;
+    -- hold the lead first: a job evaluating it (evaluate_recommendations holds its leads FOR KEY SHARE)
+    -- either finishes before this erasure touches anything, or waits and then finds the lead gone
+    perform from salesflow.leads as l where l.org_id = req.org_id and l.id = the_lead for update;
     idents := salesflow.lead_identifiers(req.org_id, the_lead);
     -- the strings a raw payload holds the person by: addresses, and phone numbers without their +
     needles := array(
