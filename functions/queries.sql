@@ -216,3 +216,26 @@ where s.org_id = %(org_id)s and s.lead_id = %(lead_id)s and s.version = %(versio
 -- summarize_conversation: nothing new to summarise (messages deleted meanwhile).
 update salesflow.conversation_summaries as s set pending_messages = 0
 where s.org_id = %(org_id)s and s.lead_id = %(lead_id)s;
+
+-- name: facts_state
+-- extract_memory: how far the lead's messages were read for facts (no row: the lead is gone).
+select s.facts_until, s.facts_message_id
+from salesflow.conversation_summaries as s
+where s.org_id = %(org_id)s and s.lead_id = %(lead_id)s;
+
+-- name: current_facts
+-- extract_memory: the lead's current facts, for the prompt's "known facts".
+select f.category::text as category, f.fact
+from salesflow.memory_facts as f
+where f.org_id = %(org_id)s and f.lead_id = %(lead_id)s and f.valid_to is null
+order by f.valid_from desc
+limit 30;
+
+-- name: record_extracted_fact
+select salesflow.record_extracted_fact(
+    %(org_id)s, %(lead_id)s, %(category)s::salesflow.fact_category, %(fact)s, %(message_id)s, %(quote)s,
+    %(confidence)s::real, %(fact_key)s, %(extracted_by)s, %(request_id)s
+) as id;
+
+-- name: advance_facts_cursor
+select salesflow.advance_facts_cursor(%(org_id)s, %(lead_id)s, %(read_until)s, %(read_message_id)s, %(n)s);

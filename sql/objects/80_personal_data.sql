@@ -85,7 +85,7 @@ values
 ('salesflow.playbook_executions', 'cascade', null, '{}', '{status}'),
 ('salesflow.playbook_execution_steps', 'cascade', null, '{}', '{}'),  -- with its execution
 ('salesflow.conversation_summaries', 'cascade', null, '{summary,key_facts}', '{sentiment,model}'),
-('salesflow.memory_facts', 'cascade', null, '{fact,quote}', '{fact_key}'),
+('salesflow.memory_facts', 'cascade', null, '{fact,quote}', '{fact_key,extracted_by}'),
 ('salesflow.deal_stage_changes', 'none', null, '{}', '{}'),  -- a deal outlives its contact
 ('salesflow.personal_data_catalog', 'none', null, '{}', '{table_name,erasure,lead_column,personal,not_personal}')
 on conflict (table_name) do update set
