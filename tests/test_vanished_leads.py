@@ -10,9 +10,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import psycopg.types.json
 from pydantic import BaseModel, ConfigDict
 
-from salesflow.functions.handlers import ai_suggest, evaluate_recommendations
+from salesflow.functions.handlers import ai_suggest, erase_lead, evaluate_recommendations
 from salesflow.functions.jobs import ClaimedJob, execute
 from salesflow.functions.registry import Handler, JobContext, Registry
 from tests.channel_harness import make_org
@@ -109,3 +110,21 @@ def test_a_write_for_a_vanished_lead_completes_but_other_foreign_key_errors_fail
                  "insert into salesflow.activities (org_id, deal_id, kind, body) "
                  "values (%(org_id)s, %(lead_id)s, 'note', 'x')")
     assert other.status == "failed" and "ForeignKeyViolation" in other.error and "deals" in other.error
+
+
+def test_erasure_empties_a_running_jobs_payload_and_key(db: psycopg.Connection, db_url: str) -> None:
+    db.autocommit = True
+    org = make_org(db)
+    lead = _lead(db, org.id, org.rep)
+    db.execute("insert into salesflow.jobs (kind, org_id, payload, idempotency_key, status, attempts, worker, "
+               "lease_expires_at, started_at) values ('extract_memory', %s, %s, %s, 'running', 1, 'w', "
+               "now() + interval '1 minute', now())",
+               (org.id, psycopg.types.json.Jsonb({"lead_id": str(lead)}), f"extract_memory:{lead}"))
+    with acting_as(db, org.owner):
+        request = db.execute("select id from api.erase_lead(%s, %s, 'test')", (org.id, lead)).fetchone()[0]
+    run_handler(db, db_url, erase_lead.HANDLER, erase_lead.Payload(erasure_id=request), org_id=org.id)
+    rows = db.execute("select kind, payload, idempotency_key from salesflow.jobs where org_id = %s and "
+                      "status = 'running'", (org.id,)).fetchall()
+    assert rows == [("extract_memory", {}, None)]
+    assert not db.execute("select count(*) from salesflow.jobs where payload::text like %s or "
+                          "idempotency_key like %s", (f"%{lead}%", f"%{lead}%")).fetchone()[0]
