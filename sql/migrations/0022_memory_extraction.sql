@@ -14,3 +14,11 @@ alter table salesflow.conversation_summaries
 add column facts_until timestamptz,
 add column facts_message_id uuid,
 add column facts_pending integer not null default 0 check (facts_pending >= 0);
+
+-- Sentiment per message: a score from -1 to 1, its label and what gave it ('lexicon:<name>' for the
+-- offline lexicons, 'model:<name>' for a reading through the gateway); written by the
+-- score_sentiment job, null until it ran.
+alter table salesflow.messages
+add column sentiment real check (sentiment between -1 and 1),
+add column sentiment_label text check (sentiment_label in ('positive', 'neutral', 'negative')),
+add column sentiment_source text check (sentiment_source ~ '^(lexicon|model):[ -~]{1,200}$');
