@@ -84,3 +84,63 @@ revoke execute on function salesflow.record_extracted_fact(
     uuid, uuid, salesflow.fact_category, text, uuid, text, real, text, text, bigint
 ) from public;
 revoke execute on function salesflow.advance_facts_cursor(uuid, uuid, timestamptz, uuid, integer) from public;
+
+-- Merging leads (api.merge_leads): the merged lead's rolling summary is returned for the merge
+-- record, and the kept lead's summary gets the moved messages as pending (its next extension and
+-- fact extraction read them). security definer, because members read summaries but never write them.
+create or replace function salesflow.merge_summaries(org_id uuid, from_id uuid, to_id uuid, moved_messages integer)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    kept jsonb;
+begin
+    if not (merge_summaries.org_id = any(salesflow.my_org_ids('{owner,admin}'))) then
+        raise sqlstate '42501' using message = 'only owners and admins merge leads';
+    end if;
+    select pg_catalog.to_jsonb(cs) into kept from salesflow.conversation_summaries as cs
+    where cs.org_id = merge_summaries.org_id and cs.lead_id = merge_summaries.from_id;
+    update salesflow.conversation_summaries as cs
+    set pending_messages = cs.pending_messages + merge_summaries.moved_messages,
+        facts_pending = cs.facts_pending + merge_summaries.moved_messages
+    where cs.org_id = merge_summaries.org_id and cs.lead_id = merge_summaries.to_id;
+    return kept;
+end
+$$;
+comment on function salesflow.merge_summaries(uuid, uuid, uuid, integer) is
+'security definer, justified: merge_leads (owners, admins) must read and bump summaries that members cannot write; '
+'returns the merged lead''s summary for the merge record.';
+
+-- Undoing a merge: the merged lead's summary as the merge record kept it.
+create or replace function salesflow.restore_summary(org_id uuid, lead_id uuid, summary jsonb)
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+    if not (restore_summary.org_id = any(salesflow.my_org_ids('{owner,admin}'))) then
+        raise sqlstate '42501' using message = 'only owners and admins undo merges';
+    end if;
+    if pg_catalog.jsonb_typeof(restore_summary.summary) <> 'object'
+       or (restore_summary.summary ->> 'lead_id')::uuid is distinct from restore_summary.lead_id
+       or (restore_summary.summary ->> 'org_id')::uuid is distinct from restore_summary.org_id then
+        return;
+    end if;
+    insert into salesflow.conversation_summaries
+    select (pg_catalog.jsonb_populate_record(null::salesflow.conversation_summaries, restore_summary.summary)).*
+    on conflict on constraint conversation_summaries_pkey do nothing;
+end
+$$;
+comment on function salesflow.restore_summary(uuid, uuid, jsonb) is
+'security definer, justified: undo_merge (owners, admins) restores a summary members cannot write; only the '
+'summary of the given lead in the given organisation.';
+
+revoke execute on function salesflow.merge_summaries(uuid, uuid, uuid, integer) from public;
+revoke execute on function salesflow.restore_summary(uuid, uuid, jsonb) from public;
+grant execute on function salesflow.merge_summaries(uuid, uuid, uuid, integer) to authenticated, service_role;
+grant execute on function salesflow.restore_summary(uuid, uuid, jsonb) to authenticated, service_role;
