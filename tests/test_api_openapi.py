@@ -50,7 +50,7 @@ schema = schemathesis.pytest.from_fixture("fuzz_schema")
 
 @pytest.fixture(scope="module")
 def fuzz_schema(api: ApiProcess, spec: dict):  # noqa: ANN201 - schemathesis' schema object
-    return schemathesis.openapi.from_dict(spec).configure(base_url=f"{api.url}/rest/v1")
+    return schemathesis.openapi.from_dict(spec)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,7 @@ def fuzz_token() -> str:
 
 @schema.parametrize()
 @settings(max_examples=3, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-def test_fuzzing_the_rpcs_finds_no_server_error(case, fuzz_token: str) -> None:  # noqa: ANN001
-    response = case.call(headers={"Authorization": f"Bearer {fuzz_token}"}, timeout=60)
+def test_fuzzing_the_rpcs_finds_no_server_error(case, api: ApiProcess, fuzz_token: str) -> None:  # noqa: ANN001
+    response = case.call(base_url=f"{api.url}/rest/v1", headers={"Authorization": f"Bearer {fuzz_token}"},
+                         timeout=60)
     assert response.status_code < 500, (case.path, case.body, response.text[:300])
