@@ -156,7 +156,9 @@ def test_erasure_leaves_the_canary_nowhere_and_the_person_does_not_come_back(
         assert str(lead) not in dump and "4915199999999" not in dump
         assert record["lead_id"] is None and str(lead) not in json.dumps(record)
         counts = record["counts"]
-        assert counts["leads"] == 1 and counts["messages"] == 2 and counts["webhook_inbox"] == 3
+        # the third message waits in the inbox, unless the erasure's worker stitched it first (the erasure
+        # then waits for that insert, holding the lead, and counts it): gone either way
+        assert counts["leads"] == 1 and counts["messages"] in (2, 3) and counts["webhook_inbox"] == 3
         assert counts["llm_requests"] == 1 and counts["compliance_log"] == 1 and counts["lead_merges"] == 0
         assert counts["suppressions"] == 2  # the email and the phone number (WhatsApp uses the same)
         # the cost row stays
