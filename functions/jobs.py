@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
+import psycopg
 from pydantic import ValidationError
 
 from salesflow.functions.registry import JobContext, PermanentError, Registry, RetryLater
@@ -70,6 +71,12 @@ def describe_exception(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {message}{where}" if message else f"{type(exc).__name__}{where}"
+
+
+def lead_vanished(exc: BaseException) -> bool:
+    """A write referencing a lead that no longer exists: the lead was deleted or erased mid-job."""
+    return isinstance(exc, psycopg.errors.ForeignKeyViolation) and 'in table "leads"' in (
+        exc.diag.message_detail or "")
 
 
 def _log_traceback(job: ClaimedJob, exc: BaseException) -> None:
@@ -133,6 +140,14 @@ async def execute(
                  else describe_exception(exc))
         return Outcome(job, "failed", error=error, backoff_base=handler.backoff_base,
                        duration=time.monotonic() - started)
+    except psycopg.errors.ForeignKeyViolation as exc:
+        if not lead_vanished(exc):
+            _log_traceback(job, exc)
+            return Outcome(job, "failed", error=describe_exception(exc), backoff_base=handler.backoff_base,
+                           duration=time.monotonic() - started)
+        # a job about a lead that vanished while it ran has nothing left to do; its error text would
+        # name the lead (an erased person's id kept in jobs.last_error), so it completes as a no-op
+        log.info("the job's lead vanished while it ran; nothing to do", extra={"job_id": job.id, "kind": job.kind})
     except Exception as exc:  # any handler error is the job's failure, never the worker's
         _log_traceback(job, exc)
         return Outcome(job, "failed", error=describe_exception(exc), backoff_base=handler.backoff_base,

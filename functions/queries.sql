@@ -209,10 +209,61 @@ update salesflow.conversation_summaries as s
 set summary = left(%(summary)s, 20000), version = s.version + 1, covered_until = %(covered_until)s,
     covered_message_id = %(covered_message_id)s, covered_messages = s.covered_messages + %(n)s,
     pending_messages = greatest(s.pending_messages - %(n)s, 0), model = %(model)s,
-    offline_model = %(offline_model)s, request_id = %(request_id)s, updated_at = now()
+    offline_model = %(offline_model)s, request_id = %(request_id)s, updated_at = now(),
+    -- the snapshot beside the text: the covered messages' sentiment and the lead's current facts
+    sentiment = coalesce((
+        select jsonb_build_object('mean', round(avg(m.sentiment)::numeric, 4), 'messages', count(*),
+                                  'negative', count(*) filter (where m.sentiment_label = 'negative'),
+                                  'sources', jsonb_agg(distinct m.sentiment_source))
+        from salesflow.messages as m
+        where m.org_id = s.org_id and m.lead_id = s.lead_id and m.sentiment is not null
+          and m.direction = 'inbound' and m.sent_at <= %(covered_until)s
+        having count(*) > 0
+    ), '{}'),
+    key_facts = coalesce((
+        select jsonb_agg(jsonb_build_object('fact', f.fact, 'category', f.category, 'message_id', f.message_id)
+                         order by f.valid_from desc)
+        from salesflow.memory_facts as f
+        where f.org_id = s.org_id and f.lead_id = s.lead_id and f.valid_to is null
+    ), '[]')
 where s.org_id = %(org_id)s and s.lead_id = %(lead_id)s and s.version = %(version)s;
 
 -- name: summary_settled
 -- summarize_conversation: nothing new to summarise (messages deleted meanwhile).
 update salesflow.conversation_summaries as s set pending_messages = 0
 where s.org_id = %(org_id)s and s.lead_id = %(lead_id)s;
+
+-- name: facts_state
+-- extract_memory: how far the lead's messages were read for facts (no row: the lead is gone).
+select s.facts_until, s.facts_message_id
+from salesflow.conversation_summaries as s
+where s.org_id = %(org_id)s and s.lead_id = %(lead_id)s;
+
+-- name: current_facts
+-- extract_memory: the lead's current facts, for the prompt's "known facts".
+select f.category::text as category, f.fact
+from salesflow.memory_facts as f
+where f.org_id = %(org_id)s and f.lead_id = %(lead_id)s and f.valid_to is null
+order by f.valid_from desc
+limit 30;
+
+-- name: record_extracted_fact
+select salesflow.record_extracted_fact(
+    %(org_id)s, %(lead_id)s, %(category)s::salesflow.fact_category, %(fact)s, %(message_id)s, %(quote)s,
+    %(confidence)s::real, %(fact_key)s, %(extracted_by)s, %(request_id)s
+) as id;
+
+-- name: advance_facts_cursor
+select salesflow.advance_facts_cursor(%(org_id)s, %(lead_id)s, %(read_until)s, %(read_message_id)s, %(n)s);
+
+-- name: messages_for_sentiment
+-- score_sentiment: the messages' text and language (the message's own, else guessed from the text:
+-- a lead's language is a default, not what each message is written in); leads who withdrew consent
+-- to AI processing are not read.
+select m.id, coalesce(m.subject || ': ', '') || m.body as text, m.language
+from salesflow.messages as m
+where m.org_id = %(org_id)s and m.id = any(%(ids)s::uuid[])
+  and (m.lead_id is null or salesflow.ai_processing_allowed(m.org_id, m.lead_id));
+
+-- name: store_sentiments
+select salesflow.store_sentiments(%(org_id)s, %(readings)s) as n;

@@ -109,8 +109,6 @@ def plant(conn: psycopg.Connection, org: Org, lead: uuid.UUID, canary: str) -> N
                      "now() + interval '1 day')", (org.id, json.dumps({"lead_id": str(lead), "note": canary})))
 
 
-@pytest.mark.xfail(strict=False, reason="after merging recommendations, an evaluate_recommendations job that ran "
-                   "against the deleted lead keeps its id in last_error (FK error text); open in issue 13")
 def test_erasure_leaves_the_canary_nowhere_and_the_person_does_not_come_back(
         api: ApiProcess, org: Org, tmp_path: Path) -> None:
     canary = f"canary-{uuid.uuid4().hex}"
@@ -158,7 +156,9 @@ def test_erasure_leaves_the_canary_nowhere_and_the_person_does_not_come_back(
         assert str(lead) not in dump and "4915199999999" not in dump
         assert record["lead_id"] is None and str(lead) not in json.dumps(record)
         counts = record["counts"]
-        assert counts["leads"] == 1 and counts["messages"] == 2 and counts["webhook_inbox"] == 3
+        # the third message waits in the inbox, unless the erasure's worker stitched it first (the erasure
+        # then waits for that insert, holding the lead, and counts it): gone either way
+        assert counts["leads"] == 1 and counts["messages"] in (2, 3) and counts["webhook_inbox"] == 3
         assert counts["llm_requests"] == 1 and counts["compliance_log"] == 1 and counts["lead_merges"] == 0
         assert counts["suppressions"] == 2  # the email and the phone number (WhatsApp uses the same)
         # the cost row stays

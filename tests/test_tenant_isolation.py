@@ -291,6 +291,9 @@ def make_tenant(conn: psycopg.Connection, name: str, domain: str, staff: Iterabl
         message = one(conn, "select id from api.create_message(%s, %s, 'email', 'inbound', 'Hello', "
                             "external_id => %s)", (org_id, lead, external_id))
         conn.execute("select api.link_channel_identity(%s, 'email', %s, %s)", (org_id, address, lead))
+    # the message's sentiment, as the score_sentiment job stores it (api.get_sentiment_trend reads it)
+    conn.execute("update salesflow.messages set sentiment = 0.5, sentiment_label = 'positive', "
+                 "sentiment_source = 'lexicon:vader-3.3.2' where org_id = %s", (org_id,))
     rows = {"company": company, "lead": lead, "deal": deal, "activity": activity, "message": message,
             "address": address, "external_id": external_id, "route_key": f"pnid-{org_id}"}
     return Tenant(org_id, owner, rep, rows)
@@ -642,7 +645,7 @@ FIXED: dict[str, Any] = {
     "query_embedding": "[" + ",".join(["0.05"] * 384) + "]", "query_text": "Hello", "k": 10,
     "since": None, "until": None, "keywords": None, "recency": False, "token_budget": 2000, "hot_messages": 20,
     "category": "other", "fact": "They said hello.", "quote": "Hello", "confidence": 0.9, "fact_key": None,
-    "include_closed": True,
+    "include_closed": True, "period": "week", "inbound_only": False,
     "rating": 1, "comment": "Useful",  # record_llm_feedback's outcome is the activities' None above
     "prompt_name": "followup_email", "label": "production", "version": None,
     "settings": {"pii": {"kinds": ["email"]}},

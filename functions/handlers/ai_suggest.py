@@ -80,7 +80,9 @@ async def run(job: JobContext, payload: Payload) -> None:
         history = await (await cur.execute(query("lead_history"), params)).fetchall()
         consent = await (await cur.execute(query("ai_processing_allowed"), params)).fetchone()
     if lead is None:
-        raise PermanentError(f"lead {payload.lead_id} not found")
+        # deleted or erased since the job was queued: nothing to do, and no error that names it
+        log.info("the job's lead is gone; nothing to do", extra={"job_id": job.id})
+        return
     if consent is not None and not consent["allowed"]:
         # the person withdrew consent to AI processing (lead_consents): no model reads their data
         raise PermanentError(f"lead {payload.lead_id} does not consent to AI processing")

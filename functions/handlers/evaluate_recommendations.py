@@ -2,7 +2,9 @@
 
 Enqueued by the statement-level triggers on activities, messages, deals and leads (sql/objects/
 75_recommendations.sql) in the writer's transaction. The work is one SQL call; running it twice
-is harmless (live recommendations are unique per lead, type and reason).
+is harmless (live recommendations are unique per lead, type and reason). A lead deleted since the
+job was queued is left out (the delete trigger also drops it from the payload): a job whose leads
+are all gone completes as a no-op.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ log = logging.getLogger("salesflow.worker")
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    lead_ids: list[UUID] = Field(min_length=1, max_length=1000)
+    lead_ids: list[UUID] = Field(max_length=1000)
 
 
 async def run(job: JobContext, payload: Payload) -> None:
     if job.org_id is None:
         raise PermanentError("evaluate_recommendations needs the job's org_id")
+    if not payload.lead_ids:
+        return  # every lead of the batch was deleted after the job was queued
     async with job.connection() as conn:
         cur = await conn.execute(query("evaluate_recommendations"),
                                  {"org_id": job.org_id, "lead_ids": list(payload.lead_ids)})

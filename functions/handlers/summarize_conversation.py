@@ -4,7 +4,8 @@ Queued by the messages trigger once enough new messages arrived (sql/objects/54_
 The gateway's conversation_summary prompt gets the previous summary and only the messages after
 it, so the summary is extended, never regenerated from the whole history. The stored row says
 which model wrote it (offline_model: SmolLM2 on this machine when no provider is configured). A
-second delivery of the same job finds the version moved on and stores nothing.
+second delivery of the same job finds the version moved on and stores nothing. A lead who withdrew
+consent to AI processing is not summarised (the job completes without a model call).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ async def run(job: JobContext, payload: Payload) -> None:
         state = await (await cur.execute(query("summary_state"), params)).fetchone()
         if state is None:
             return  # the lead is gone
+        consent = await (await cur.execute(query("ai_processing_allowed"), params)).fetchone()
+        if consent is not None and not consent["allowed"]:
+            return  # the person withdrew consent to AI processing: no model reads their messages
         new = await (await cur.execute(query("messages_after_summary"), {
             **params, "covered_until": state["covered_until"], "covered_message_id": state["covered_message_id"],
             "limit": BATCH})).fetchall()

@@ -118,6 +118,12 @@ class ChatService:
             return "(no lead selected)"
         async with self.gateway.connect() as conn:
             cur = conn.cursor(row_factory=dict_row)
+            consent = await (await cur.execute(QUERIES["lead_ai_consent"], {"org_id": org_id, "lead_id": lead_id})
+                             ).fetchone()
+            if consent is not None and not consent["allowed"]:
+                # the person withdrew consent to AI processing: no turn about them goes to a model
+                raise GatewayError("consent_withdrawn", f"lead {lead_id} does not consent to AI processing; "
+                                   "chat about this lead is off until they consent again", status=403)
             row = await (await cur.execute(QUERIES["lead_context"], {"org_id": org_id, "lead_id": lead_id})
                          ).fetchone()
         return json.dumps({k: v for k, v in (row or {}).items() if v is not None}, ensure_ascii=False)

@@ -123,6 +123,10 @@ set summary = %(summary)s, summary_upto = %(summary_upto)s
 where org_id = %(org_id)s and id = %(conversation_id)s
   and (summary_upto is null or summary_upto < %(summary_upto)s);
 
+-- name: lead_ai_consent
+-- Whether the lead's data may be processed by AI (lead_consents; no row: yes).
+select salesflow.ai_processing_allowed(%(org_id)s, %(lead_id)s) as allowed;
+
 -- name: lead_context
 -- What the AI may know about a lead: no addresses or numbers (those would only be redacted).
 select

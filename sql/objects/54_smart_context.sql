@@ -21,16 +21,25 @@ declare
     live boolean := (select count(*) from new_rows) <= 100;
 begin
     for due in
-        insert into salesflow.conversation_summaries as s (org_id, lead_id, pending_messages)
-        select n.org_id, n.lead_id, count(*) from new_rows as n group by n.org_id, n.lead_id
+        insert into salesflow.conversation_summaries as s (org_id, lead_id, pending_messages, facts_pending)
+        select n.org_id, n.lead_id, count(*), count(*) from new_rows as n group by n.org_id, n.lead_id
         order by n.org_id, n.lead_id
-        on conflict (org_id, lead_id) do update set pending_messages = s.pending_messages + excluded.pending_messages
-        returning s.org_id, s.lead_id, s.pending_messages, s.version
+        on conflict (org_id, lead_id) do update set pending_messages = s.pending_messages + excluded.pending_messages,
+            facts_pending = s.facts_pending + excluded.facts_pending
+        returning s.org_id, s.lead_id, s.pending_messages, s.version, s.facts_pending, s.facts_until
     loop
         if live and (due.pending_messages >= 20 or (due.version = 0 and due.pending_messages >= 5)) then
             perform salesflow.enqueue(
                 'summarize_conversation', pg_catalog.jsonb_build_object('lead_id', due.lead_id),
                 org_id => due.org_id, idempotency_key => 'summarize_conversation:' || due.lead_id
+            );
+        end if;
+        -- facts: every 10 new messages, and early (3) for a lead never read for facts, so that a
+        -- new conversation's budget or deadline is known before its first summary
+        if live and (due.facts_pending >= 10 or (due.facts_until is null and due.facts_pending >= 3)) then
+            perform salesflow.enqueue(
+                'extract_memory', pg_catalog.jsonb_build_object('lead_id', due.lead_id),
+                org_id => due.org_id, idempotency_key => 'extract_memory:' || due.lead_id
             );
         end if;
     end loop;

@@ -316,16 +316,29 @@ as $$
 declare
     at timestamptz := coalesce(evaluate_recommendations.as_of, pg_catalog.now());
     opened integer;
+    live uuid[];
 begin
+    -- the leads that still exist, held against deletion until this statement's transaction ends:
+    -- an erasure (or a delete) that runs meanwhile waits, and one that came first leaves its lead out,
+    -- so a job about a vanished lead does nothing instead of failing on the foreign key (whose error
+    -- text would keep the erased lead's id in jobs.last_error)
+    live := array(
+        select l.id from salesflow.leads as l
+        where l.org_id = evaluate_recommendations.org_id and l.id = any(evaluate_recommendations.lead_ids)
+        order by l.id
+        for key share
+    );
+    if pg_catalog.cardinality(live) = 0 then
+        return 0;
+    end if;
     with cand as materialized (
-        select * from salesflow.recommendation_candidates(evaluate_recommendations.org_id,
-                                                         evaluate_recommendations.lead_ids, at)
+        select * from salesflow.recommendation_candidates(evaluate_recommendations.org_id, live, at)
     ),
     cleared as (
         update salesflow.ai_recommendations as r
         set status = 'done', closed_reason = 'condition_cleared', snoozed_until = null, status_changed_at = at,
             status_changed_by = null
-        where r.org_id = evaluate_recommendations.org_id and r.lead_id = any(evaluate_recommendations.lead_ids)
+        where r.org_id = evaluate_recommendations.org_id and r.lead_id = any(live)
           and r.source = 'rule' and r.status in ('open', 'snoozed', 'accepted')
           and not exists (
               select from cand as c

@@ -13,7 +13,7 @@ values
 ('salesflow.leads', 'custom', null, '{first_name,last_name,email,phone,title,attributes,external_key}', '{language}'),
 ('salesflow.deals', 'none', null, '{}', '{name,currency,lost_reason,attributes}'),  -- lead_id set null
 ('salesflow.activities', 'cascade', null, '{subject,body,search_words}', '{outcome}'),
-('salesflow.messages', 'cascade', null, '{subject,body,external_id,thread_id,metadata,search_words}', '{language}'),
+('salesflow.messages', 'cascade', null, '{subject,body,external_id,thread_id,metadata,search_words}', '{language,sentiment_label,sentiment_source}'),
 ('salesflow.channel_identities', 'cascade', null, '{address}', '{}'),
 ('salesflow.embedding_models', 'none', null, '{}', '{name}'),
 ('salesflow.embedding_queue', 'custom', null, '{}', '{model,last_error}'),  -- keyed by source ids
@@ -85,7 +85,7 @@ values
 ('salesflow.playbook_executions', 'cascade', null, '{}', '{status}'),
 ('salesflow.playbook_execution_steps', 'cascade', null, '{}', '{}'),  -- with its execution
 ('salesflow.conversation_summaries', 'cascade', null, '{summary,key_facts}', '{sentiment,model}'),
-('salesflow.memory_facts', 'cascade', null, '{fact,quote}', '{fact_key}'),
+('salesflow.memory_facts', 'cascade', null, '{fact,quote}', '{fact_key,extracted_by}'),
 ('salesflow.deal_stage_changes', 'none', null, '{}', '{}'),  -- a deal outlives its contact
 ('salesflow.personal_data_catalog', 'none', null, '{}', '{table_name,erasure,lead_column,personal,not_personal}')
 on conflict (table_name) do update set

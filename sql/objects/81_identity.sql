@@ -80,6 +80,9 @@ as $$
 declare
     n integer;
     chats jsonb;
+    suggestions jsonb;
+    recommendations jsonb;
+    facts jsonb;
 begin
     if not (move_lead_rows.org_id = any(salesflow.my_org_ids('{owner,admin}'))) then
         raise sqlstate '42501' using message = 'only owners and admins merge leads';
@@ -94,7 +97,35 @@ begin
           and (move_lead_rows.only_ids is null or c.id = any(move_lead_rows.only_ids))
         returning c.id
     ) select coalesce(pg_catalog.jsonb_agg(u.id), '[]') into chats from u;
-    return pg_catalog.jsonb_build_object('embeddings', n, 'conversations', chats);
+    -- what the AI made of the lead moves with it, by id, so an undo moves exactly these back
+    with u as (
+        update salesflow.ai_suggestions as s set lead_id = move_lead_rows.to_id
+        where s.org_id = move_lead_rows.org_id and s.lead_id = move_lead_rows.from_id
+          and (move_lead_rows.only_ids is null or s.id = any(move_lead_rows.only_ids))
+        returning s.id
+    ) select coalesce(pg_catalog.jsonb_agg(u.id), '[]') into suggestions from u;
+    -- a live recommendation the other lead already has live (same type and reason) stays behind
+    with u as (
+        update salesflow.ai_recommendations as r set lead_id = move_lead_rows.to_id
+        where r.org_id = move_lead_rows.org_id and r.lead_id = move_lead_rows.from_id
+          and (move_lead_rows.only_ids is null or r.id = any(move_lead_rows.only_ids))
+          and not (
+              r.status in ('open', 'snoozed', 'accepted') and exists (
+                  select from salesflow.ai_recommendations as k
+                  where k.org_id = r.org_id and k.lead_id = move_lead_rows.to_id and k.action_type = r.action_type
+                    and k.reason_key = r.reason_key and k.status in ('open', 'snoozed', 'accepted')
+              )
+          )
+        returning r.id
+    ) select coalesce(pg_catalog.jsonb_agg(u.id), '[]') into recommendations from u;
+    with u as (
+        update salesflow.memory_facts as f set lead_id = move_lead_rows.to_id
+        where f.org_id = move_lead_rows.org_id and f.lead_id = move_lead_rows.from_id
+          and (move_lead_rows.only_ids is null or f.id = any(move_lead_rows.only_ids))
+        returning f.id
+    ) select coalesce(pg_catalog.jsonb_agg(u.id), '[]') into facts from u;
+    return pg_catalog.jsonb_build_object('embeddings', n, 'conversations', chats, 'ai_suggestions', suggestions,
+                                         'ai_recommendations', recommendations, 'memory_facts', facts);
 end
 $$;
 
@@ -148,6 +179,11 @@ begin
     ) select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(u.channel, u.address)), '[]') into ids from u;
     moved := moved || pg_catalog.jsonb_build_object('channel_identities', ids);
     moved := moved || salesflow.move_lead_rows(merge_leads.org_id, merge_leads.merge_id, merge_leads.keep_id);
+    -- the merged lead's rolling summary goes into the merge record (the undo restores it); the kept
+    -- lead's summary takes the moved messages as pending, so its next extension reads them
+    moved := moved || pg_catalog.jsonb_build_object('conversation_summary', salesflow.merge_summaries(
+        merge_leads.org_id, merge_leads.merge_id, merge_leads.keep_id, pg_catalog.jsonb_array_length(moved -> 'messages')
+    ));
     -- the merged lead's contact details fill the kept lead's gaps (email is unique: free it first)
     delete from salesflow.leads as l where l.org_id = merge_leads.org_id and l.id = merge_leads.merge_id;
     if keep.email is null and gone.email is not null then filled := pg_catalog.array_append(filled, 'email'); end if;
@@ -218,14 +254,21 @@ begin
       and (ci.channel::text, ci.address) in (
           select x ->> 0, x ->> 1 from pg_catalog.jsonb_array_elements(r.moved -> 'channel_identities') as x
       );
-    -- vectors and chats follow back
+    -- vectors, chats, suggestions, recommendations and facts follow back
     perform salesflow.move_lead_rows(r.org_id, r.keep_id, r.merge_id, array(
         select x::uuid from pg_catalog.jsonb_array_elements_text(r.moved -> 'messages') as x
         union all
         select x::uuid from pg_catalog.jsonb_array_elements_text(r.moved -> 'activities') as x
         union all
         select x::uuid from pg_catalog.jsonb_array_elements_text(r.moved -> 'conversations') as x
+        union all
+        select x::uuid from pg_catalog.jsonb_array_elements_text(
+            coalesce(r.moved -> 'ai_suggestions', '[]') || coalesce(r.moved -> 'ai_recommendations', '[]')
+            || coalesce(r.moved -> 'memory_facts', '[]')
+        ) as x
     ));
+    -- the merged lead's summary as it was (the re-inserted lead got a fresh one from no trigger)
+    perform salesflow.restore_summary(r.org_id, r.merge_id, r.moved -> 'conversation_summary');
     update salesflow.lead_merges as m set undone_at = pg_catalog.now()
     where m.org_id = r.org_id and m.id = r.id
     returning m.* into r;

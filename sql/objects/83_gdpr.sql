@@ -141,6 +141,9 @@ begin
         return req.counts;
     end if;
     the_lead := req.lead_id;
+    -- hold the lead first: a job evaluating it (evaluate_recommendations holds its leads FOR KEY SHARE)
+    -- either finishes before this erasure touches anything, or waits and then finds the lead gone
+    perform from salesflow.leads as l where l.org_id = req.org_id and l.id = the_lead for update;
     idents := salesflow.lead_identifiers(req.org_id, the_lead);
     -- the strings a raw payload holds the person by: addresses, and phone numbers without their +
     needles := array(
@@ -206,6 +209,17 @@ begin
       );
     get diagnostics n = row_count;
     tally := tally || pg_catalog.jsonb_build_object('jobs', n);
+    -- a running job about the person keeps its row (its worker records the outcome) but not their ids:
+    -- its payload and idempotency key are emptied (a retry then fails as malformed, naming nobody)
+    update salesflow.jobs as j set payload = '{}', idempotency_key = null
+    where j.org_id = req.org_id and j.status = 'running'
+      and (
+          exists (
+              select from pg_catalog.jsonb_path_query(j.payload, 'strict $.**') as pv (val)
+              where (pv.val #>> '{}') in (select x::text from pg_catalog.unnest(source_ids || the_lead) as x)
+          )
+          or pg_catalog.strpos(coalesce(j.idempotency_key, ''), the_lead::text) > 0
+      );
     -- a job that failed on the person (an error naming their lead or texts) keeps its row, not its words
     update salesflow.jobs as j set last_error = 'erased: the error named an erased person'
     where
