@@ -19,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
-from salesflow.api import chat, memory, predictions, rpc, search, suggestions, webhooks
+from salesflow.api import assistant, chat, memory, predictions, rpc, search, suggestions, webhooks
 from salesflow.api.catalog import Catalog
 from salesflow.api.errors import ApiError
 from salesflow.api.limits import Limiter, LimitMiddleware
@@ -27,6 +27,7 @@ from salesflow.db import migrate
 from salesflow.gateway.chat import ChatService
 from salesflow.gateway.config import ConfigError, load_config
 from salesflow.gateway.core import Gateway
+from salesflow.gateway.writing import WritingService
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
         try:
             gateway = Gateway(load_config(), pool)
             app.state.chat = ChatService(gateway)
+            app.state.writing = WritingService(gateway)
         except ConfigError as exc:
             # the API still serves RPCs; the chat endpoints answer 503 with this reason
             app.state.gateway_error = f"the AI gateway is not configured: {exc}"
@@ -135,4 +137,5 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
     app.include_router(suggestions.router)
     app.include_router(webhooks.router)
     app.include_router(predictions.router)
+    app.include_router(assistant.router)
     return app
