@@ -33,9 +33,11 @@ from salesflow.api.search import SEARCH_STATEMENT_TIMEOUT, _active
 from salesflow.functions.embedding_pipeline import NoEmbedder, embedder_for
 from salesflow.functions.embeddings import vector_literal
 from salesflow.gateway import compliance
+from salesflow.gateway.core import LLMCall, PromptCall
 from salesflow.gateway.errors import GatewayError
+from salesflow.gateway.providers import ChatMessage
 from salesflow.gateway.writing import WriteRequest, WritingService, draft_json
-from salesflow.query_parser import parse_question
+from salesflow.query_parser import Interpretation, from_model, parse_question
 
 router = APIRouter()
 MAX_TEXT = 20000
@@ -122,6 +124,9 @@ class AskRequest(_Body):
     question: str = Field(min_length=1, max_length=500)
     page_size: int = Field(default=25, ge=1, le=100)
     k: int = Field(default=5, ge=0, le=50)
+    # auto: a model reads the question where a provider other than the offline one is configured, else rules
+    parser: Literal["auto", "rules", "model"] = "auto"
+    language: Language = "en"
 
     @field_validator("question")
     @classmethod
@@ -250,12 +255,40 @@ async def _memory_hits(request: Request, caller: Any, org_id: UUID, question: st
     return hits or [], how
 
 
+async def _understand(request: Request, body: AskRequest, user_id: UUID) -> Interpretation:
+    """The model's reading where one is configured (and asked for), else the offline rules'."""
+    today = datetime.now(UTC).date()
+    service: WritingService | None = getattr(request.app.state, "writing", None)
+    use_model = body.parser == "model" or (body.parser == "auto" and service is not None and not service.offline_only)
+    if not use_model:
+        return parse_question(body.question, today)
+    if service is None:
+        raise ApiError(503, "SF503", getattr(request.app.state, "gateway_error", "the AI gateway is not configured"))
+    call = LLMCall(body.org_id, "classify", [ChatMessage("user", body.question)],
+                   prompt=PromptCall("search_parser", {"today": today.isoformat(), "question": body.question},
+                                     body.language, subject_id=str(user_id)),
+                   user_id=user_id, feature="assistant.search", importance="low", cost_sensitivity="high",
+                   deadline=20.0)
+    try:
+        result = await service.gateway.complete(call)
+    except GatewayError as exc:
+        if body.parser == "model":
+            raise ApiError(exc.status, exc.code, str(exc)) from None
+        # the rules still answer; the interpretation says the model could not
+        fallback = parse_question(body.question, today)
+        fallback.understood.append(f"model parse failed ({exc.code}); read by rules")
+        return fallback
+    return from_model(result.data, result.request_id)
+
+
 @router.post("/api/ai/search")
 async def ask(request: Request) -> Response:
     """A question -> the filters understood (returned), the deals they find, and the memory that matches."""
     caller, user_id = _user(request)
     body = await _body(request, AskRequest)
-    understood = parse_question(body.question, datetime.now(UTC).date())
+    # membership first, as the caller: a stranger's question costs no model call
+    await _rpc(request, "search_deals", {"org_id": str(body.org_id), "page_size": 1}, caller)
+    understood = await _understand(request, body, user_id)
     deals: list[Any] = []
     if understood.entity == "deals":
         filters = understood.filters()

@@ -174,3 +174,27 @@ def parse_question(question: str, today: date) -> Interpretation:
     if not out.filters():
         out.entity = "memory"  # nothing structured: the memory search alone answers it
     return out
+
+
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def from_model(data: dict[str, Any], request_id: int) -> Interpretation:
+    """The filters a model read from the question (the `search_parser` prompt's answer, schema-checked)."""
+    out = Interpretation(method="model", understood=[f"llm_request {request_id}"])
+    out.stages = [s for s in data.get("stages") or [] if s in (*OPEN_STAGES, "closed_won", "closed_lost")] or None
+    out.owner = "me" if data.get("owner") == "me" else None
+    for key in ("min_amount", "max_amount"):
+        value = data.get(key)
+        setattr(out, key, float(value) if isinstance(value, int | float) and value >= 0 else None)
+    out.close_from, out.close_to = _day(data.get("close_from")), _day(data.get("close_to"))
+    for key in ("competitor", "company"):
+        value = data.get(key)
+        setattr(out, key, value.strip()[:100] if isinstance(value, str) and value.strip() else None)
+    if not out.filters():
+        out.entity = "memory"
+    return out

@@ -323,7 +323,7 @@ def test_next_actions_rank_recommendations_and_what_the_predictions_call_for(
 
 
 def test_plain_language_search_returns_its_interpretation_and_only_the_callers_deals(
-        app: ApiProcess, acme: Org, borg: Org) -> None:
+        app: ApiProcess, acme: Org, borg: Org, server: FaultServer) -> None:
     today = datetime.now(UTC).date()
     quarter_end = date(today.year + (today.month > 9), (((today.month - 1) // 3 + 1) * 3) % 12 + 1, 1) \
         - timedelta(days=1)
@@ -336,17 +336,36 @@ def test_plain_language_search_returns_its_interpretation_and_only_the_callers_d
         ok_json(rpc(app, acme.headers, "create_deal", org_id=acme.id, name=name, lead_id=lead, amount=amount,
                     expected_close=quarter_end.isoformat()))
     question = "deals over 50k closing this quarter against Salesforce"
-    found = ok_json(acme.post("/api/ai/search", {"org_id": acme.id, "question": question, "k": 0}))
+    found = ok_json(acme.post("/api/ai/search", {"org_id": acme.id, "question": question, "k": 0,
+                                                 "parser": "rules"}))
     seen = found["interpretation"]
     assert (seen["min_amount"], seen["competitor"], seen["close_to"]) == (50000, "Salesforce", quarter_end.isoformat())
     assert [d["deal_id"] for d in found["deals"]] == [wanted]
     assert "Salesforce" in found["deals"][0]["competitor_evidence"]
-    german = ok_json(acme.post("/api/ai/search", {"org_id": acme.id, "k": 0,
+    german = ok_json(acme.post("/api/ai/search", {"org_id": acme.id, "k": 0, "parser": "rules",
                                                   "question": "Deals über 50.000 € in diesem Quartal"}))
     assert german["interpretation"]["min_amount"] == 50000 and len(german["deals"]) >= 2
-    theirs = ok_json(borg.post("/api/ai/search", {"org_id": borg.id, "question": question, "k": 0}))
+    theirs = ok_json(borg.post("/api/ai/search", {"org_id": borg.id, "question": question, "k": 0,
+                                                  "parser": "rules"}))
     assert theirs["deals"] == []
     assert borg.post("/api/ai/search", {"org_id": acme.id, "question": question, "k": 0}).status_code == 404
     assert acme.post("/api/ai/search", {"org_id": acme.id, "question": "a\u0000"}).status_code == 400
-    memory = ok_json(acme.post("/api/ai/search", {"org_id": acme.id, "question": "rollout in March", "k": 3}))
+    memory = ok_json(acme.post("/api/ai/search", {"org_id": acme.id, "question": "rollout in March", "k": 3,
+                                                  "parser": "rules"}))
     assert memory["interpretation"]["entity"] == "memory" and memory["memory_search"] in ("hybrid", "keyword")
+    # with a provider configured, a model reads the question (logged); a broken answer falls back to the rules
+    server.reset()
+    server.script(WRITER, ok(json.dumps({"stages": [], "owner": "anyone", "min_amount": 60000, "max_amount": None,
+                                         "close_from": quarter_end.replace(day=1, month=quarter_end.month - 2)
+                                         .isoformat(), "close_to": quarter_end.isoformat(),
+                                         "competitor": "Salesforce", "company": None})))
+    read = ok_json(acme.post("/api/ai/search", {"org_id": acme.id, "question": question, "k": 0}))
+    assert read["interpretation"]["method"] == "model" and read["interpretation"]["min_amount"] == 60000
+    assert [d["deal_id"] for d in read["deals"]] == [wanted]
+    assert "search_parser.en" in [r["prompt_name"] for r in db_rows(
+        app.database_url, "select prompt_name from salesflow.llm_requests where org_id = %s", acme.id)]
+    server.script(WRITER, ok("Sure, here are filters"), ok("min 50k"))
+    fallback = ok_json(acme.post("/api/ai/search", {"org_id": acme.id, "question": question, "k": 0}))
+    assert fallback["interpretation"]["method"] == "offline_rules"
+    assert "model parse failed" in fallback["interpretation"]["understood"][-1]
+    assert [d["deal_id"] for d in fallback["deals"]] == [wanted]

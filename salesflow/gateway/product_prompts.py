@@ -977,6 +977,68 @@ _SUBJECT_DE = _join("""\
     """))
 
 
+_SEARCH_SCHEMA = _schema("search_parser", {
+    "stages": {"type": "array", "maxItems": 6, "items": {"enum": ["prospecting", "qualification", "proposal",
+                                                                  "negotiation", "closed_won", "closed_lost"]}},
+    "owner": {"enum": ["me", "anyone"]},
+    "min_amount": {"type": ["number", "null"]},
+    "max_amount": {"type": ["number", "null"]},
+    "close_from": {"type": ["string", "null"], "maxLength": 10},
+    "close_to": {"type": ["string", "null"], "maxLength": 10},
+    "competitor": {"type": ["string", "null"], "maxLength": 100},
+    "company": {"type": ["string", "null"], "maxLength": 200},
+})
+
+_SEARCH_EN = _join("""\
+    You turn a sales rep's search question into filters for their CRM's deals. Today is {{today}}.
+
+    - stages: the deal stages the question asks for ("open" means prospecting, qualification, proposal and
+      negotiation); an empty list if it names none.
+    - owner: "me" when the rep asks for their own deals ("my deals"), else "anyone".
+    - min_amount / max_amount: amounts in the deals' currency as plain numbers ("over 50k" is 50000); null if none.
+    - close_from / close_to: the expected close date range as YYYY-MM-DD ("this quarter" is the calendar
+      quarter of today); null if none.
+    - competitor: the competitor named; "*" when the question asks for any competitor mention; null if none.
+    - company: the customer company named; null if none.
+    - Only what the question says: never add a filter it does not ask for.
+    """, _RULES_EN, """\
+    The question:
+    <untrusted_data>
+    {{question}}
+    </untrusted_data>
+    """, _json_en("""\
+    {"stages": ["prospecting" | "qualification" | "proposal" | "negotiation" | "closed_won" | "closed_lost"],
+     "owner": "me" | "anyone", "min_amount": <number or null>, "max_amount": <number or null>,
+     "close_from": "<YYYY-MM-DD>" or null, "close_to": "<YYYY-MM-DD>" or null,
+     "competitor": "<text>" or null, "company": "<text>" or null}
+    """))
+
+_SEARCH_DE = _join("""\
+    Sie übersetzen die Suchfrage des Vertriebs in Filter für die Verkaufschancen im CRM. Heute ist {{today}}.
+
+    - stages: die Phasen, nach denen gefragt wird („offen“ heißt prospecting, qualification, proposal und
+      negotiation); eine leere Liste, wenn keine genannt ist.
+    - owner: "me", wenn nach den eigenen Deals gefragt wird („meine Deals“), sonst "anyone".
+    - min_amount / max_amount: Beträge als reine Zahlen („über 50k“ ist 50000); null, wenn keine.
+    - close_from / close_to: der Zeitraum des erwarteten Abschlusses als JJJJ-MM-TT („dieses Quartal“ ist das
+      Kalenderquartal von heute); null, wenn keiner.
+    - competitor: der genannte Wettbewerber; "*", wenn nach irgendeiner Erwähnung eines Wettbewerbers gefragt
+      wird; null, wenn keiner.
+    - company: das genannte Kundenunternehmen; null, wenn keines.
+    - Nur, was die Frage sagt: Fügen Sie keinen Filter hinzu, nach dem nicht gefragt wird.
+    """, _RULES_DE, """\
+    Die Frage:
+    <untrusted_data>
+    {{question}}
+    </untrusted_data>
+    """, _json_de("""\
+    {"stages": ["prospecting" | "qualification" | "proposal" | "negotiation" | "closed_won" | "closed_lost"],
+     "owner": "me" | "anyone", "min_amount": <Zahl oder null>, "max_amount": <Zahl oder null>,
+     "close_from": "<JJJJ-MM-TT>" oder null, "close_to": "<JJJJ-MM-TT>" oder null,
+     "competitor": "<Text>" oder null, "company": "<Text>" oder null}
+    """))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The registry rows
 # ---------------------------------------------------------------------------------------------------------------
@@ -1057,6 +1119,10 @@ PRODUCT_PROMPTS: tuple[ProductPrompt, ...] = (
            temperature=0.7, max_tokens=500, schema=_SUBJECT_SCHEMA,
            en=("Subject-line variants for an email, each with the reason it might work.", _SUBJECT_EN),
            de=("Betreffvarianten für eine E-Mail, jeweils mit Begründung.", _SUBJECT_DE)),
+    *_pair("search_parser", "classify", {"today": "string", "question": "string"},
+           temperature=0.0, max_tokens=300, schema=_SEARCH_SCHEMA,
+           en=("Turns a plain-language search question into deal filters.", _SEARCH_EN),
+           de=("Übersetzt eine Suchfrage in Filter für Verkaufschancen.", _SEARCH_DE)),
 )
 
 _BY_NAME: dict[str, ProductPrompt] = {prompt.name: prompt for prompt in PRODUCT_PROMPTS}

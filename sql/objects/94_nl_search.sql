@@ -16,7 +16,7 @@ $$;
 
 create or replace function api.search_deals(
     org_id uuid,
-    stages salesflow.deal_stage [] default null,
+    stages salesflow.deal_stage[] default null,
     owner_id uuid default null,
     min_amount numeric default null,
     max_amount numeric default null,
@@ -85,7 +85,7 @@ begin
 end
 $$;
 comment on function api.search_deals(
-    uuid, salesflow.deal_stage [], uuid, numeric, numeric, date, date, text, uuid, text, integer
+    uuid, salesflow.deal_stage[], uuid, numeric, numeric, date, date, text, uuid, text, integer
 ) is
 'Deals by structured filters: stages, owner, amount range, expected close range, lead, company name, and a '
 'competitor the lead''s memory or messages name (''*'': any recorded competitor), with the evidence. '
@@ -93,9 +93,9 @@ comment on function api.search_deals(
 
 revoke execute on function salesflow.like_anywhere(text) from public;
 revoke execute on function api.search_deals(
-    uuid, salesflow.deal_stage [], uuid, numeric, numeric, date, date, text, uuid, text, integer
+    uuid, salesflow.deal_stage[], uuid, numeric, numeric, date, date, text, uuid, text, integer
 ) from public;
 grant execute on function salesflow.like_anywhere(text) to authenticated, service_role;
 grant execute on function api.search_deals(
-    uuid, salesflow.deal_stage [], uuid, numeric, numeric, date, date, text, uuid, text, integer
+    uuid, salesflow.deal_stage[], uuid, numeric, numeric, date, date, text, uuid, text, integer
 ) to authenticated, service_role;
