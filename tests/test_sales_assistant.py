@@ -78,8 +78,9 @@ class Org:
         self.id = ok_json(rpc(app, self.headers, "create_organization", name=name))["id"]
         company = ok_json(rpc(app, self.headers, "create_company", org_id=self.id, name=f"{name} Kunde GmbH",
                               industry="Logistics"))["id"]
+        domain = name.lower().replace(" ", "-")
         self.lead = ok_json(rpc(app, self.headers, "create_lead", org_id=self.id, first_name="Anna",
-                                last_name="Berg", email=f"anna@{name.lower()}.example", title="Head of Operations",
+                                last_name="Berg", email=f"anna@{domain}.example", title="Head of Operations",
                                 company_id=company))["id"]
         self.inbound = ok_json(rpc(app, self.headers, "create_message", org_id=self.id, lead_id=self.lead,
                                    channel="email", direction="inbound", subject="Rollout",
@@ -369,3 +370,31 @@ def test_plain_language_search_returns_its_interpretation_and_only_the_callers_d
     assert fallback["interpretation"]["method"] == "offline_rules"
     assert "model parse failed" in fallback["interpretation"]["understood"][-1]
     assert [d["deal_id"] for d in fallback["deals"]] == [wanted]
+
+
+def test_templates_are_proposed_from_emails_that_got_replies_with_the_person_taken_out(
+        app: ApiProcess, borg: Org) -> None:
+    now = datetime.now(UTC)
+    leads = [ok_json(rpc(app, borg.headers, "create_lead", org_id=borg.id, first_name=name, last_name="Kern"))["id"]
+             for name in ("Jo", "Ida", "Uwe")]
+
+    def message(lead: str, direction: str, subject: str, body: str, days_ago: float) -> None:
+        ok_json(rpc(app, borg.headers, "create_message", org_id=borg.id, lead_id=lead, channel="email",
+                    direction=direction, subject=subject, body=body,
+                    sent_at=(now - timedelta(days=days_ago)).isoformat()))
+
+    for i, lead in enumerate(leads):
+        name = ("Jo", "Ida", "Uwe")[i]
+        message(lead, "outbound", f"Angebot {2024 + i}", f"Hallo {name} Kern, anbei das Angebot. Also bis bald. "
+                f"Fragen gern an {name.lower()}@kern.example", 20 - i)
+        message(lead, "outbound", "Kurze Frage", "Haben Sie kurz Zeit?", 10 - i)
+    message(leads[2], "inbound", "Re: Angebot 2026", "Danke, passt!", 17.5)
+    message(leads[0], "inbound", "Später", "Melde mich im Herbst.", 1)  # nine days after: not a reply
+    proposed = ok_json(rpc(app, borg.headers, "propose_reply_templates", org_id=borg.id))
+    assert [(p["subject_pattern"], p["sent"], p["replied"]) for p in proposed] == [("angebot #", 3, 1)]
+    template = proposed[0]["template_body"]
+    assert template == ("Hallo {{first_name}} {{last_name}}, anbei das Angebot. Also bis bald. "
+                        "Fragen gern an {{email}}")
+    assert ok_json(rpc(app, borg.headers, "propose_reply_templates", org_id=borg.id, min_sent=4)) == []
+    assert rpc(app, {"Authorization": f"Bearer {make_token(uuid.uuid4())}"}, "propose_reply_templates",
+               org_id=borg.id).status_code == 404

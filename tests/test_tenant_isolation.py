@@ -143,6 +143,14 @@ SEEDS = {
         "'{\"variants\": [{\"label\": \"direct\", \"text\": \"Yes, Tuesday works.\"}]}', 'Yes, Tuesday works.', "
         "(select min(r.id) from salesflow.llm_requests as r where r.org_id = %(org)s), 'reply_suggestions.en', 1, 0"
     ),
+    # an outbound email of A's that got a reply: propose_reply_templates has a template to leak
+    "salesflow.messages": (
+        "insert into salesflow.messages (org_id, lead_id, channel, direction, subject, body, sent_at) "
+        "select %(org)s, l.id, 'email', d.direction::salesflow.direction, d.subject, d.body, now() - d.age "
+        "from (select l.id from salesflow.leads as l where l.org_id = %(org)s limit 1) as l "
+        "cross join (values ('outbound', 'Offer', 'Dear Ada, our offer.', interval '2 days'), "
+        "('inbound', 'Re: Offer', 'Thanks!', interval '1 day')) as d (direction, subject, body, age)"
+    ),
     # AI settings live in the organisation's row; set so that get_ai_settings has something to leak
     "salesflow.organizations": (
         "update salesflow.organizations set settings = '{\"ai\": {\"pii\": {\"kinds\": [\"iban\"]}}}' "
@@ -676,7 +684,8 @@ FIXED: dict[str, Any] = {
     "ai_generated": True, "idempotency_key": None,
     "may_contact": True, "ai_processing": True, "retention_days": 30, "suppression_mode": "drop",
     # the sales assistant (issue 14): drafts, on-demand compliance verdicts, deal search filters
-    "variant": 0, "reply_window_days": 14, "purpose": "sales", "passed": True, "findings": [],
+    "variant": 0, "reply_window_days": 14, "reply_within_days": 7, "min_sent": 1, "purpose": "sales",
+    "passed": True, "findings": [],
     "rules_version": "test-rules", "text_sha256": "0" * 64, "stages": None, "min_amount": None,
     "max_amount": None, "close_from": None, "close_to": None, "competitor": None, "company": None,
 }
