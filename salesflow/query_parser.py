@@ -70,9 +70,11 @@ class Interpretation:
     company: str | None = None
     understood: list[str] = field(default_factory=list)  # the phrases each filter came from
     method: str = "offline_rules"
+    request_id: int | None = None  # the logged call, when a model read the question
 
     def filters(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k not in ("understood", "method", "entity") and v is not None}
+        meta = ("understood", "method", "entity", "request_id")
+        return {k: v for k, v in asdict(self).items() if k not in meta and v is not None}
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -185,7 +187,7 @@ def _day(value: Any) -> date | None:
 
 def from_model(data: dict[str, Any], request_id: int) -> Interpretation:
     """The filters a model read from the question (the `search_parser` prompt's answer, schema-checked)."""
-    out = Interpretation(method="model", understood=[f"llm_request {request_id}"])
+    out = Interpretation(method="model", request_id=request_id)
     out.stages = [s for s in data.get("stages") or [] if s in (*OPEN_STAGES, "closed_won", "closed_lost")] or None
     out.owner = "me" if data.get("owner") == "me" else None
     for key in ("min_amount", "max_amount"):

@@ -155,6 +155,15 @@ def test_an_edited_draft_goes_to_the_outbox_only_when_a_member_accepts_it(
     edited = ok_json(rpc(app, acme.headers, "edit_ai_draft", org_id=acme.id, draft_id=draft["id"],
                          body="Guten Tag Frau Berg, passt Ihnen Dienstag?"))
     assert edited["edited_by"] == str(acme.user) and edited["status"] == "draft"
+    # an edit PostgreSQL cannot store, or one too long, is refused and the draft keeps the member's text
+    for bad in ("a\u0000b", "x" * 100001, "   "):
+        refused = rpc(app, acme.headers, "edit_ai_draft", org_id=acme.id, draft_id=draft["id"], body=bad)
+        assert refused.status_code == 400, refused.text
+    assert rpc(app, acme.headers, "pick_ai_variant", org_id=acme.id, draft_id=draft["id"],
+               variant=0).status_code == 400  # an email draft has no variants
+    [kept] = [d for d in ok_json(rpc(app, acme.headers, "list_ai_drafts", org_id=acme.id, lead_id=acme.lead))
+              if d["id"] == draft["id"]]
+    assert kept["body"] == "Guten Tag Frau Berg, passt Ihnen Dienstag?"
     accepted = ok_json(rpc(app, acme.headers, "review_ai_draft", org_id=acme.id, draft_id=draft["id"],
                            decision="accepted"))
     assert accepted["status"] == "approved" and accepted["outbox_id"]
@@ -362,6 +371,7 @@ def test_plain_language_search_returns_its_interpretation_and_only_the_callers_d
                                          "competitor": "Salesforce", "company": None})))
     read = ok_json(acme.post("/api/ai/search", {"org_id": acme.id, "question": question, "k": 0}))
     assert read["interpretation"]["method"] == "model" and read["interpretation"]["min_amount"] == 60000
+    assert read["interpretation"]["request_id"] is not None
     assert [d["deal_id"] for d in read["deals"]] == [wanted]
     assert "search_parser.en" in [r["prompt_name"] for r in db_rows(
         app.database_url, "select prompt_name from salesflow.llm_requests where org_id = %s", acme.id)]
