@@ -269,6 +269,14 @@ def test_a_lead_without_consent_to_ai_processing_is_refused(app: ApiProcess, ser
     assert server.requests_for(WRITER) == []
 
 
+def test_an_organisation_that_switched_drafting_off_gets_no_draft(app: ApiProcess, server: FaultServer) -> None:
+    org = Org(app, "Switched Off")
+    ok_json(rpc(app, org.headers, "set_ai_feature_flag", org_id=org.id, feature="drafting", enabled=False))
+    refused = org.post("/api/ai/email/compose", {"org_id": org.id, "lead_id": org.lead, "purpose": "x"})
+    assert refused.status_code == 409 and "switched off" in refused.json()["message"]
+    assert server.requests_for(WRITER) == []
+
+
 def test_another_tenant_gets_nothing_of_the_drafts_or_the_lead(
         app: ApiProcess, acme: Org, borg: Org, server: FaultServer) -> None:
     server.script(WRITER, ok(json.dumps(EMAIL)))

@@ -61,6 +61,14 @@ begin
             message = pg_catalog.format('lead %s does not consent to AI processing', the_lead.id),
             hint = 'Write this one yourself; the assistant reads nothing of a lead who withdrew consent.';
     end if;
+    -- the organisation's switch for AI writing (issue 11's feature flags; no flag row: on)
+    if not salesflow.feature_enabled(
+        the_lead.org_id, 'drafting', (select auth.uid()), the_lead.lifecycle_stage::text
+    ) then
+        raise sqlstate 'PT409' using
+            message = 'AI drafting is switched off for this organisation, user or lead stage',
+            hint = 'An owner or admin can switch the drafting feature on (api.set_ai_feature_flag).';
+    end if;
     select c.name, c.industry into company
     from salesflow.companies as c where c.org_id = the_lead.org_id and c.id = the_lead.company_id;
     select b.id, b.budget, b.authority, b.need, b.timeline, b.total_score, b.traffic_light, b.assessed_at
