@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
-from salesflow.api import chat, memory, predictions, rpc, search, suggestions, webhooks
+from salesflow.api import assistant, chat, memory, predictions, rpc, search, suggestions, webhooks
 from salesflow.api.callers import CallerCache
 from salesflow.api.catalog import Catalog
 from salesflow.api.errors import ApiError
@@ -29,6 +29,7 @@ from salesflow.db import migrate
 from salesflow.gateway.chat import ChatService
 from salesflow.gateway.config import ConfigError, load_config
 from salesflow.gateway.core import Gateway
+from salesflow.gateway.writing import WritingService
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 4) -> Fas
         try:
             gateway = Gateway(load_config(), pool)
             app.state.chat = ChatService(gateway)
+            app.state.writing = WritingService(gateway)
         except ConfigError as exc:
             # the API still serves RPCs; the chat endpoints answer 503 with this reason
             app.state.gateway_error = f"the AI gateway is not configured: {exc}"
@@ -144,6 +146,7 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 4) -> Fas
     app.include_router(suggestions.router)
     app.include_router(webhooks.router)
     app.include_router(predictions.router)
+    app.include_router(assistant.router)
     return app
 
 

@@ -104,6 +104,11 @@ def plant(conn: psycopg.Connection, org: Org, lead: uuid.UUID, canary: str) -> N
         conn.execute("insert into salesflow.ai_suggestions (org_id, lead_id, kind, content, request_id) "
                      "values (%s, %s, 'memory_facts', %s, %s)", (org.id, lead, json.dumps({"facts": [canary]}),
                                                                    request))
+        # an assistant's draft about the lead (issue 14): it goes with the lead
+        conn.execute("insert into salesflow.ai_drafts (org_id, lead_id, kind, language, content, body, purpose, "
+                     "request_id, prompt_name, prompt_version) values (%s, %s, 'email', 'en', %s, %s, %s, %s, "
+                     "'email_composer.en', 1)", (org.id, lead, json.dumps({"body": canary}), f"Hi {canary}",
+                                                 f"follow up {canary}", request))
         # a job about the lead that has not run
         conn.execute("insert into salesflow.jobs (kind, org_id, payload, run_after) values ('follow_up', %s, %s, "
                      "now() + interval '1 day')", (org.id, json.dumps({"lead_id": str(lead), "note": canary})))

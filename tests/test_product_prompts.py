@@ -10,23 +10,24 @@ import pytest
 from salesflow.gateway.product_prompts import PRODUCT_PROMPTS, ProductPrompt, product_prompt
 
 BASE_NAMES = {"ai_coach", "deal_medic", "personality_profiler", "objection_handler", "compliance_filter",
-              "memory_extraction", "script_generation", "recommendation_engine", "conversation_summary"}
+              "memory_extraction", "script_generation", "recommendation_engine", "conversation_summary",
+              "email_composer", "reply_suggestions", "subject_optimizer", "search_parser"}
 TASKS = {"chat", "draft", "summarize", "classify", "compliance", "personality", "script"}
 TYPES = {"string", "number", "boolean", "array", "object", "any"}
 NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")  # the check on salesflow.prompts.name
 # the placeholder pattern salesflow.create_prompt_version and render_prompt use
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # set by the product or the rep; everything else can carry lead text and must sit inside the tags
-TRUSTED = {"org_name", "rep_name", "goal", "channel", "purpose", "score"}
+TRUSTED = {"org_name", "rep_name", "goal", "channel", "purpose", "score", "tone", "today"}
 JSON_PROMPTS = BASE_NAMES - {"ai_coach", "conversation_summary"}
 
 ids = [p.name for p in PRODUCT_PROMPTS]
 each_prompt = pytest.mark.parametrize("prompt", PRODUCT_PROMPTS, ids=ids)
 
 
-def test_nine_prompts_in_two_languages_with_valid_names_and_tasks() -> None:
+def test_thirteen_prompts_in_two_languages_with_valid_names_and_tasks() -> None:
     names = [p.name for p in PRODUCT_PROMPTS]
-    assert len(names) == 18 and len(set(names)) == 18
+    assert len(names) == 26 and len(set(names)) == 26
     assert set(names) == {f"{base}.{lang}" for base in BASE_NAMES for lang in ("de", "en")}
     for prompt in PRODUCT_PROMPTS:
         assert NAME.match(prompt.name), prompt.name
@@ -129,6 +130,16 @@ VALID: dict[str, dict[str, Any]] = {
                           "close": "Passt Ihnen ein kurzes Telefonat nächste Woche?"},
     "recommendation_engine": {"actions": [{"action": "call", "reason": "Opened the proposal twice.",
                                            "due_in_days": 0, "priority": "high"}]},
+    "email_composer": {"subject": "Ihre Frage zur Einführung", "body": "Guten Tag Frau Berg, ...",
+                       "personalisation": ["asked about onboarding in March"]},
+    "reply_suggestions": {"variants": [{"label": "answer directly", "text": "Yes, that works."},
+                                       {"label": "ask back", "text": "Which date suits you?"},
+                                       {"label": "next step", "text": "Shall we talk on Tuesday?"}]},
+    "subject_optimizer": {"variants": [{"subject": "Your onboarding plan", "reason": "names their topic"},
+                                       {"subject": "Zwei Fragen zum Rollout", "reason": "short and concrete"},
+                                       {"subject": "Next step for Acme", "reason": "personal"}]},
+    "search_parser": {"stages": ["proposal"], "owner": "me", "min_amount": 50000, "max_amount": None,
+                      "close_from": "2026-10-01", "close_to": "2026-12-31", "competitor": "*", "company": None},
 }
 INVALID: dict[str, list[dict[str, Any]]] = {
     "deal_medic": [{**VALID["deal_medic"], "health": "dying"}, {**VALID["deal_medic"], "confidence": 1.5},
@@ -154,6 +165,19 @@ INVALID: dict[str, list[dict[str, Any]]] = {
         {"actions": [{**VALID["recommendation_engine"]["actions"][0], "action": "send_email_now"}]},
         {"actions": VALID["recommendation_engine"]["actions"] * 6},
     ],
+    # bounded strings and arrays: an answer that runs on is refused, not stored
+    "email_composer": [{**VALID["email_composer"], "body": "x" * 3001},
+                       {**VALID["email_composer"], "personalisation": ["x"] * 6},
+                       {k: v for k, v in VALID["email_composer"].items() if k != "subject"}],
+    "reply_suggestions": [{"variants": VALID["reply_suggestions"]["variants"][:2]},
+                          {"variants": VALID["reply_suggestions"]["variants"] * 2},
+                          {"variants": [{"label": "x", "text": ""}] * 3}],
+    "subject_optimizer": [{"variants": VALID["subject_optimizer"]["variants"][:2]},
+                          {"variants": [{"subject": "x" * 121, "reason": "long"}] * 3},
+                          {"variants": [{"subject": "x"}] * 3}],
+    "search_parser": [{**VALID["search_parser"], "stages": ["won"]}, {**VALID["search_parser"], "owner": None},
+                      {**VALID["search_parser"], "close_to": "the end of the year"},
+                      {k: v for k, v in VALID["search_parser"].items() if k != "company"}],
 }
 MORE_VALID: dict[str, list[dict[str, Any]]] = {
     "compliance_filter": [{"verdict": "pass", "issues": [], "suggested_revision": None},

@@ -135,6 +135,22 @@ SEEDS = {
         "select %(org)s, (select l.id from salesflow.leads as l where l.org_id = %(org)s limit 1), 'next_actions', "
         "'{\"actions\": []}', (select min(r.id) from salesflow.llm_requests as r where r.org_id = %(org)s)"
     ),
+    # a reply draft about A's lead from A's logged call, a variant picked, so that every draft RPC has one
+    "salesflow.ai_drafts": (
+        "insert into salesflow.ai_drafts (org_id, lead_id, kind, language, content, body, request_id, prompt_name, "
+        "prompt_version, picked_variant) "
+        "select %(org)s, (select l.id from salesflow.leads as l where l.org_id = %(org)s limit 1), 'reply', 'en', "
+        "'{\"variants\": [{\"label\": \"direct\", \"text\": \"Yes, Tuesday works.\"}]}', 'Yes, Tuesday works.', "
+        "(select min(r.id) from salesflow.llm_requests as r where r.org_id = %(org)s), 'reply_suggestions.en', 1, 0"
+    ),
+    # an outbound email of A's that got a reply: propose_reply_templates has a template to leak
+    "salesflow.messages": (
+        "insert into salesflow.messages (org_id, lead_id, channel, direction, subject, body, sent_at) "
+        "select %(org)s, l.id, 'email', d.direction::salesflow.direction, d.subject, d.body, now() - d.age "
+        "from (select l.id from salesflow.leads as l where l.org_id = %(org)s limit 1) as l "
+        "cross join (values ('outbound', 'Offer', 'Dear Ada, our offer.', interval '2 days'), "
+        "('inbound', 'Re: Offer', 'Thanks!', interval '1 day')) as d (direction, subject, body, age)"
+    ),
     # AI settings live in the organisation's row; set so that get_ai_settings has something to leak
     "salesflow.organizations": (
         "update salesflow.organizations set settings = '{\"ai\": {\"pii\": {\"kinds\": [\"iban\"]}}}' "
@@ -319,6 +335,11 @@ def build_world(conn: psycopg.Connection) -> World:
             for t in (a, b):
                 t.rows["suggestion"] = one(conn, "select min(id::text) from salesflow.ai_suggestions "
                                                  "where org_id = %s", (t.org_id,))
+        if "salesflow.ai_drafts" in tables:
+            conn.execute(SEEDS["salesflow.ai_drafts"], {"org": b.org_id})
+            for t in (a, b):
+                t.rows["draft"] = one(conn, "select min(id::text) from salesflow.ai_drafts where org_id = %s",
+                                      (t.org_id,))
         if "salesflow.ai_recommendations" in tables:
             for table in ("salesflow.ai_recommendations", "salesflow.playbooks", "salesflow.playbook_steps",
                           "salesflow.playbook_executions", "salesflow.playbook_execution_steps"):
@@ -665,18 +686,23 @@ FIXED: dict[str, Any] = {
     "provider": "whatsapp", "verify_token": "verify-token-x", "app_secret": "app-secret-x", "access_token": None,
     "ai_generated": True, "idempotency_key": None,
     "may_contact": True, "ai_processing": True, "retention_days": 30, "suppression_mode": "drop",
+    # the sales assistant (issue 14): drafts, on-demand compliance verdicts, deal search filters
+    "variant": 0, "reply_window_days": 14, "reply_within_days": 7, "min_sent": 1, "purpose": "sales",
+    "passed": True, "findings": [],
+    "rules_version": "test-rules", "text_sha256": "0" * 64, "stages": None, "min_amount": None,
+    "max_amount": None, "close_from": None, "close_to": None, "competitor": None, "company": None,
 }
 # the same name with different types: each must still match org A's data for the owner's control call
 BY_TYPE: dict[str, dict[str, str]] = {
     "stage": {"salesflow.lifecycle_stage": "lead", "salesflow.deal_stage": "prospecting"},
-    "kind": {"salesflow.activity_kind": "call", "salesflow.suggestion_kind": "next_actions"},
+    "kind": {"salesflow.activity_kind": "call", "salesflow.suggestion_kind": "next_actions", "text": "reply"},
 }
 KEYS = {"company_id": "company", "lead_id": "lead", "deal_id": "deal", "activity_id": "activity",
         "message_id": "message", "address": "address", "external_id": "external_id", "request_id": "llm_request",
     "conversation_id": "conversation", "suggestion_id": "suggestion", "recommendation_id": "recommendation",
     "playbook_id": "playbook", "execution_id": "execution",
     "keep_id": "lead", "merge_id": "lead2", "lead_merge_id": "lead_merge", "outbox_id": "outbox",
-    "erasure_id": "erasure", "route_key": "route_key"}
+    "erasure_id": "erasure", "route_key": "route_key", "draft_id": "draft"}
 
 
 def changes_for(entity: str, refs: Tenant) -> dict[str, Any] | None:
@@ -874,7 +900,8 @@ LOOSENED_SELECT = LOOSENED_ALL + [f"{t}_select" for t in dict.fromkeys((
                                            "outbox", "lead_consents", "erasure_requests", "lead_merges",
                                            "compliance_log", "ai_suggestions", "embedding_queue",
                                            "conversation_summaries", "memory_facts",
-                                           "compliance_log", "ai_suggestions", "deal_stage_changes"))]
+                                           "compliance_log", "ai_suggestions", "deal_stage_changes",
+                                           "ai_drafts"))]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update"]
 
 

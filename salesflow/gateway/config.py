@@ -6,7 +6,7 @@ configured, and its models drop out of every route; with no keys at all only the
 model is left, which is what `salesflow up` runs offline.
 
     [providers.openai]
-    kind = "openai"                      # openai | anthropic | openai_compatible | local
+    kind = "openai"                      # openai | anthropic | gemini | openai_compatible | local
     api_key_env = "OPENAI_API_KEY"
     [providers.ollama]
     kind = "openai_compatible"
@@ -35,7 +35,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-PROVIDER_KINDS = ("openai", "anthropic", "openai_compatible", "local")
+PROVIDER_KINDS = ("openai", "anthropic", "gemini", "openai_compatible", "local")
+# Google's OpenAI-compatible endpoint: Gemini speaks the chat completions protocol there
+GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/openai/"
 IMPORTANCE = ("low", "medium", "high", "critical")
 COST_SENSITIVITY = ("low", "medium", "high")
 TASKS = ("chat", "draft", "summarize", "classify", "compliance", "personality", "script")
@@ -152,6 +154,14 @@ DEFAULT_MODELS: tuple[dict[str, Any], ...] = (
      "output_price_per_mtok": 15.00, "effective_from": date(2025, 5, 22), "quality": 0.92},
     {"provider": "anthropic", "model": "claude-3-5-haiku", "context_window": 200000, "input_price_per_mtok": 0.80,
      "output_price_per_mtok": 4.00, "effective_from": date(2024, 11, 4), "quality": 0.72},
+    # Google's list prices for prompts up to 200k tokens (2.5 Pro charges more above), from their GA dates
+    {"provider": "gemini", "model": "gemini-2.5-pro", "context_window": 1048576, "input_price_per_mtok": 1.25,
+     "output_price_per_mtok": 10.00, "effective_from": date(2025, 6, 17), "quality": 0.91},
+    {"provider": "gemini", "model": "gemini-2.5-flash", "context_window": 1048576, "input_price_per_mtok": 0.30,
+     "output_price_per_mtok": 2.50, "effective_from": date(2025, 6, 17), "quality": 0.80},
+    {"provider": "gemini", "model": "gemini-2.5-flash-lite", "context_window": 1048576,
+     "input_price_per_mtok": 0.10, "output_price_per_mtok": 0.40, "effective_from": date(2025, 7, 22),
+     "quality": 0.66},
     {"provider": "local", "model": LOCAL_MODEL, "context_window": LOCAL_CONTEXT, "input_price_per_mtok": 0.0,
      "output_price_per_mtok": 0.0, "effective_from": date(2024, 1, 1), "quality": 0.05, "offline": True},
 )
@@ -178,6 +188,10 @@ def default_providers(env: Mapping[str, str]) -> dict[str, ProviderConfig]:
     if env.get("ANTHROPIC_API_KEY"):
         providers["anthropic"] = ProviderConfig("anthropic", "anthropic", env.get("ANTHROPIC_BASE_URL"),
                                                 env["ANTHROPIC_API_KEY"])
+    gemini_key = env.get("GEMINI_API_KEY") or env.get("GOOGLE_API_KEY")
+    if gemini_key:
+        providers["gemini"] = ProviderConfig("gemini", "gemini", env.get("GEMINI_BASE_URL") or GEMINI_BASE_URL,
+                                             gemini_key)
     local_url = env.get("SALESFLOW_LOCAL_LLM_URL")
     if local_url:
         providers["local"] = ProviderConfig("local", "local", local_url, "local", timeout=60.0)
@@ -220,12 +234,13 @@ def _provider(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> Prov
     if kind not in PROVIDER_KINDS:
         raise ConfigError(f"providers.{name}.kind must be one of {', '.join(PROVIDER_KINDS)}, not {kind!r}")
     key = raw.get("api_key") or (env.get(raw["api_key_env"]) if raw.get("api_key_env") else None)
-    if kind in ("openai", "anthropic") and not key:
+    if kind in ("openai", "anthropic", "gemini") and not key:
         return None  # not configured here: its models drop out of the routes
     if kind in ("openai_compatible", "local") and not raw.get("base_url"):
         raise ConfigError(f"providers.{name}: base_url is required for kind {kind}")
     timeout = _number(f"providers.{name}.timeout", raw.get("timeout", 30.0), 0.1, 600)
-    return ProviderConfig(name, kind, raw.get("base_url"), key or "none", timeout)
+    base_url = raw.get("base_url") or (GEMINI_BASE_URL if kind == "gemini" else None)
+    return ProviderConfig(name, kind, base_url, key or "none", timeout)
 
 
 def parse_config(data: Mapping[str, Any], env: Mapping[str, str], source: str = "built-in defaults") -> GatewayConfig:

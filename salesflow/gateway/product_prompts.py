@@ -786,6 +786,260 @@ _SUMMARY_DE = _join("""\
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# 10.-13. The sales assistant's writing (issue 14): email composer, reply variants, subject lines, search parsing.
+# Their schemas bound every string and array, so a constrained offline model closes its JSON within max_tokens.
+# ---------------------------------------------------------------------------------------------------------------
+
+def _bounded_text(max_length: int) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": max_length}
+
+
+_EMAIL_SCHEMA = _schema("email_composer", {
+    "subject": _bounded_text(150),
+    "body": _bounded_text(3000),
+    # the facts from the lead's record or memory the draft relies on, so the rep can check them
+    "personalisation": {"type": "array", "maxItems": 5, "items": _bounded_text(200)},
+})
+
+_REPLY_SCHEMA = _schema("reply_suggestions", {
+    "variants": {"type": "array", "minItems": 3, "maxItems": 3,
+                 "items": _object({"label": _bounded_text(60), "text": _bounded_text(1200)})},
+})
+
+_SUBJECT_SCHEMA = _schema("subject_optimizer", {
+    "variants": {"type": "array", "minItems": 3, "maxItems": 5,
+                 "items": _object({"subject": _bounded_text(120), "reason": _bounded_text(300)})},
+})
+
+_DISG_EN = """\
+    Adapt the style to the lead's DISG profile when one is given (a hypothesis, not a verdict): D (dominant):
+    short, results first, options to decide between; I (initiative): warm and personal, the bigger picture;
+    S (steady): calm, reassuring, one step at a time, no pressure; G (conscientious): precise, facts and details,
+    nothing vague. With no profile, write plainly for a busy professional.
+    """
+
+_DISG_DE = """\
+    Passen Sie den Stil an das DISG-Profil des Leads an, wenn eines vorliegt (eine Hypothese, kein Urteil):
+    D (dominant): kurz, Ergebnis zuerst, Optionen zur Entscheidung; I (initiativ): herzlich, persönlich, das
+    große Ganze; S (stetig): ruhig, beruhigend, Schritt für Schritt, kein Druck; G (gewissenhaft): präzise,
+    Fakten und Details, nichts Vages. Ohne Profil schreiben Sie schlicht für einen vielbeschäftigten Profi.
+    """
+
+_EMAIL_EN = _join("""\
+    You draft an email from {{rep_name}} at {{org_name}} to the lead below. Purpose: {{purpose}}. Tone:
+    {{tone}} ("formal": polite and reserved; "friendly": warm and personal; "casual": relaxed, short sentences).
+    The rep edits and approves the draft before anything is sent.
+
+    - Personalise from what is known: the lead's role and company, their memory (earlier messages, facts), the
+      BANT qualification (budget, authority, need, timeline; 0 unknown to 3 confirmed) and any earlier emails.
+      Name in personalisation the facts you used. Invent nothing the context does not hold.
+    - If BANT shows a gap (0 or 1), the email may ask one question that closes it.
+    - At most about 150 words in the body; one clear, freely declinable next step; no deadline or pressure.
+    - Sign with {{rep_name}}.
+    """, _DISG_EN, _RULES_EN, """\
+    The lead and their memory:
+    <untrusted_data>
+    {{lead}}
+    </untrusted_data>
+
+    BANT and DISG:
+    <untrusted_data>
+    {{qualification}}
+    </untrusted_data>
+
+    Earlier emails (may be empty):
+    <untrusted_data>
+    {{previous_emails}}
+    </untrusted_data>
+    """, _json_en("""\
+    {"subject": "<text>", "body": "<text>", "personalisation": ["<text>"]}
+    """))
+
+_EMAIL_DE = _join("""\
+    Sie entwerfen eine E-Mail von {{rep_name}} ({{org_name}}) an den Lead unten. Anlass: {{purpose}}. Ton:
+    {{tone}} („formal“: höflich und zurückhaltend; „friendly“: herzlich und persönlich; „casual“: locker, kurze
+    Sätze). Der Vertrieb bearbeitet und genehmigt den Entwurf, bevor etwas versendet wird.
+
+    - Personalisieren Sie mit dem, was bekannt ist: Rolle und Unternehmen des Leads, sein Gedächtnis (frühere
+      Nachrichten, Fakten), die BANT-Qualifizierung (Budget, Entscheidungsbefugnis, Bedarf, Zeitplan; 0
+      unbekannt bis 3 bestätigt) und frühere E-Mails. Nennen Sie unter personalisation die genutzten Fakten.
+      Erfinden Sie nichts, was der Kontext nicht hergibt.
+    - Zeigt BANT eine Lücke (0 oder 1), darf die E-Mail eine Frage stellen, die sie schließt.
+    - Höchstens etwa 150 Wörter im Text; ein klarer nächster Schritt, den der Lead frei ablehnen kann; keine
+      Fristen, kein Druck. Den Kunden siezen, auch bei „casual“, außer die früheren E-Mails duzen bereits.
+    - Unterschrift: {{rep_name}}.
+    """, _DISG_DE, _RULES_DE, """\
+    Der Lead und sein Gedächtnis:
+    <untrusted_data>
+    {{lead}}
+    </untrusted_data>
+
+    BANT und DISG:
+    <untrusted_data>
+    {{qualification}}
+    </untrusted_data>
+
+    Frühere E-Mails (kann leer sein):
+    <untrusted_data>
+    {{previous_emails}}
+    </untrusted_data>
+    """, _json_de("""\
+    {"subject": "<Text>", "body": "<Text>", "personalisation": ["<Text>"]}
+    """))
+
+_REPLY_EN = _join("""\
+    You suggest three short replies that {{rep_name}} at {{org_name}} could send to the inbound message below.
+    Tone: {{tone}}. The rep picks one, edits it and approves it; nothing is sent by itself.
+
+    - Exactly three variants that differ in approach (for example: answer directly; ask a clarifying question;
+      propose a next step). label: two to four words naming the approach.
+    - Each text at most about 80 words, answering what the message actually says, using the lead's context.
+    - Never promise what the context does not support (prices, dates, features).
+    """, _DISG_EN, _RULES_EN, """\
+    The inbound message:
+    <untrusted_data>
+    {{message}}
+    </untrusted_data>
+
+    The lead and their memory:
+    <untrusted_data>
+    {{lead}}
+    </untrusted_data>
+    """, _json_en("""\
+    {"variants": [{"label": "<text>", "text": "<text>"}, {"label": "<text>", "text": "<text>"},
+                  {"label": "<text>", "text": "<text>"}]}
+    """))
+
+_REPLY_DE = _join("""\
+    Sie schlagen drei kurze Antworten vor, die {{rep_name}} ({{org_name}}) auf die eingegangene Nachricht unten
+    senden könnte. Ton: {{tone}}. Der Vertrieb wählt eine aus, bearbeitet und genehmigt sie; nichts wird von
+    selbst versendet.
+
+    - Genau drei Varianten mit unterschiedlichem Ansatz (z. B. direkt antworten; eine Rückfrage stellen; einen
+      nächsten Schritt vorschlagen). label: zwei bis vier Wörter, die den Ansatz benennen.
+    - Jeder Text höchstens etwa 80 Wörter, bezogen auf das, was die Nachricht tatsächlich sagt, mit dem Kontext
+      des Leads. Den Kunden siezen, außer er duzt selbst.
+    - Versprechen Sie nichts, was der Kontext nicht stützt (Preise, Termine, Funktionen).
+    """, _DISG_DE, _RULES_DE, """\
+    Die eingegangene Nachricht:
+    <untrusted_data>
+    {{message}}
+    </untrusted_data>
+
+    Der Lead und sein Gedächtnis:
+    <untrusted_data>
+    {{lead}}
+    </untrusted_data>
+    """, _json_de("""\
+    {"variants": [{"label": "<Text>", "text": "<Text>"}, {"label": "<Text>", "text": "<Text>"},
+                  {"label": "<Text>", "text": "<Text>"}]}
+    """))
+
+_SUBJECT_EN = _join("""\
+    You suggest better subject lines for the email below, written for the lead described under it.
+
+    - Three to five variants, each at most about 60 characters, each with the reason it might work for this
+      lead (relevance, curiosity, clarity, personalisation), in one sentence.
+    - Honest: no clickbait, no false "Re:" or "Fwd:", no fake urgency, no capitals or exclamation marks for effect.
+    """, _RULES_EN, """\
+    The email (current subject, then the body):
+    <untrusted_data>
+    {{email}}
+    </untrusted_data>
+
+    The lead:
+    <untrusted_data>
+    {{lead}}
+    </untrusted_data>
+    """, _json_en("""\
+    {"variants": [{"subject": "<text>", "reason": "<text>"}]}
+    """))
+
+_SUBJECT_DE = _join("""\
+    Sie schlagen bessere Betreffzeilen für die E-Mail unten vor, geschrieben für den darunter beschriebenen Lead.
+
+    - Drei bis fünf Varianten, jede höchstens etwa 60 Zeichen, jede mit dem Grund, warum sie bei diesem Lead
+      wirken könnte (Relevanz, Neugier, Klarheit, Personalisierung), in einem Satz.
+    - Ehrlich: kein Clickbait, kein falsches „AW:“ oder „WG:“, keine künstliche Dringlichkeit, keine
+      Großbuchstaben oder Ausrufezeichen als Effekt.
+    """, _RULES_DE, """\
+    Die E-Mail (aktueller Betreff, dann der Text):
+    <untrusted_data>
+    {{email}}
+    </untrusted_data>
+
+    Der Lead:
+    <untrusted_data>
+    {{lead}}
+    </untrusted_data>
+    """, _json_de("""\
+    {"variants": [{"subject": "<Text>", "reason": "<Text>"}]}
+    """))
+
+
+_SEARCH_SCHEMA = _schema("search_parser", {
+    "stages": {"type": "array", "maxItems": 6, "items": {"enum": ["prospecting", "qualification", "proposal",
+                                                                  "negotiation", "closed_won", "closed_lost"]}},
+    "owner": {"enum": ["me", "anyone"]},
+    "min_amount": {"type": ["number", "null"]},
+    "max_amount": {"type": ["number", "null"]},
+    "close_from": {"type": ["string", "null"], "maxLength": 10},
+    "close_to": {"type": ["string", "null"], "maxLength": 10},
+    "competitor": {"type": ["string", "null"], "maxLength": 100},
+    "company": {"type": ["string", "null"], "maxLength": 200},
+})
+
+_SEARCH_EN = _join("""\
+    You turn a sales rep's search question into filters for their CRM's deals. Today is {{today}}.
+
+    - stages: the deal stages the question asks for ("open" means prospecting, qualification, proposal and
+      negotiation); an empty list if it names none.
+    - owner: "me" when the rep asks for their own deals ("my deals"), else "anyone".
+    - min_amount / max_amount: amounts in the deals' currency as plain numbers ("over 50k" is 50000); null if none.
+    - close_from / close_to: the expected close date range as YYYY-MM-DD ("this quarter" is the calendar
+      quarter of today); null if none.
+    - competitor: the competitor named; "*" when the question asks for any competitor mention; null if none.
+    - company: the customer company named; null if none.
+    - Only what the question says: never add a filter it does not ask for.
+    """, _RULES_EN, """\
+    The question:
+    <untrusted_data>
+    {{question}}
+    </untrusted_data>
+    """, _json_en("""\
+    {"stages": ["prospecting" | "qualification" | "proposal" | "negotiation" | "closed_won" | "closed_lost"],
+     "owner": "me" | "anyone", "min_amount": <number or null>, "max_amount": <number or null>,
+     "close_from": "<YYYY-MM-DD>" or null, "close_to": "<YYYY-MM-DD>" or null,
+     "competitor": "<text>" or null, "company": "<text>" or null}
+    """))
+
+_SEARCH_DE = _join("""\
+    Sie übersetzen die Suchfrage des Vertriebs in Filter für die Verkaufschancen im CRM. Heute ist {{today}}.
+
+    - stages: die Phasen, nach denen gefragt wird („offen“ heißt prospecting, qualification, proposal und
+      negotiation); eine leere Liste, wenn keine genannt ist.
+    - owner: "me", wenn nach den eigenen Deals gefragt wird („meine Deals“), sonst "anyone".
+    - min_amount / max_amount: Beträge als reine Zahlen („über 50k“ ist 50000); null, wenn keine.
+    - close_from / close_to: der Zeitraum des erwarteten Abschlusses als JJJJ-MM-TT („dieses Quartal“ ist das
+      Kalenderquartal von heute); null, wenn keiner.
+    - competitor: der genannte Wettbewerber; "*", wenn nach irgendeiner Erwähnung eines Wettbewerbers gefragt
+      wird; null, wenn keiner.
+    - company: das genannte Kundenunternehmen; null, wenn keines.
+    - Nur, was die Frage sagt: Fügen Sie keinen Filter hinzu, nach dem nicht gefragt wird.
+    """, _RULES_DE, """\
+    Die Frage:
+    <untrusted_data>
+    {{question}}
+    </untrusted_data>
+    """, _json_de("""\
+    {"stages": ["prospecting" | "qualification" | "proposal" | "negotiation" | "closed_won" | "closed_lost"],
+     "owner": "me" | "anyone", "min_amount": <Zahl oder null>, "max_amount": <Zahl oder null>,
+     "close_from": "<JJJJ-MM-TT>" oder null, "close_to": "<JJJJ-MM-TT>" oder null,
+     "competitor": "<Text>" oder null, "company": "<Text>" oder null}
+    """))
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # The registry rows
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -848,6 +1102,27 @@ PRODUCT_PROMPTS: tuple[ProductPrompt, ...] = (
            en=("Compacts older chat turns into a running summary of facts, commitments and open questions.",
                _SUMMARY_EN),
            de=("Verdichtet ältere Chatbeiträge zu einer laufenden Zusammenfassung.", _SUMMARY_DE)),
+    *_pair("email_composer", "draft", {"org_name": "string", "rep_name": "string", "purpose": "string",
+                                       "tone": "string", "lead": "object", "qualification": "object",
+                                       "previous_emails": "string"},
+           temperature=0.5, max_tokens=900, schema=_EMAIL_SCHEMA,
+           en=("Email draft to a lead, personalised from memory, BANT and DISG, for the rep to edit and approve.",
+               _EMAIL_EN),
+           de=("E-Mail-Entwurf an einen Lead aus Gedächtnis, BANT und DISG, zum Bearbeiten und Genehmigen.",
+               _EMAIL_DE)),
+    *_pair("reply_suggestions", "draft", {"org_name": "string", "rep_name": "string", "tone": "string",
+                                          "message": "string", "lead": "object"},
+           temperature=0.6, max_tokens=900, schema=_REPLY_SCHEMA,
+           en=("Three short reply variants to an inbound message, for the rep to pick from.", _REPLY_EN),
+           de=("Drei kurze Antwortvarianten auf eine eingegangene Nachricht zur Auswahl.", _REPLY_DE)),
+    *_pair("subject_optimizer", "draft", {"email": "string", "lead": "object"},
+           temperature=0.7, max_tokens=500, schema=_SUBJECT_SCHEMA,
+           en=("Subject-line variants for an email, each with the reason it might work.", _SUBJECT_EN),
+           de=("Betreffvarianten für eine E-Mail, jeweils mit Begründung.", _SUBJECT_DE)),
+    *_pair("search_parser", "classify", {"today": "string", "question": "string"},
+           temperature=0.0, max_tokens=300, schema=_SEARCH_SCHEMA,
+           en=("Turns a plain-language search question into deal filters.", _SEARCH_EN),
+           de=("Übersetzt eine Suchfrage in Filter für Verkaufschancen.", _SEARCH_DE)),
 )
 
 _BY_NAME: dict[str, ProductPrompt] = {prompt.name: prompt for prompt in PRODUCT_PROMPTS}

@@ -135,3 +135,17 @@ select
 from salesflow.leads as l
 left join salesflow.companies as c on c.org_id = l.org_id and c.id = l.company_id
 where l.org_id = %(org_id)s and l.id = %(lead_id)s;
+
+-- name: store_ai_draft
+-- The assistant's draft, in the transaction that logs the call; the prompt version comes from the log row.
+insert into salesflow.ai_drafts (
+    org_id, lead_id, kind, language, tone, purpose, content, subject, body, source_message_id, request_id,
+    prompt_name, prompt_version, inputs, offline_model, created_by
+)
+select
+    %(org_id)s, %(lead_id)s, %(kind)s, %(language)s, %(tone)s::text, %(purpose)s::text, %(content)s,
+    %(subject)s::text, %(body)s::text, %(source_message_id)s::uuid, q.id, q.prompt_name, q.prompt_version,
+    %(inputs)s, %(offline_model)s, %(user_id)s::uuid
+from salesflow.llm_requests as q
+where q.org_id = %(org_id)s and q.id = %(request_id)s
+returning *;

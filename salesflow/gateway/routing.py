@@ -67,7 +67,8 @@ def route(config: GatewayConfig, task: str, importance: str = "medium", cost_sen
     models = [m for m in config.available_models() if m.context_window >= min_context and m.ref not in exclude]
     if not models:
         raise ValueError(f"no configured model can take task {task!r} (context of {min_context} tokens needed); "
-                         "set OPENAI_API_KEY, ANTHROPIC_API_KEY or SALESFLOW_LOCAL_LLM_URL, or add providers")
+                         "set OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY or SALESFLOW_LOCAL_LLM_URL, "
+                         "or add providers")
     baseline = max(models, key=lambda m: (m.quality, -_price(m)))
     required = min(1.0, policy.min_quality[importance] + 0.15 * max(0.0, min(1.0, complexity) - 0.3) / 0.7)
     if policy.fallbacks:

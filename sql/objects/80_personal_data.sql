@@ -38,6 +38,10 @@ values
 ('salesflow.conversation_turns', 'cascade', null, '{content}', '{}'),
 ('salesflow.compliance_log', 'custom', null, '{findings,text_sha256}', '{task,purpose,rules_version,action}'),
 ('salesflow.ai_suggestions', 'cascade', null, '{content}', '{}'),
+(
+    'salesflow.ai_drafts', 'cascade', null, '{purpose,content,subject,body,inputs}',
+    '{kind,status,language,tone,prompt_name}'
+),
 ('salesflow.schema_migrations', 'none', null, '{}', '{name,checksum}'),
 ('salesflow.schema_objects', 'none', null, '{}', '{checksum}'),
 ('salesflow.channel_configs', 'none', null, '{}', '{route_key,verify_token,app_secret,access_token,settings}'),

@@ -277,13 +277,15 @@ begin
                       order by x.created_at), '[]')
                   from salesflow.deals as x where x.org_id = o and x.lead_id = l),
         'ai_suggestions', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) order by x.created_at), '[]')
-                           from salesflow.ai_suggestions as x where x.org_id = o and x.lead_id = l)
+                           from salesflow.ai_suggestions as x where x.org_id = o and x.lead_id = l),
+        'ai_drafts', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) order by x.created_at), '[]')
+                      from salesflow.ai_drafts as x where x.org_id = o and x.lead_id = l)
     );
 end
 $$;
 comment on function api.export_lead_data(uuid, uuid) is
 'Everything held about a lead as one JSON document (access and portability): the lead, its addresses, consents, '
-'messages, activities, outbound messages, deals and AI suggestions.';
+'messages, activities, outbound messages, deals, AI suggestions and AI drafts.';
 
 create or replace function api.set_lead_consent(
     org_id uuid, lead_id uuid, channel salesflow.channel, may_contact boolean, ai_processing boolean
