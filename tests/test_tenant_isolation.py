@@ -865,7 +865,7 @@ LOOSENED_SELECT = LOOSENED_ALL + [f"{t}_select" for t in dict.fromkeys((
                                            "ai_feature_flags",
                                            "compliance_log", "ai_suggestions", "recommendation_rules",
                                            "ai_recommendations", "recommendation_reactions",
-                                           "recommendation_rule_stats", "contact_pattern_fits",
+                                           "recommendation_rule_stats", "contact_pattern_fits", "lead_channel_stats",
                                            "lead_stage_changes", "contact_patterns", "success_patterns", "playbooks",
                                            "playbook_steps", "playbook_executions", "playbook_execution_steps",
                                            "compliance_log", "ai_suggestions", "channel_configs", "webhook_inbox",

@@ -80,6 +80,7 @@ values
 ('salesflow.calling_code_zones', 'none', null, '{}', '{prefix,country,timezone}'),
 ('salesflow.contact_patterns', 'none', null, '{}', '{segment}'),
 ('salesflow.contact_pattern_fits', 'none', null, '{}', '{}'),
+('salesflow.lead_channel_stats', 'cascade', null, '{}', '{channel}'),
 ('salesflow.success_patterns', 'none', null, '{}', '{outcome,pattern_key,description}'),
 ('salesflow.playbooks', 'none', null, '{}', '{name,description}'),
 ('salesflow.playbook_steps', 'none', null, '{}', '{title}'),
