@@ -69,8 +69,9 @@ on analytics.conversion_microsteps (org_id, source, owner_id, month, from_stage,
 
 -- The touches of some leads (all of an organisation's when lead_ids is null), per lead and
 -- channel: counts each way, answered outbound touches (the next touch on the same channel with the
--- same lead is inbound) and the hours to each reply. IN (unnest) rather than = any(): a COPY
--- touches 100k leads, and = any() over a parameter array compares each row with all of them. The one definition behind
+-- same lead is inbound) and the hours to each reply. A join with the ids: one index probe per
+-- lead (a single insert reads its lead's touches only; a COPY's 100k leads are not compared with
+-- every row, as = any() over a parameter array would). The one definition behind
 -- salesflow.lead_channel_stats (kept by the triggers below) and so behind the view.
 create or replace function salesflow.lead_channel_touch_stats(org_id uuid, lead_ids uuid [] default null)
 returns table (
@@ -81,18 +82,19 @@ stable
 security invoker
 set search_path = ''
 as $$
-    with touches as (
+    with ids as (
+        select distinct x.id from pg_catalog.unnest(coalesce(
+            lead_channel_touch_stats.lead_ids,
+            array(select l.id from salesflow.leads as l where l.org_id = lead_channel_touch_stats.org_id)
+        )) as x (id)
+    ),
+    touches as (
         select m.lead_id, m.channel::text as channel, m.direction, m.sent_at as at
-        from salesflow.messages as m
-        where m.org_id = lead_channel_touch_stats.org_id and m.lead_id is not null
-          and (lead_channel_touch_stats.lead_ids is null
-               or m.lead_id in (select x.id from pg_catalog.unnest(lead_channel_touch_stats.lead_ids) as x (id)))
+        from ids join salesflow.messages as m on m.org_id = lead_channel_touch_stats.org_id and m.lead_id = ids.id
         union all
         select a.lead_id, case a.kind when 'call' then 'phone' else a.kind::text end, a.direction, a.occurred_at
-        from salesflow.activities as a
-        where a.org_id = lead_channel_touch_stats.org_id and a.direction is not null and a.lead_id is not null
-          and (lead_channel_touch_stats.lead_ids is null
-               or a.lead_id in (select x.id from pg_catalog.unnest(lead_channel_touch_stats.lead_ids) as x (id)))
+        from ids join salesflow.activities as a on a.org_id = lead_channel_touch_stats.org_id and a.lead_id = ids.id
+        where a.direction is not null
     ),
     ordered as (
         select t.*, pg_catalog.lead(t.direction) over w as next_direction, pg_catalog.lead(t.at) over w as next_at
