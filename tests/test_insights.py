@@ -169,7 +169,7 @@ def test_views_refresh_concurrently_while_being_read(db: psycopg.Connection, db_
     one(db, "select salesflow.evaluate_recommendations(%s, %s)", (org, [lead]))
     owner = one(db, "select user_id from salesflow.org_members where org_id = %s and role = 'owner'", (org,))
     db.commit()
-    for view in ("followups_scored", "conversion_microsteps", "channel_performance_metrics"):
+    for view in ("conversion_microsteps", "channel_performance_metrics"):
         run_handler(db, db_url, refresh_view.HANDLER, refresh_view.Payload(view=view))
     with acting_as(db, rep):
         assert [r[0] for r in db.execute("select rule_key from api.get_followups(%s)", (org,))] == ["first_touch"]
@@ -180,7 +180,7 @@ def test_views_refresh_concurrently_while_being_read(db: psycopg.Connection, db_
     reader = psycopg.connect(db_url)
     try:
         reader.execute("begin isolation level repeatable read")
-        assert one(reader, "select count(*) from analytics.followups_scored") == 1
+        assert one(reader, "select count(*) from analytics.conversion_microsteps where org_id = %s", (org,)) == 1
         with acting_as(db, rep):
             db.execute("select api.update_lead(%s, %s, '{\"lifecycle_stage\": \"mql\"}')", (org, lead))
         done = threading.Event()
@@ -188,24 +188,32 @@ def test_views_refresh_concurrently_while_being_read(db: psycopg.Connection, db_
         def refresh() -> None:
             with psycopg.connect(db_url, autocommit=True) as conn:
                 conn.execute("refresh materialized view concurrently analytics.conversion_microsteps")
-                conn.execute("refresh materialized view concurrently analytics.followups_scored")
+                conn.execute("refresh materialized view concurrently analytics.channel_performance_metrics")
             done.set()
 
         t = threading.Thread(target=refresh)
         t.start()
         t.join(30)
         assert done.is_set()
-        assert one(reader, "select count(*) from analytics.followups_scored") == 1  # its snapshot, unharmed
+        # its snapshot, unharmed
+        assert one(reader, "select count(*) from analytics.conversion_microsteps where org_id = %s", (org,)) == 1
     finally:
         reader.close()
     with acting_as(db, rep):
         funnel = db.execute("select from_stage::text, to_stage from api.get_conversion_funnel(%s) order by 1",
                             (org,)).fetchall()
     assert funnel == [("lead", "mql"), ("mql", "(not yet)")]
+    # followups_scored is a plain view: a dismissal leaves it at once, no refresh needed
+    item = one(db, "select id from analytics.followups_scored where org_id = %s", (org,))
+    with acting_as(db, rep):
+        db.execute("select api.react_to_recommendation(%s, %s, 'dismissed')", (org, item))
+        assert db.execute("select * from api.get_followups(%s)", (org,)).fetchall() == []
     # on demand: owners and admins queue the refreshes, reps may not
     with acting_as(db, owner):
         queued = db.execute("select view_name from api.refresh_views(%s)", (org,)).fetchall()
-    assert sorted(v for (v,) in queued) == ["channel_performance_metrics", "conversion_microsteps", "followups_scored"]
+    # followups_scored is a plain view (always current): nothing to refresh
+    assert sorted(v for (v,) in queued) == ["channel_performance_metrics", "conversion_microsteps", "leads_scored",
+                                            "personality_insights"]
     with pytest.raises(psycopg.errors.InsufficientPrivilege), acting_as(db, rep):
         db.execute("select api.refresh_views(%s)", (org,))
     db.rollback()

@@ -187,6 +187,7 @@ SEEDS = {
         "values (%(org)s, 'gone_quiet', 'other', 1, 1)"
     ),
     "salesflow.contact_patterns": "select salesflow.refresh_contact_patterns(%(org)s)",
+    "salesflow.contact_pattern_fits": "select salesflow.refresh_contact_patterns(%(org)s)",
     "salesflow.success_patterns": (
         "insert into salesflow.success_patterns (org_id, outcome, pattern_key, description, support, confidence, lift, "
         "cases, successes) values (%(org)s, 'deal_won', 'has:call:outbound', 'calls', 0.5, 1, 2, 3, 3)"
@@ -655,7 +656,7 @@ def scenarios(world: World) -> list[Scenario]:
 
 FIXED: dict[str, Any] = {
     "name": "Intruder Ltd", "slug": None, "role": "owner", "display_name": "Eve", "email": "eve@intruder.example",
-    "search": "acme", "page_size": 50, "before": None, "before_id": None,
+    "search": "acme", "light": None, "owned_by": None, "page_size": 50, "before": None, "before_id": None,
     "domain": "intruder.example", "industry": "Espionage", "employee_count": 3, "country": "DE", "attributes": {},
     "first_name": "Mallory", "last_name": "Intruder", "phone": "+491701234567", "title": "Mole",
     "source": "other", "lifecycle_stage": "lead", "language": "en",
@@ -893,7 +894,7 @@ LOOSENED_SELECT = LOOSENED_ALL + [f"{t}_select" for t in dict.fromkeys((
                                            "ai_feature_flags",
                                            "compliance_log", "ai_suggestions", "recommendation_rules",
                                            "ai_recommendations", "recommendation_reactions",
-                                           "recommendation_rule_stats",
+                                           "recommendation_rule_stats", "contact_pattern_fits", "lead_channel_stats",
                                            "lead_stage_changes", "contact_patterns", "success_patterns", "playbooks",
                                            "playbook_steps", "playbook_executions", "playbook_execution_steps",
                                            "compliance_log", "ai_suggestions", "channel_configs", "webhook_inbox",

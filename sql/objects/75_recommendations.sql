@@ -29,7 +29,18 @@ values
 (null, 'hot_score', 1, 'call', 75, '2 days', '5 days', '{"min_score": 70, "quiet_days": 3}',
  'The lead score is high and nobody reached out for quiet_days (needs lead scoring; silent without it).'),
 (null, 'compliance_alert', 1, 'review_compliance', 85, '1 day', '7 days', '{"days": 7}',
- 'An AI answer about the lead was withheld by the compliance check within the last days.')
+ 'An AI answer about the lead was withheld by the compliance check within the last days.'),
+-- BANT and DISG (lead intelligence, migration 0011): they fire from bant_assessments,
+-- personality_profiles, messages and lead-stage events, and are silent where those tables are empty.
+(null, 'bant_assess', 1, 'assess_bant', 60, '3 days', '14 days',
+ '{"stale_days": 60, "stages": ["mql", "sql", "opportunity"]}',
+ 'A lead in one of stages, or with an open deal, has no accepted BANT assessment, or its latest is older than stale_days.'),
+(null, 'bant_weakest', 1, 'call', 55, '3 days', '14 days',
+ '{"stale_days": 60, "max_level": 1, "actions": {"budget": "send_content", "authority": "meeting", "need": "call", "timeline": "call"}, "hints": {"budget": "confirm the budget and share pricing or an ROI case", "authority": "find the decision maker and meet them", "need": "run a discovery call on the problem to solve", "timeline": "agree on a decision date"}}',
+ 'The latest BANT assessment (younger than stale_days) rates a dimension at most max_level: act on the weakest one (ties: budget, authority, need, timeline).'),
+(null, 'profile_personality', 1, 'profile_personality', 40, '7 days', '21 days',
+ '{"min_inbound_messages": 3, "stale_days": 180}',
+ 'The lead wrote at least min_inbound_messages messages and has no DISG profile, or only one older than stale_days.')
 on conflict do nothing;
 
 -- The rule versions in force for an organisation: its own latest version of a rule, else the
@@ -169,7 +180,9 @@ as $$
     ),
     facts as (
         select l.*, li.id as in_id, li.channel as in_channel, li.sent_at as in_at, li.body as in_body,
-               greatest(mo.at, ao.at) as out_at, sc.score, sc.model as score_model
+               greatest(mo.at, ao.at) as out_at, sc.score, sc.model as score_model,
+               ba.id as ba_id, ba.assessed_at as ba_at, ba.total_score as ba_total, ba.dims as ba_dims,
+               pp.id as pp_id, pp.created_at as pp_at, ic.n as inbound_count
         from l
         left join lateral (
             select m.id, m.channel, m.sent_at, m.body from salesflow.messages as m
@@ -190,6 +203,29 @@ as $$
             order by a.occurred_at desc limit 1
         ) as ao on true
         left join scores as sc on sc.lead_id = l.id
+        -- the latest accepted BANT assessment, its dimensions in tie order (budget first)
+        left join lateral (
+            select b.id, b.assessed_at, b.total_score,
+                   array[b.budget, b.authority, b.need, b.timeline]::integer[] as dims
+            from salesflow.bant_assessments as b
+            where b.org_id = l.org_id and b.lead_id = l.id and b.status = 'accepted'
+              and b.assessed_at <= recommendation_candidates.as_of
+            order by b.assessed_at desc limit 1
+        ) as ba on true
+        left join lateral (
+            select p.id, p.created_at from salesflow.personality_profiles as p
+            where p.org_id = l.org_id and p.lead_id = l.id and p.created_at <= recommendation_candidates.as_of
+            order by p.created_at desc limit 1
+        ) as pp on true
+        -- inbound messages, counted up to 100 (the rule asks for a few)
+        left join lateral (
+            select count(*)::integer as n from (
+                select from salesflow.messages as m
+                where m.org_id = l.org_id and m.lead_id = l.id and m.direction = 'inbound'
+                  and m.sent_at <= recommendation_candidates.as_of
+                limit 100
+            ) as x
+        ) as ic on true
     ),
     found as (
         -- the lead wrote last and has no answer
@@ -266,6 +302,71 @@ as $$
                f.seg, f.lifecycle_stage, f.score, f.score_model
         from facts as f
         join withheld as w on w.subject_id = salesflow.subject_hash(f.org_id, f.id::text)
+        union all
+        -- BANT missing or stale, for a lead far enough along (its stage, or an open deal)
+        select f.id, null, f.owner_id, 'bant_assess', 'assess_bant', 'bant_assess',
+               case when f.ba_id is null
+                    then pg_catalog.format('%s (%s) has no BANT assessment yet: qualify budget, authority, need and timeline.',
+                                           f.name, f.lifecycle_stage)
+                    else pg_catalog.format('The BANT assessment of %s is from %s (%s of 12); assess it again.', f.name,
+                                           pg_catalog.to_char(f.ba_at, 'YYYY-MM-DD'), f.ba_total) end,
+               case when f.ba_id is null then '[]'::jsonb
+                    else pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('table', 'bant_assessments',
+                                                                                   'id', f.ba_id, 'at', f.ba_at)) end,
+               f.seg, f.lifecycle_stage, f.score, f.score_model
+        from facts as f
+        join rules as r on r.rule_key = 'bant_assess'
+        where f.lifecycle_stage in ('subscriber', 'lead', 'mql', 'sql', 'opportunity')
+          and (f.lifecycle_stage::text in (select pg_catalog.jsonb_array_elements_text(
+                   case when pg_catalog.jsonb_typeof(r.params -> 'stages') = 'array' then r.params -> 'stages' end))
+               or exists (
+                   select from salesflow.deals as d
+                   where d.org_id = f.org_id and d.lead_id = f.id and d.stage not in ('closed_won', 'closed_lost')
+               ))
+          and (f.ba_id is null or f.ba_at < recommendation_candidates.as_of
+               - pg_catalog.make_interval(days => coalesce((r.params ->> 'stale_days')::integer, 60)))
+        union all
+        -- a fresh BANT assessment with a weak dimension: act on the weakest (one item per dimension,
+        -- so a reassessment that moves the gap closes the old item and opens the new one)
+        select f.id, null, f.owner_id, 'bant_weakest',
+               coalesce((select e from pg_catalog.unnest(pg_catalog.enum_range(null::salesflow.recommendation_action)) as e
+                         where e::text = r.params -> 'actions' ->> w.dim), 'call'),
+               'bant_weakest:' || w.dim,
+               pg_catalog.format('The weakest BANT dimension of %s is %s (%s of 3, assessed %s): %s.', f.name, w.dim,
+                                 w.level, pg_catalog.to_char(f.ba_at, 'YYYY-MM-DD'),
+                                 coalesce(r.params -> 'hints' ->> w.dim, 'work on it')),
+               pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('table', 'bant_assessments', 'id', f.ba_id,
+                                                                         'at', f.ba_at)),
+               f.seg, f.lifecycle_stage, f.score, f.score_model
+        from facts as f
+        join rules as r on r.rule_key = 'bant_weakest'
+        cross join lateral (
+            select (array['budget', 'authority', 'need', 'timeline'])[k.i] as dim, f.ba_dims[k.i] as level
+            from pg_catalog.generate_subscripts(f.ba_dims, 1) as k (i)
+            order by f.ba_dims[k.i], k.i limit 1
+        ) as w
+        where f.ba_id is not null and f.lifecycle_stage in ('subscriber', 'lead', 'mql', 'sql', 'opportunity')
+          and f.ba_at >= recommendation_candidates.as_of
+              - pg_catalog.make_interval(days => coalesce((r.params ->> 'stale_days')::integer, 60))
+          and w.level <= coalesce((r.params ->> 'max_level')::integer, 1)
+        union all
+        -- enough of the lead's own words to read a DISG profile, and no (recent) profile
+        select f.id, null, f.owner_id, 'profile_personality', 'profile_personality', 'profile_personality',
+               case when f.pp_id is null
+                    then pg_catalog.format('%s has written %s messages and has no DISG profile yet: profile their '
+                                           'personality to match your tone to them.', f.name, f.inbound_count)
+                    else pg_catalog.format('The DISG profile of %s is from %s: profile their personality again.',
+                                           f.name, pg_catalog.to_char(f.pp_at, 'YYYY-MM-DD')) end,
+               case when f.pp_id is null then '[]'::jsonb
+                    else pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('table', 'personality_profiles',
+                                                                                   'id', f.pp_id, 'at', f.pp_at)) end,
+               f.seg, f.lifecycle_stage, f.score, f.score_model
+        from facts as f
+        join rules as r on r.rule_key = 'profile_personality'
+        where f.lifecycle_stage in ('subscriber', 'lead', 'mql', 'sql', 'opportunity')
+          and f.inbound_count >= coalesce((r.params ->> 'min_inbound_messages')::integer, 3)
+          and (f.pp_id is null or f.pp_at < recommendation_candidates.as_of
+               - pg_catalog.make_interval(days => coalesce((r.params ->> 'stale_days')::integer, 180)))
         union all
         -- open deals: stalled, or past their expected close
         select f.id, d.id, coalesce(d.owner_id, f.owner_id), k.rule_key, k.action, k.rule_key || ':' || d.id,
@@ -458,6 +559,13 @@ create or replace trigger compliance_log_recommend after insert on salesflow.com
 referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
 create or replace trigger leads_recommend_insert after insert on salesflow.leads
 referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
+-- lead intelligence: a BANT assessment recorded or accepted, a DISG profile stored
+create or replace trigger bant_assessments_recommend_insert after insert on salesflow.bant_assessments
+referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
+create or replace trigger bant_assessments_recommend_update after update on salesflow.bant_assessments
+referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
+create or replace trigger personality_profiles_recommend after insert on salesflow.personality_profiles
+referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
 -- Lead updates: a row trigger limited to the columns the rules read, because every activity's
 -- last_activity_at bump (salesflow.bump_last_activity) is an UPDATE of leads of its own, and a
 -- statement trigger would run once for each of them. A bulk reassignment enqueues a job per lead.
@@ -551,6 +659,19 @@ begin
                         and (x.status in ('open', 'snoozed', 'accepted')
                              or (x.status = 'dismissed' and x.status_changed_at > at - r.reoffer_after))
                   )
+                union
+                -- the latest accepted BANT assessment went stale since, no live or dismissed bant_assess item
+                select b.lead_id from salesflow.bant_assessments as b
+                cross join salesflow.effective_rules(o.id) as r
+                where b.org_id = o.id and b.status = 'accepted' and r.rule_key = 'bant_assess' and r.enabled
+                  and not exists (
+                      select from salesflow.ai_recommendations as x
+                      where x.org_id = o.id and x.lead_id = b.lead_id and x.reason_key = 'bant_assess'
+                        and x.status in ('open', 'snoozed', 'accepted', 'dismissed')
+                  )
+                group by b.lead_id, r.params
+                having max(b.assessed_at) < at
+                    - pg_catalog.make_interval(days => coalesce((r.params ->> 'stale_days')::integer, 60))
                 union
                 -- open deals stalled or past their close date, without a live item for that deal
                 select d.lead_id from salesflow.deals as d

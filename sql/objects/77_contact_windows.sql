@@ -101,8 +101,17 @@ begin
 end
 $$;
 
--- Rebuild the organisation's and its segments' response patterns (segment '*' = everyone).
-create or replace function salesflow.refresh_contact_patterns(org_id uuid default null)
+-- Rebuild the organisation's and its segments' response patterns (segment '*' = everyone), and
+-- fit how much a lead's own history weighs against them (salesflow.contact_pattern_fits).
+-- hide_latest > 0 leaves out each lead's latest responses (the back-test's held-out ones).
+--
+-- The fit: if leads answered at hours drawn from the organisation's pattern p, each lead's
+-- Pearson statistic X_i = sum_h (x_ih - n_i p_h)^2 / (n_i p_h) would average 167; if each lead has
+-- hours of its own drawn from a Dirichlet(k p), it averages 167 (n_i + k) / (1 + k). Solving the
+-- sum over leads with two or more responses for k gives the method-of-moments estimate; no excess
+-- dispersion means no habits of their own (k at its cap of 1000: the prior decides), a large
+-- excess means the lead's own hours decide early. Fewer than 20 such leads: the default k = 5.
+create or replace function salesflow.refresh_contact_patterns(org_id uuid default null, hide_latest integer default 0)
 returns integer
 language plpgsql
 volatile
@@ -112,25 +121,79 @@ as $$
 declare
     o record;
     n integer := 0;
-    k integer;
+    fit record;
 begin
     for o in select g.id from salesflow.organizations as g
              where refresh_contact_patterns.org_id is null or g.id = refresh_contact_patterns.org_id loop
         delete from salesflow.contact_patterns as p where p.org_id = o.id;
-        insert into salesflow.contact_patterns (org_id, segment, hour_of_week, responses)
-        select o.id, coalesce(r.segment, '*'), r.hour_of_week, count(*)
-        from salesflow.lead_responses(o.id) as r
-        group by grouping sets ((r.segment, r.hour_of_week), (r.hour_of_week));
-        get diagnostics k = row_count;
-        n := n + k;
+        with r as materialized (
+            select x.lead_id, x.segment, x.hour_of_week from (
+                select y.lead_id, y.segment, y.hour_of_week,
+                       pg_catalog.row_number() over (partition by y.lead_id order by y.responded_at desc) as latest
+                from salesflow.lead_responses(o.id) as y
+            ) as x
+            where x.latest > greatest(refresh_contact_patterns.hide_latest, 0)
+        ),
+        saved as (
+            insert into salesflow.contact_patterns (org_id, segment, hour_of_week, responses)
+            select o.id, coalesce(r.segment, '*'), r.hour_of_week, count(*)
+            from r
+            group by grouping sets ((r.segment, r.hour_of_week), (r.hour_of_week))
+            returning 1
+        ),
+        prior as (
+            select h.h, count(r.lead_id)::double precision as o_h
+            from pg_catalog.generate_series(0, 167) as h (h)
+            left join r on r.hour_of_week = h.h
+            group by h.h
+        ),
+        per_lead as (
+            select r.lead_id, count(*)::double precision as n from r group by r.lead_id having count(*) >= 2
+        ),
+        cells as (
+            select r.lead_id, r.hour_of_week, count(*)::double precision as x
+            from r join per_lead as l on l.lead_id = r.lead_id
+            group by r.lead_id, r.hour_of_week
+        ),
+        -- X_i = sum over the hours the lead used of x^2 / (n p), minus n, where p leaves the lead's
+        -- own responses out (else a lead's habit props up the prior it is compared with) and is
+        -- smoothed lightly (0.1 per hour: the fit needs the shape, not a flat floor under it)
+        stat as (
+            select c.lead_id,
+                   sum(c.x * c.x / (l.n * (pr.o_h - c.x + 0.1) / ((select count(*) from r) - l.n + 16.8))) - l.n as x2,
+                   l.n
+            from cells as c join per_lead as l on l.lead_id = c.lead_id join prior as pr on pr.h = c.hour_of_week
+            group by c.lead_id, l.n
+        )
+        select (select count(*) from saved)::integer as saved, count(*)::integer as leads,
+               coalesce(sum(s.n), 0)::integer as responses, sum(s.x2) / 167.0 as t, sum(s.n) as total
+        into fit from stat as s;
+        n := n + fit.saved;
+        insert into salesflow.contact_pattern_fits as f (
+            org_id, lead_weight, estimated, leads, responses, dispersion, refreshed_at
+        )
+        values (
+            o.id,
+            case when fit.leads < 20 then 5
+                 when fit.t <= fit.leads then 1000
+                 else least(1000, greatest(0.5, (fit.total - fit.t) / (fit.t - fit.leads))) end,
+            fit.leads >= 20, fit.leads, fit.responses,
+            case when fit.leads > 0 then fit.t / fit.leads end, pg_catalog.now()
+        )
+        on conflict on constraint contact_pattern_fits_pkey do update
+        set lead_weight = excluded.lead_weight, estimated = excluded.estimated, leads = excluded.leads,
+            responses = excluded.responses, dispersion = excluded.dispersion, refreshed_at = excluded.refreshed_at;
     end loop;
     return n;
 end
 $$;
 
 -- The lead's top three hours of the week. Shrinkage, in counts: p_org = (O_h + 1) / (O + 168)
--- (Laplace), p_seg = (S_h + 50 p_org) / (S + 50), p_lead = (n_h + 5 p_seg) / (n + 5); confidence
--- n / (n + 5): with five responses of its own a lead's history weighs as much as the prior.
+-- (Laplace), p_seg = (S_h + 50 p_org) / (S + 50), p_lead = (m_h + k p_seg) / (n + k); confidence
+-- n / (n + k). k is the organisation's fitted weight (salesflow.contact_pattern_fits, default 5);
+-- m_h pools the lead's n responses: each spreads one unit over its own hour, the same hour on the
+-- other days of its kind (weekday / weekend, weight day_pool) and the hours either side (weight
+-- hour_pool), so a lead seen twice on Tuesday at ten also counts a little for Wednesday at ten.
 create or replace function api.get_best_contact_window(org_id uuid, lead_id uuid, as_of timestamptz default null)
 returns setof api.contact_window
 language sql
@@ -171,9 +234,31 @@ as $$
         ) as z on true
     ),
     hours as (select h::smallint as hour_of_week from pg_catalog.generate_series(0, 167) as h),
+    fit as (
+        select coalesce(max(f.lead_weight), 5)::double precision as k,
+               coalesce(max(f.day_pool), 0.25)::double precision as day_pool,
+               coalesce(max(f.hour_pool), 0.5)::double precision as hour_pool
+        from salesflow.contact_pattern_fits as f where f.org_id = get_best_contact_window.org_id
+    ),
+    own_hours as (select own.hour_of_week, count(*) as n from own group by own.hour_of_week),
+    pooled as (
+        select h.hour_of_week, sum(
+            o.n
+            * case when h.hour_of_week / 24 = o.hour_of_week / 24 then 1.0
+                   when (h.hour_of_week / 24 in (0, 6)) = (o.hour_of_week / 24 in (0, 6)) then fit.day_pool
+                   else 0 end
+            * case when h.hour_of_week % 24 = o.hour_of_week % 24 then 1.0
+                   when (h.hour_of_week % 24 - o.hour_of_week % 24 + 24) % 24 in (1, 23) then fit.hour_pool
+                   else 0 end
+            / ((1 + fit.day_pool * case when o.hour_of_week / 24 in (0, 6) then 1 else 4 end) * (1 + 2 * fit.hour_pool))
+        ) as m_h
+        from hours as h cross join own_hours as o cross join fit
+        group by h.hour_of_week
+    ),
     counts as (
         select h.hour_of_week,
                (select count(*) from own where own.hour_of_week = h.hour_of_week) as n_h,
+               coalesce((select pl.m_h from pooled as pl where pl.hour_of_week = h.hour_of_week), 0) as m_h,
                coalesce((select p.responses from salesflow.contact_patterns as p
                          where p.org_id = get_best_contact_window.org_id and p.segment = '*'
                            and p.hour_of_week = h.hour_of_week), 0) as o_h,
@@ -184,9 +269,9 @@ as $$
     ),
     totals as (select sum(c.n_h) as n, sum(c.o_h) as o, sum(c.s_h) as s from counts as c),
     scored as (
-        select c.hour_of_week, c.n_h, t.n,
-               (c.n_h + 5 * ((c.s_h + 50 * ((c.o_h + 1.0) / (t.o + 168))) / (t.s + 50))) / (t.n + 5) as p
-        from counts as c cross join totals as t
+        select c.hour_of_week, c.n_h, t.n, fit.k,
+               (c.m_h + fit.k * ((c.s_h + 50 * ((c.o_h + 1.0) / (t.o + 168))) / (t.s + 50))) / (t.n + fit.k) as p
+        from counts as c cross join totals as t cross join fit
     )
     select row(
         (pg_catalog.row_number() over (order by s.p desc, s.hour_of_week))::integer,
@@ -194,7 +279,7 @@ as $$
         pg_catalog.format('%s %s:00–%s:00', (array['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'])[s.hour_of_week / 24 + 1],
                           pg_catalog.lpad((s.hour_of_week % 24)::text, 2, '0'),
                           pg_catalog.lpad((s.hour_of_week % 24 + 1)::text, 2, '0')),
-        s.p::real, s.n_h::integer, s.n::integer, (s.n / (s.n + 5.0))::real, zone.tz, zone.source
+        s.p::real, s.n_h::integer, s.n::integer, (s.n / (s.n + s.k))::real, zone.tz, zone.source
     )::api.contact_window
     from scored as s cross join zone
     where exists (select from lead)
@@ -219,5 +304,12 @@ create policy contact_patterns_select on salesflow.contact_patterns for select t
 using (org_id = any((select salesflow.my_org_ids())::uuid[]));
 revoke all on salesflow.contact_patterns from anon, authenticated, service_role;
 grant select on salesflow.contact_patterns to authenticated, service_role;
+
+alter table salesflow.contact_pattern_fits enable row level security;
+drop policy if exists contact_pattern_fits_select on salesflow.contact_pattern_fits;
+create policy contact_pattern_fits_select on salesflow.contact_pattern_fits for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+revoke all on salesflow.contact_pattern_fits from anon, authenticated, service_role;
+grant select on salesflow.contact_pattern_fits to authenticated, service_role;
 
 select salesflow.schedule_job('contact_patterns', 'refresh_contact_patterns', every => '1 hour');

@@ -6,12 +6,12 @@
 -- `create materialized view if not exists`: this file is re-applied on every deploy, and a view
 -- whose definition changes must be dropped by a migration first.
 
--- Open recommendations with their decayed priority at refresh time, taken at the start of the hour:
--- refreshes within the same hour then produce the same rows for unchanged items, and REFRESH
--- CONCURRENTLY writes only what changed (with now() every row would differ at every refresh).
--- Narrow on purpose: the concurrent refresh compares old and new rows whole, so the reason text
--- stays in the table (api.get_followups joins it for the page it returns).
-create materialized view if not exists analytics.followups_scored as
+-- Open recommendations with their decayed priority now. A plain view, not a materialized one:
+-- its query reads the open items' partial index, and a concurrent refresh of a copy cost five
+-- times that query (it diffs every row; README, Performance), for a copy that was up to 15 minutes
+-- old. Owned by the migration role like the materialized views, so it carries no RLS either and
+-- is read the same way: by analysts (salesflow_analyst) and through api.get_followups.
+create or replace view analytics.followups_scored as
 select
     r.org_id,
     r.id,
@@ -21,13 +21,12 @@ select
     r.action_type,
     r.rule_key,
     r.base_priority,
-    salesflow.decayed_priority(r.base_priority, r.half_life, r.offered_at, date_trunc('hour', now())) as priority,
+    salesflow.decayed_priority(r.base_priority, r.half_life, r.offered_at, now()) as priority,
     r.offered_at,
     r.expires_at,
-    date_trunc('hour', now()) as priority_as_of
+    now() as priority_as_of
 from salesflow.ai_recommendations as r
 where r.status = 'open' and r.expires_at > now();
-create unique index if not exists followups_scored_key on analytics.followups_scored (org_id, id);
 
 -- Stage-to-stage conversion and median days per step, by lead source, owner and the month the
 -- lead entered the from-stage. to_stage '(not yet)' counts the leads still in from_stage. owner_id
@@ -68,39 +67,149 @@ group by
 create unique index if not exists conversion_microsteps_key
 on analytics.conversion_microsteps (org_id, source, owner_id, month, from_stage, to_stage);
 
--- Per channel and organisation: touches each way, response rate (an outbound touch whose next
--- touch on the same channel with the same lead is inbound), median reply hours, and the share of
--- the organisation's converted leads (customer, evangelist or a won deal) this channel touched.
+-- The touches of some leads (all of an organisation's when lead_ids is null), per lead and
+-- channel: counts each way, answered outbound touches (the next touch on the same channel with the
+-- same lead is inbound) and the hours to each reply. A join with the ids: one index probe per
+-- lead (a single insert reads its lead's touches only; a COPY's 100k leads are not compared with
+-- every row, as = any() over a parameter array would). The one definition behind
+-- salesflow.lead_channel_stats (kept by the triggers below) and so behind the view.
+create or replace function salesflow.lead_channel_touch_stats(org_id uuid, lead_ids uuid [] default null)
+returns table (
+    lead_id uuid, channel text, outbound integer, inbound integer, answered integer, reply_hours real []
+)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    with ids as (
+        select distinct x.id from pg_catalog.unnest(coalesce(
+            lead_channel_touch_stats.lead_ids,
+            array(select l.id from salesflow.leads as l where l.org_id = lead_channel_touch_stats.org_id)
+        )) as x (id)
+    ),
+    touches as (
+        select m.lead_id, m.channel::text as channel, m.direction, m.sent_at as at
+        from ids join salesflow.messages as m on m.org_id = lead_channel_touch_stats.org_id and m.lead_id = ids.id
+        union all
+        select a.lead_id, case a.kind when 'call' then 'phone' else a.kind::text end, a.direction, a.occurred_at
+        from ids join salesflow.activities as a on a.org_id = lead_channel_touch_stats.org_id and a.lead_id = ids.id
+        where a.direction is not null
+    ),
+    ordered as (
+        select t.*, pg_catalog.lead(t.direction) over w as next_direction, pg_catalog.lead(t.at) over w as next_at
+        from touches as t
+        window w as (partition by t.lead_id, t.channel order by t.at)
+    )
+    select o.lead_id, o.channel,
+           (count(*) filter (where o.direction = 'outbound'))::integer,
+           (count(*) filter (where o.direction = 'inbound'))::integer,
+           (count(*) filter (where o.direction = 'outbound' and o.next_direction = 'inbound'))::integer,
+           coalesce(pg_catalog.array_agg((extract(epoch from o.next_at - o.at) / 3600)::real order by o.at)
+                    filter (where o.direction = 'outbound' and o.next_direction = 'inbound'), '{}')
+    from ordered as o
+    group by o.lead_id, o.channel
+$$;
+
+-- Recompute the stats of the leads a statement touched. The leads' rows are locked first (in id
+-- order; inserts already hold them, from salesflow.bump_last_activity), and the recomputation is a
+-- statement of its own with a fresh snapshot, so two transactions touching one lead cannot leave
+-- stats that miss the other's touch under READ COMMITTED. Leads gone (an erasure in progress) get none.
+create or replace function salesflow.refresh_lead_channel_stats(org_id uuid, lead_ids uuid [])
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+    perform from salesflow.leads as l
+    where l.org_id = refresh_lead_channel_stats.org_id and l.id = any(refresh_lead_channel_stats.lead_ids)
+    order by l.id
+    for no key update;
+    delete from salesflow.lead_channel_stats as s
+    where s.org_id = refresh_lead_channel_stats.org_id and s.lead_id = any(refresh_lead_channel_stats.lead_ids);
+    insert into salesflow.lead_channel_stats (org_id, lead_id, channel, outbound, inbound, answered, reply_hours)
+    select refresh_lead_channel_stats.org_id, t.lead_id, t.channel, t.outbound, t.inbound, t.answered, t.reply_hours
+    from salesflow.lead_channel_touch_stats(refresh_lead_channel_stats.org_id, refresh_lead_channel_stats.lead_ids) as t
+    where exists (
+        select from salesflow.leads as l where l.org_id = refresh_lead_channel_stats.org_id and l.id = t.lead_id
+    );
+end
+$$;
+comment on function salesflow.refresh_lead_channel_stats(uuid, uuid []) is
+'security definer, justified: lead_channel_stats is written only here (app roles may not write it); called by the touch triggers for the leads a statement touched.';
+
+create or replace function salesflow.lead_channel_stats_on_change() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    r record;
+begin
+    if tg_op = 'INSERT' then
+        for r in select n.org_id, pg_catalog.array_agg(distinct n.lead_id) as ids
+                 from new_rows as n where n.lead_id is not null group by n.org_id loop
+            perform salesflow.refresh_lead_channel_stats(r.org_id, r.ids);
+        end loop;
+    elsif tg_op = 'UPDATE' then
+        -- a touch moved to another lead changes both
+        for r in select x.org_id, pg_catalog.array_agg(distinct x.lead_id) as ids from (
+                     select n.org_id, n.lead_id from new_rows as n
+                     union all
+                     select o.org_id, o.lead_id from old_rows as o
+                 ) as x where x.lead_id is not null group by x.org_id loop
+            perform salesflow.refresh_lead_channel_stats(r.org_id, r.ids);
+        end loop;
+    else
+        for r in select o.org_id, pg_catalog.array_agg(distinct o.lead_id) as ids
+                 from old_rows as o where o.lead_id is not null group by o.org_id loop
+            perform salesflow.refresh_lead_channel_stats(r.org_id, r.ids);
+        end loop;
+    end if;
+    return null;
+end
+$$;
+comment on function salesflow.lead_channel_stats_on_change() is
+'security definer, justified: keeps salesflow.lead_channel_stats, which app roles may not write, in the writer''s transaction.';
+
+create or replace trigger messages_channel_stats_insert after insert on salesflow.messages
+referencing new table as new_rows for each statement execute function salesflow.lead_channel_stats_on_change();
+create or replace trigger messages_channel_stats_update after update on salesflow.messages
+referencing old table as old_rows new table as new_rows
+for each statement execute function salesflow.lead_channel_stats_on_change();
+create or replace trigger messages_channel_stats_delete after delete on salesflow.messages
+referencing old table as old_rows for each statement execute function salesflow.lead_channel_stats_on_change();
+create or replace trigger activities_channel_stats_insert after insert on salesflow.activities
+referencing new table as new_rows for each statement execute function salesflow.lead_channel_stats_on_change();
+create or replace trigger activities_channel_stats_update after update on salesflow.activities
+referencing old table as old_rows new table as new_rows
+for each statement execute function salesflow.lead_channel_stats_on_change();
+create or replace trigger activities_channel_stats_delete after delete on salesflow.activities
+referencing old table as old_rows for each statement execute function salesflow.lead_channel_stats_on_change();
+
+-- The first deploy with the table fills it from the existing touches (once: later ones find rows).
+insert into salesflow.lead_channel_stats (org_id, lead_id, channel, outbound, inbound, answered, reply_hours)
+select o.id, t.lead_id, t.channel, t.outbound, t.inbound, t.answered, t.reply_hours
+from salesflow.organizations as o
+cross join lateral salesflow.lead_channel_touch_stats(o.id) as t
+where not exists (select from salesflow.lead_channel_stats)
+  and exists (select from salesflow.leads as l where l.org_id = o.id and l.id = t.lead_id);
+
+alter table salesflow.lead_channel_stats enable row level security;
+drop policy if exists lead_channel_stats_select on salesflow.lead_channel_stats;
+create policy lead_channel_stats_select on salesflow.lead_channel_stats for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+revoke all on salesflow.lead_channel_stats from anon, authenticated, service_role;
+grant select on salesflow.lead_channel_stats to authenticated, service_role;
+grant execute on function salesflow.lead_channel_touch_stats(uuid, uuid []) to authenticated, service_role;
+revoke execute on function salesflow.refresh_lead_channel_stats(uuid, uuid []) from public;
+
+-- Per channel and organisation, from salesflow.lead_channel_stats: touches each way, response
+-- rate, median reply hours, and the leads touched that converted (customer, evangelist or a won deal).
 create materialized view if not exists analytics.channel_performance_metrics as
-with touches as (
-    select
-        m.org_id,
-        m.lead_id,
-        m.channel::text as channel,
-        m.direction,
-        m.sent_at as at
-    from salesflow.messages as m
-    union all
-    select
-        a.org_id,
-        a.lead_id,
-        case a.kind when 'call' then 'phone' else a.kind::text end as channel,
-        a.direction,
-        a.occurred_at
-    from salesflow.activities as a
-    where a.direction is not null and a.lead_id is not null
-),
-
-ordered as (
-    select
-        t.*,
-        lead(t.direction) over w as next_direction,
-        lead(t.at) over w as next_at
-    from touches as t
-    window w as (partition by t.org_id, t.lead_id, t.channel order by t.at)
-),
-
-converted as (
+with converted as (
     select
         l.org_id,
         l.id as lead_id
@@ -116,30 +225,26 @@ converted as (
 
 per_channel as (
     select
-        o.org_id,
-        o.channel,
-        count(*) filter (where o.direction = 'outbound') as outbound,
-        count(*) filter (where o.direction = 'inbound') as inbound,
-        count(*) filter (where o.direction = 'outbound' and o.next_direction = 'inbound') as answered,
-        percentile_cont(0.5) within group (order by extract(epoch from o.next_at - o.at) / 3600)
-        filter (where o.direction = 'outbound' and o.next_direction = 'inbound') as median_reply_hours
-    from ordered as o
-    group by o.org_id, o.channel
-),
-
-reach as (
-    select
-        t.org_id,
-        t.channel,
+        s.org_id,
+        s.channel,
+        sum(s.outbound)::bigint as outbound,
+        sum(s.inbound)::bigint as inbound,
+        sum(s.answered)::bigint as answered,
         count(*) as leads_touched,
         count(c.lead_id) as converted_leads_touched
-    from (select distinct
-        t.org_id,
-        t.channel,
-        t.lead_id
-    from touches as t) as t
-    left join converted as c on t.org_id = c.org_id and t.lead_id = c.lead_id
-    group by t.org_id, t.channel
+    from salesflow.lead_channel_stats as s
+    left join converted as c on s.org_id = c.org_id and s.lead_id = c.lead_id
+    group by s.org_id, s.channel
+),
+
+latency as (
+    select
+        s.org_id,
+        s.channel,
+        percentile_cont(0.5) within group (order by h.hours) as median_reply_hours
+    from salesflow.lead_channel_stats as s
+    cross join lateral unnest(s.reply_hours) as h (hours)
+    group by s.org_id, s.channel
 )
 
 select
@@ -149,12 +254,12 @@ select
     p.inbound,
     p.answered,
     (p.answered::double precision / nullif(p.outbound, 0))::real as response_rate,
-    p.median_reply_hours::real as median_reply_hours,
-    r.leads_touched,
-    r.converted_leads_touched,
+    r.median_reply_hours::real as median_reply_hours,
+    p.leads_touched,
+    p.converted_leads_touched,
     now() as refreshed_at
 from per_channel as p
-inner join reach as r on p.org_id = r.org_id and p.channel = r.channel;
+left join latency as r on p.org_id = r.org_id and p.channel = r.channel;
 create unique index if not exists channel_performance_metrics_key on analytics.channel_performance_metrics (org_id, channel);
 
 -- The read-only role for analysts (psql, BI tools): SELECT on everything in analytics, nothing else.
@@ -197,7 +302,7 @@ as $$
     order by f.priority desc, f.id
 $$;
 comment on function api.get_followups(uuid, uuid, integer) is
-'security definer, justified: materialized views carry no RLS and are not granted to app roles; this reader checks membership and returns only the callers organisation. Open follow-ups with their decayed priority as of the last refresh of analytics.followups_scored (members only).';
+'security definer, justified: the analytics views carry no RLS and are not granted to app roles; this reader checks membership and returns only the callers organisation. Open follow-ups with their priority decayed to now (analytics.followups_scored; members only).';
 
 create or replace function api.get_conversion_funnel(org_id uuid, since timestamptz default null)
 returns table (
@@ -289,4 +394,4 @@ select
         'refresh_' || v, 'refresh_view', every => '15 minutes',
         payload => pg_catalog.jsonb_build_object('view', v)
     )
-from unnest(array['followups_scored', 'conversion_microsteps', 'channel_performance_metrics']) as v;
+from unnest(array['conversion_microsteps', 'channel_performance_metrics']) as v;
