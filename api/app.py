@@ -61,7 +61,7 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
                 await catalog.load(conn)
         except Exception as exc:  # noqa: BLE001 - the API still starts; /health says what is wrong
             log.warning("could not read the function catalog yet: %s", exc)
-        app.state.rpc = rpc.RpcService(pool, catalog)
+        app.state.rpc = rpc.RpcService(pool, catalog, org_limiter)
         gateway = None
         try:
             gateway = Gateway(load_config(), pool)
@@ -82,6 +82,7 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
     app = FastAPI(title="SalesFlow", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.jwt_secret = jwt_secret
     limiter = Limiter.from_env()
+    org_limiter = Limiter.org_from_env()
     if limiter is not None:
         app.add_middleware(LimitMiddleware, limiter=limiter)
     app.add_middleware(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import uuid
 from typing import Any
 
 import psycopg
@@ -20,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from salesflow.api.auth import Caller, caller_from_headers
 from salesflow.api.catalog import EXPOSED_SCHEMA, QUERIES, Catalog, Function
 from salesflow.api.errors import ApiError, is_connection_loss, status_for_sqlstate
+from salesflow.api.limits import Limiter, retry_after_seconds
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -78,9 +80,33 @@ def _call_statement(fn: Function, keys: list[str]) -> sql.Composed:
 class RpcService:
     """Resolves a function by name and arguments and runs it as the caller."""
 
-    def __init__(self, pool: AsyncConnectionPool, catalog: Catalog) -> None:
+    def __init__(self, pool: AsyncConnectionPool, catalog: Catalog, org_limiter: Limiter | None = None) -> None:
         self.pool = pool
         self.catalog = catalog
+        # one bucket per organisation, charged for its members' calls (api/limits.py)
+        self.org_limiter = org_limiter
+
+    async def _charge_org(self, conn: psycopg.AsyncConnection[Any], args: dict[str, Any], caller: Caller) -> None:
+        """Spend a token of the named organisation's bucket if the caller is one of its members.
+
+        Membership is read as the caller (the request's role and claims are set), so a caller who
+        names an organisation that is not theirs is not counted against it: only their own bucket.
+        """
+        org = args.get("org_id")
+        if self.org_limiter is None or caller.role != "authenticated" or not isinstance(org, str):
+            return
+        try:
+            org_id = str(uuid.UUID(org))
+        except ValueError:
+            return  # the call itself answers 400 for the malformed id
+        member = await (await conn.execute(QUERIES["is_my_org"], {"org_id": org_id})).fetchone()
+        if not member or not member[0]:
+            return
+        wait = self.org_limiter.take(org_id)
+        if wait is not None:
+            seconds = retry_after_seconds(wait)
+            raise ApiError(429, "SF429", "too many requests for this organisation; slow down",
+                           hint=f"retry after {seconds} s", headers={"Retry-After": str(seconds)})
 
     async def resolve(self, name: str, keys: set[str]) -> Function:
         candidates = self.catalog.candidates(name)
@@ -117,6 +143,7 @@ class RpcService:
                     if fn.read_only:
                         await conn.execute("set transaction read only")
                     await conn.execute(QUERIES["set_request_context"], context)
+                    await self._charge_org(conn, args, caller)
                     cur = await conn.execute(statement, (json.dumps(args),) if args else None)
                     row = await cur.fetchone()
         except psycopg.OperationalError as exc:
