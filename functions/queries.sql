@@ -124,6 +124,9 @@ select salesflow.evaluate_recommendations(%(org_id)s, %(lead_ids)s::uuid[]) as o
 -- name: sweep_recommendations
 select salesflow.sweep_recommendations() as result;
 
+-- name: sweep_llm_reservations
+select salesflow.sweep_llm_reservations() as swept;
+
 -- name: refresh_contact_patterns
 select salesflow.refresh_contact_patterns(%(org_id)s) as rows;
 
