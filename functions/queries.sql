@@ -89,6 +89,9 @@ exists (
     select from pg_matviews where schemaname = 'analytics' and matviewname = %(name)s and ispopulated
 ) as populated;
 
+-- name: refresh_analytics_view
+select salesflow.refresh_analytics_view(%(name)s, %(concurrently)s);
+
 -- name: lead_history
 -- ai_suggest: a lead's last 20 activities and messages, newest first.
 select h.at, h.what, h.text
