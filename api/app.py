@@ -69,7 +69,7 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 4) -> Fas
                 await catalog.load(conn)
         except Exception as exc:  # noqa: BLE001 - the API still starts; /health says what is wrong
             log.warning("could not read the function catalog yet: %s", exc)
-        app.state.rpc = rpc.RpcService(pool, catalog)
+        app.state.rpc = rpc.RpcService(pool, catalog, org_limiter)
         gateway = None
         try:
             gateway = Gateway(load_config(), pool)
@@ -93,6 +93,7 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 4) -> Fas
     app.state.jwt_secret = jwt_secret
     app.state.callers = CallerCache(jwt_secret)
     limiter = Limiter.from_env()
+    org_limiter = Limiter.org_from_env()
     if limiter is not None:
         app.add_middleware(LimitMiddleware, limiter=limiter)
     app.add_middleware(

@@ -6,10 +6,17 @@ One organisation's or user's burst must not take the whole pool (issue 9). Every
 with room for `burst`, and at most `concurrency` requests of one caller in flight. Over either
 limit the answer is 429 in PostgREST's error shape with `Retry-After` (whole seconds).
 
+An organisation has a bucket of its own too, shared by all its members, so that many users of
+one organisation cannot take the pool from the others. The RPC service (`api/rpc.py`) charges it
+for calls naming an `org_id` of which the caller is a member (checked in the call's transaction, as
+the caller, through RLS): a non-member cannot drain another organisation's bucket by naming it.
+
 Configuration (environment, read when the app is created):
-    SALESFLOW_RATE_LIMIT          requests per second per caller (default 100; 0 turns limits off)
+    SALESFLOW_RATE_LIMIT          requests per second per caller (default 100; 0 turns all limits off)
     SALESFLOW_RATE_BURST          bucket size (default twice the rate)
     SALESFLOW_CONCURRENCY_LIMIT   requests in flight per caller (default 8; 0: no limit)
+    SALESFLOW_ORG_RATE_LIMIT      RPC calls per second per organisation (default 5 x the caller rate; 0: off)
+    SALESFLOW_ORG_RATE_BURST      the organisation's bucket size (default twice its rate)
 
 The state is per process: with several API processes each allows its own share.
 """
@@ -54,6 +61,7 @@ class Limiter:
 
     @classmethod
     def from_env(cls, environ: MutableMapping[str, str] | None = None) -> Limiter | None:
+        """The per-caller limiter, or None when SALESFLOW_RATE_LIMIT is 0."""
         env = os.environ if environ is None else environ
         try:
             rate = float(env.get("SALESFLOW_RATE_LIMIT", "100"))
@@ -61,20 +69,46 @@ class Limiter:
             concurrency = int(env.get("SALESFLOW_CONCURRENCY_LIMIT", "8"))
         except ValueError as exc:
             raise ValueError(f"rate limit settings must be numbers: {exc}") from None
-        if rate <= 0:
+        if not rate > 0:  # 0, negative or NaN: off
             return None
         return cls(rate, max(burst, 1.0), max(concurrency, 0))
 
-    def acquire(self, key: str) -> float | None:
-        """None when the request may run (then call `release`), else the seconds to wait before retrying."""
+    @classmethod
+    def org_from_env(cls, environ: MutableMapping[str, str] | None = None) -> Limiter | None:
+        """The per-organisation limiter (rate only), or None when either rate setting is 0."""
+        env = os.environ if environ is None else environ
+        try:
+            caller_rate = float(env.get("SALESFLOW_RATE_LIMIT", "100"))
+            rate = float(env.get("SALESFLOW_ORG_RATE_LIMIT", str(5 * caller_rate)))
+            burst = float(env.get("SALESFLOW_ORG_RATE_BURST", str(max(1.0, 2 * rate))))
+        except ValueError as exc:
+            raise ValueError(f"rate limit settings must be numbers: {exc}") from None
+        if not caller_rate > 0 or not rate > 0:
+            return None
+        return cls(rate, max(burst, 1.0), 0)
+
+    def _refill(self, key: str) -> _Bucket:
         now = self.clock()
         bucket = self._buckets.get(key)
         if bucket is None:
             if len(self._buckets) >= MAX_KEYS:
                 self._forget_idle(now)
             bucket = self._buckets[key] = _Bucket(self.burst, now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * self.rate)
+        bucket.tokens = min(self.burst, bucket.tokens + max(0.0, now - bucket.at) * self.rate)
         bucket.at = now
+        return bucket
+
+    def take(self, key: str) -> float | None:
+        """Spend one token without counting a request in flight: None, or the seconds to wait."""
+        bucket = self._refill(key)
+        if bucket.tokens < 1.0:
+            return (1.0 - bucket.tokens) / self.rate
+        bucket.tokens -= 1.0
+        return None
+
+    def acquire(self, key: str) -> float | None:
+        """None when the request may run (then call `release`), else the seconds to wait before retrying."""
+        bucket = self._refill(key)
         if self.concurrency and bucket.in_flight >= self.concurrency:
             return 1.0
         if bucket.tokens < 1.0:
@@ -104,8 +138,13 @@ def caller_key(scope: Scope) -> str:
     return hashlib.sha256(credential).hexdigest()[:32]
 
 
+def retry_after_seconds(wait: float) -> int:
+    """Retry-After is whole seconds; never 0, which clients read as "retry at once"."""
+    return max(1, math.ceil(wait))
+
+
 def _refusal(retry_after: float) -> tuple[dict[str, Any], bytes]:
-    seconds = max(1, math.ceil(retry_after))
+    seconds = retry_after_seconds(retry_after)
     body = json.dumps({"code": "SF429", "message": "too many requests from this caller; slow down",
                        "details": None, "hint": f"retry after {seconds} s"}).encode()
     headers = [(b"content-type", b"application/json"), (b"retry-after", str(seconds).encode()),

@@ -35,6 +35,10 @@ select
     pg_catalog.set_config('statement_timeout', %(statement_timeout)s, true),
     pg_catalog.set_config('transaction_read_only', %(read_only)s, true);
 
+-- name: is_my_org
+-- Run as the caller (after set_request_context): whether auth.uid() is a member of the organisation.
+select %(org_id)s::uuid = any(salesflow.my_org_ids()) as member;
+
 -- name: active_embedding_model
 select m.name, m.dimension from salesflow.embedding_models as m where m.state = 'active';
 

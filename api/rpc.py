@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
+import uuid
 from typing import Any
 
 import psycopg
@@ -22,6 +24,7 @@ from salesflow.api.auth import Caller
 from salesflow.api.callers import caller_claims_json
 from salesflow.api.catalog import EXPOSED_SCHEMA, QUERIES, Catalog, Function
 from salesflow.api.errors import ApiError, is_connection_loss, status_for_sqlstate
+from salesflow.api.limits import Limiter, retry_after_seconds
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -88,10 +91,51 @@ class RpcService:
 
     STATEMENT_CACHE = 1024  # composed call statements by (function, argument names)
 
-    def __init__(self, pool: AsyncConnectionPool, catalog: Catalog) -> None:
+    def __init__(self, pool: AsyncConnectionPool, catalog: Catalog, org_limiter: Limiter | None = None) -> None:
         self.pool = pool
         self.catalog = catalog
         self._statements: dict[tuple[Function, tuple[str, ...]], bytes] = {}
+        # one bucket per organisation, charged for its members' calls (api/limits.py)
+        self.org_limiter = org_limiter
+        # (user, org) -> (member?, until): membership read as the caller, kept a minute
+        self._members: dict[tuple[str, str], tuple[bool, float]] = {}
+
+    MEMBER_TTL = 60.0
+    MEMBER_CACHE = 10_000
+
+    async def _charge_org(self, args: dict[str, Any], caller: Caller, context: dict[str, Any]) -> None:
+        """Spend a token of the named organisation's bucket if the caller is one of its members.
+
+        Membership is read as the caller (the request's role and claims set, through RLS), in a round
+        trip of its own the first time a (user, organisation) pair is seen in a minute; a caller who
+        names an organisation that is not theirs is not counted against it, only against their own bucket.
+        """
+        org = args.get("org_id")
+        sub = caller.claims.get("sub")
+        if self.org_limiter is None or caller.role != "authenticated" or not isinstance(org, str) or not sub:
+            return
+        try:
+            org_id = str(uuid.UUID(org))
+        except ValueError:
+            return  # the call itself answers 400 for the malformed id
+        now = time.monotonic()
+        cached = self._members.get((str(sub), org_id))
+        if cached is None or cached[1] <= now:
+            async with self.pool.connection() as conn:
+                async with conn.pipeline():
+                    await conn.execute(QUERIES["set_request_context"], {**context, "read_only": "on"})
+                    cur = await conn.execute(QUERIES["is_my_org"], {"org_id": org_id})
+                row = await cur.fetchone()
+            if len(self._members) >= self.MEMBER_CACHE:
+                self._members.clear()
+            cached = self._members[(str(sub), org_id)] = (bool(row and row[0]), now + self.MEMBER_TTL)
+        if not cached[0]:
+            return
+        wait = self.org_limiter.take(org_id)
+        if wait is not None:
+            seconds = retry_after_seconds(wait)
+            raise ApiError(429, "SF429", "too many requests for this organisation; slow down",
+                           hint=f"retry after {seconds} s", headers={"Retry-After": str(seconds)})
 
     async def resolve(self, name: str, keys: set[str]) -> Function:
         candidates = self.catalog.candidates(name)
@@ -134,6 +178,7 @@ class RpcService:
             "read_only": "on" if fn.read_only else "off",
         }
         try:
+            await self._charge_org(args, caller, context)
             async with self.pool.connection() as conn:
                 statement = self.statement(fn, keys, conn)
                 async with conn.pipeline():

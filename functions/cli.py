@@ -127,7 +127,7 @@ def _check_schema(url: str) -> None:
             raise CommandError("the database has no job queue (salesflow.claim_jobs); run `salesflow db migrate`")
 
 
-def start_worker_process(url: str) -> subprocess.Popen[bytes]:
+def start_worker_process(url: str, worker_url: str | None = None) -> subprocess.Popen[bytes]:
     """`salesflow worker` as a child of `salesflow up`, in its own process group.
 
     Its own group: a terminal's Ctrl-C reaches only the parent, which then stops the child with one
@@ -135,6 +135,9 @@ def start_worker_process(url: str) -> subprocess.Popen[bytes]:
     gets SIGTERM if the parent dies without stopping it.
     """
     env = {**os.environ, "DATABASE_URL": url}
+    if worker_url is not None:
+        # the child connects as the worker's own role (salesflow.cli.role_url)
+        env["SALESFLOW_WORKER_DATABASE_URL"] = worker_url
     return subprocess.Popen(
         [sys.executable, "-m", "salesflow", "worker", "--no-migrate"], env=env, start_new_session=True,
         preexec_fn=_die_with_parent if sys.platform == "linux" else None,

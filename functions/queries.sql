@@ -89,6 +89,9 @@ exists (
     select from pg_matviews where schemaname = 'analytics' and matviewname = %(name)s and ispopulated
 ) as populated;
 
+-- name: refresh_analytics_view
+select salesflow.refresh_analytics_view(%(name)s, %(concurrently)s);
+
 -- name: lead_history
 -- ai_suggest: a lead's last 20 activities and messages, newest first.
 select h.at, h.what, h.text
@@ -123,6 +126,9 @@ select salesflow.evaluate_recommendations(%(org_id)s, %(lead_ids)s::uuid[]) as o
 
 -- name: sweep_recommendations
 select salesflow.sweep_recommendations() as result;
+
+-- name: sweep_llm_reservations
+select salesflow.sweep_llm_reservations() as swept;
 
 -- name: refresh_contact_patterns
 select salesflow.refresh_contact_patterns(%(org_id)s) as rows;

@@ -19,7 +19,15 @@ import psycopg
 
 from salesflow.backlog import report_backlog
 from salesflow.config import ConfigError, Settings
-from salesflow.db.embedded import DATABASE, EmbeddedError, EmbeddedServer, port_is_free, psql_path
+from salesflow.db.embedded import (
+    API_ROLE,
+    DATABASE,
+    WORKER_ROLE,
+    EmbeddedError,
+    EmbeddedServer,
+    port_is_free,
+    psql_path,
+)
 from salesflow.db.migrate import MigrationError, migrate
 from salesflow.functions.cli import (
     CommandError,
@@ -62,6 +70,25 @@ def open_database(settings: Settings, *, start: bool = True) -> Database:
         server.start(settings.db_port)
     server.ensure_database(DATABASE)
     return Database(server.url(DATABASE), not was_running, server)
+
+
+def role_url(settings: Settings, db: Database, role: str) -> str:
+    """The URL the API (`role` "api") or the worker ("worker") connects with: a role of its own.
+
+    Explicit SALESFLOW_API_DATABASE_URL / SALESFLOW_WORKER_DATABASE_URL first; the embedded server's
+    salesflow_api / salesflow_worker (logins set here); else DATABASE_URL's user, with a warning.
+    """
+    explicit, variable, name = {
+        "api": (settings.api_database_url, "SALESFLOW_API_DATABASE_URL", API_ROLE),
+        "worker": (settings.worker_database_url, "SALESFLOW_WORKER_DATABASE_URL", WORKER_ROLE),
+    }[role]
+    if explicit:
+        return explicit
+    if db.server is not None:
+        return db.server.app_role_url(name)
+    print(f"salesflow: warning: {variable} is not set; the {role} connects as DATABASE_URL's user, not as "
+          f"its own role {name} (see README, Database roles)", file=sys.stderr, flush=True)
+    return db.url
 
 
 def _connect(url: str) -> psycopg.Connection:
@@ -168,7 +195,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     db = open_database(settings)
     if not args.no_migrate:
         print(run_migrations(db.url), flush=True)
-    return _serve(settings, db.url)
+    return _serve(settings, role_url(settings, db, "api"))
 
 
 def _start_local_llm(settings: Settings) -> Any:
@@ -255,12 +282,12 @@ def _run_up(args: argparse.Namespace, settings: Settings, db: Database) -> int:
         llm = None if args.no_local_llm else _start_local_llm(settings)
         try:
             # the worker runs as a child; it is stopped (SIGTERM, its grace period) before the database
-            worker = None if args.no_worker else start_worker_process(db.url)
+            worker = None if args.no_worker else start_worker_process(db.url, role_url(settings, db, "worker"))
             backlog_stop = threading.Event()
             if worker is not None:
                 report_backlog(db.url, backlog_stop)
             try:
-                return _serve(settings, db.url, banner)
+                return _serve(settings, role_url(settings, db, "api"), banner)
             finally:
                 backlog_stop.set()
                 if worker is not None:
@@ -282,7 +309,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_migrate:
         print(run_migrations(db.url), flush=True)
     try:
-        return run_worker(db.url, args)
+        return run_worker(role_url(settings, db, "worker"), args)
     except CommandError as exc:
         raise CliError(str(exc)) from None
 

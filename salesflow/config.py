@@ -45,14 +45,14 @@ def resolve_home(env: Mapping[str, str]) -> Path:
     return root / ".salesflow"
 
 
-def _database_url(env: Mapping[str, str]) -> str | None:
-    url = env.get("DATABASE_URL") or None
+def _database_url(env: Mapping[str, str], name: str = "DATABASE_URL") -> str | None:
+    url = env.get(name) or None
     if url is not None:
         try:
             conninfo_to_dict(url)
         except psycopg.ProgrammingError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
-            raise ConfigError(f"DATABASE_URL is not a PostgreSQL connection string ({first}); "
+            raise ConfigError(f"{name} is not a PostgreSQL connection string ({first}); "
                               "use postgresql://user:password@host:port/dbname or unset it") from None
     return url
 
@@ -75,11 +75,14 @@ class Settings:
     """Everything SalesFlow reads from its environment."""
 
     home: Path
+    # the owner's connection (migrations, the CLI); the API and the worker log in as roles of their own
     database_url: str | None
     api_host: str
     api_port: int
     db_port: int
     jwt_secret_env: str | None
+    api_database_url: str | None = None
+    worker_database_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -90,6 +93,8 @@ class Settings:
             api_port=_int_env("SALESFLOW_API_PORT", DEFAULT_API_PORT),
             db_port=_int_env("SALESFLOW_DB_PORT", DEFAULT_DB_PORT),
             jwt_secret_env=os.environ.get("SALESFLOW_JWT_SECRET") or None,
+            api_database_url=_database_url(os.environ, "SALESFLOW_API_DATABASE_URL"),
+            worker_database_url=_database_url(os.environ, "SALESFLOW_WORKER_DATABASE_URL"),
         )
 
     @property

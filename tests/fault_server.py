@@ -113,6 +113,7 @@ class Recorded:
     headers: dict[str, str]
     at: float  # time.monotonic() when the request's body had arrived
     disconnected: bool = False  # the client went away before its answer was complete
+    content_chunks: int = 0  # content frames of a stream sent so far (a slow stream holds them back)
 
 
 # -- the providers' error bodies (status -> error.type, error.code, message) --------------------
@@ -384,6 +385,7 @@ class FaultServer:
                 rec.disconnected = True
                 return
             await send({"type": "http.response.body", "body": frame, "more_body": True})
+            rec.content_chunks += 1
         if cut_at is not None:
             return await _drop(send, gone)
         await send({"type": "http.response.body", "body": b"".join(tail), "more_body": False})

@@ -233,8 +233,13 @@ def test_bad_settings_say_what_is_wrong(settings: Any, reason: str) -> None:
     assert "\n" not in str(error.value)
 
 
-def test_rule_is_a_frozen_value() -> None:
-    rule = Rule("org.x", "pattern", "warn", "message", (r"\bx\b",))
-    assert rule.languages == ("de", "en") and rule.unless == ()
-    with pytest.raises(AttributeError):
-        rule.severity = "block"  # type: ignore[misc]
+def test_a_rule_made_in_code_judges_both_languages_with_no_exceptions() -> None:
+    rule = Rule("org.x", "pattern", "warn", "mentions x", (r"\bx\b",))
+    for language in ("de", "en", None):
+        result = check("x marks the spot", language=language, rules=(rule,))
+        assert [f.rule_id for f in result.findings] == ["org.x"] and result.passed  # warn: noted, not blocked
+    assert not check("no such letter here", language="en", rules=(rule,)).findings
+    # the rule set a check reports is the one it used: another rule, another version
+    other = Rule("org.x", "pattern", "block", "mentions x", (r"\bx\b",))
+    assert check("x", rules=(rule,)).rules_version != check("x", rules=(other,)).rules_version
+    assert not check("x", rules=(other,)).passed

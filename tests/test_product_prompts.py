@@ -25,10 +25,15 @@ ids = [p.name for p in PRODUCT_PROMPTS]
 each_prompt = pytest.mark.parametrize("prompt", PRODUCT_PROMPTS, ids=ids)
 
 
-def test_thirteen_prompts_in_two_languages_with_valid_names_and_tasks() -> None:
-    names = [p.name for p in PRODUCT_PROMPTS]
-    assert len(names) == 26 and len(set(names)) == 26
-    assert set(names) == {f"{base}.{lang}" for base in BASE_NAMES for lang in ("de", "en")}
+def test_every_prompt_is_found_by_name_in_both_languages_and_bad_names_say_so() -> None:
+    for base in BASE_NAMES:
+        for lang in ("de", "en"):
+            found = product_prompt(base, lang)
+            assert (found.name, found.language) == (f"{base}.{lang}", lang)
+    with pytest.raises(ValueError, match="unknown prompt language 'fr'; use one of"):
+        product_prompt("ai_coach", "fr")
+    with pytest.raises(ValueError, match="unknown product prompt 'ai_coah'; use one of: .*ai_coach"):
+        product_prompt("ai_coah", "en")
     for prompt in PRODUCT_PROMPTS:
         assert NAME.match(prompt.name), prompt.name
         assert prompt.name.endswith("." + prompt.language)

@@ -540,9 +540,10 @@ class Attempt:
 class Probe:
     """Runs statements as a user against one world and fingerprints org A around each."""
 
-    def __init__(self, conn: psycopg.Connection, world: World) -> None:
+    def __init__(self, conn: psycopg.Connection, world: World, only: str | None = None) -> None:
+        """`only`: probe and fingerprint that one table (schema-qualified) instead of all of them."""
         self.conn, self.world = conn, world
-        self.tables = load_tables(conn)
+        self.tables = [t for t in load_tables(conn) if only is None or t.name == only]
         self.rpcs = load_rpcs(conn)
         self.baseline = fingerprint(conn, self.tables, world.a.org_id)
         self.markers = markers(conn, self.tables, world.a.org_id)
@@ -920,11 +921,14 @@ def loosen(conn: psycopg.Connection, policy: str) -> str:
 
 @pytest.mark.parametrize("policy", LOOSENED_SELECT + LOOSENED_WRITE)
 def test_loosened_policy_is_detected(db: psycopg.Connection, world: World, policy: str) -> None:
+    # the table checks of the loosened policy's own table, fingerprinting that table alone: what a
+    # loosened policy lets through shows there (the whole catalog around every attempt is not needed)
     with db.transaction(force_rollback=True):
         table = loosen(db, policy)
-        probe = Probe(db, world)
-        violations = table_violations(probe, b_actors(world)) + rpc_violations(probe, b_actors(world))
-    assert [v for v in violations if v.startswith(f"{table}:")], violations
+        probe = Probe(db, world, only=table)
+        assert [t.name for t in probe.tables] == [table]
+        violations = table_violations(probe, b_actors(world))
+    assert violations and all(v.startswith(f"{table}:") for v in violations), violations
     # ALTER POLICY is transactional: the policy is back as it was for every other test
     restored = one(db, "select coalesce(pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)) "
                        "from pg_catalog.pg_policy where polname = %s", (policy,))

@@ -23,6 +23,7 @@ log = logging.getLogger("salesflow.worker")
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # empty when every lead of the batch was erased before it ran (salesflow.forget_lead_in_jobs)
     lead_ids: list[UUID] = Field(max_length=1000)
 
 
@@ -30,7 +31,7 @@ async def run(job: JobContext, payload: Payload) -> None:
     if job.org_id is None:
         raise PermanentError("evaluate_recommendations needs the job's org_id")
     if not payload.lead_ids:
-        return  # every lead of the batch was deleted after the job was queued
+        return
     async with job.connection() as conn:
         cur = await conn.execute(query("evaluate_recommendations"),
                                  {"org_id": job.org_id, "lead_ids": list(payload.lead_ids)})

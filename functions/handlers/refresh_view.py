@@ -8,7 +8,6 @@ on the view; readers are never blocked by it.
 from __future__ import annotations
 
 import psycopg
-from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field
 
 from salesflow.functions.links import query
@@ -27,13 +26,10 @@ async def run(job: JobContext, payload: Payload) -> None:
         found, populated = await cur.fetchone() or (False, False)
         if not found:
             raise PermanentError(f"analytics.{payload.view} is not a materialized view")
-        # the first refresh cannot be concurrent: an unpopulated view has nothing to diff against
-        statement = sql.SQL("refresh materialized view {} {}.{}").format(
-            sql.SQL("concurrently") if populated else sql.SQL(""),
-            sql.Identifier("analytics"), sql.Identifier(payload.view),
-        )
+        # the first refresh cannot be concurrent: an unpopulated view has nothing to diff against;
+        # the worker owns no view, so the refresh runs through a definer function (97_roles.sql)
         try:
-            await conn.execute(statement)
+            await conn.execute(query("refresh_analytics_view"), {"name": payload.view, "concurrently": populated})
         except psycopg.errors.ObjectNotInPrerequisiteState as exc:
             # CONCURRENTLY without a unique index: retrying cannot help until someone adds one
             raise PermanentError(f"cannot refresh analytics.{payload.view} concurrently: {exc}") from exc

@@ -30,6 +30,10 @@ SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
 DATABASE = "salesflow"
 PASSWORD_FILE = "postgres_password"
+# The roles the API and the worker log in as (created, without LOGIN, by sql/objects/97_roles.sql)
+API_ROLE = "salesflow_api"
+WORKER_ROLE = "salesflow_worker"
+APP_ROLES = (API_ROLE, WORKER_ROLE)
 # Only password (SCRAM) logins over loopback: any local OS user can reach 127.0.0.1, so trust
 # would make every one of them a superuser. There is no Unix socket (unix_socket_directories='').
 PG_HBA = """# written by salesflow/db/embedded.py on every start; edits are overwritten
@@ -121,15 +125,16 @@ class EmbeddedServer:
         # the log quotes connection attempts and errors: only the server's user reads it
         self.log_file.chmod(0o600)
 
-    def password(self) -> str:
-        """The superuser's password, generated once and kept 0600 beside the data directory."""
+    def password(self, role: str = SUPERUSER) -> str:
+        """A role's password, generated once and kept 0600 beside the data directory."""
+        path = self.password_file if role == SUPERUSER else self.data_dir.parent / f"{role}_password"
         try:
-            return self.password_file.read_text().strip()
+            return path.read_text().strip()
         except FileNotFoundError:
             pass
-        self.password_file.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         secret = secrets.token_urlsafe(32)
-        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secret + "\n")
         return secret
@@ -224,11 +229,30 @@ class EmbeddedServer:
             raise EmbeddedError(f"pg_ctl stop failed: {proc.stdout.strip()}")
         return True
 
-    def url(self, database: str = DATABASE) -> str:
+    def url(self, database: str = DATABASE, role: str = SUPERUSER) -> str:
         status = self.status()
         if not status.running:
             raise EmbeddedError("the embedded database is not running; start it with `salesflow db start`")
-        return f"postgresql://{SUPERUSER}:{quote(self.password(), safe='')}@127.0.0.1:{status.port}/{database}"
+        return f"postgresql://{role}:{quote(self.password(role), safe='')}@127.0.0.1:{status.port}/{database}"
+
+    def app_role_url(self, role: str, database: str = DATABASE) -> str:
+        """The URL `role` (the API's or the worker's) logs in with, its login and password set first.
+
+        The migrations create the role without LOGIN; this gives it one, with the password kept
+        under the home (a new password file means a new password, so the two never disagree).
+        """
+        import psycopg
+        from psycopg import sql
+
+        if role not in APP_ROLES:
+            raise ValueError(f"{role} is not one of {', '.join(APP_ROLES)}")
+        with psycopg.connect(self.url(database), autocommit=True) as conn:
+            if conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone() is None:
+                raise EmbeddedError(f"the database has no role {role} yet; run `salesflow db migrate`")
+            # ALTER ROLE takes no parameters; the literal never reaches the log (log_statement=none)
+            conn.execute(sql.SQL("alter role {} login password {}").format(
+                sql.Identifier(role), sql.Literal(self.password(role))))
+        return self.url(database, role)
 
     def ensure_database(self, database: str = DATABASE) -> None:
         """Create the application database on first start (template1 already has the defaults)."""

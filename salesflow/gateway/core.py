@@ -195,6 +195,8 @@ class Gateway:
         self.providers = dict(providers) if providers is not None else {
             name: make_provider(p) for name, p in config.providers.items()}
         self.cooldowns = Cooldowns(config.cooldown)
+        # how the gateway waits between retries; tests replace it to see the waits without taking them
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._background: set[asyncio.Task[Any]] = set()
         self._synced = False
 
@@ -319,7 +321,7 @@ class Gateway:
                     delay = backoff(self.config.retry, n, exc.retry_after)
                     if time.monotonic() + delay >= p.deadline_at:
                         break
-                    await asyncio.sleep(delay)
+                    await self.sleep(delay)
                     continue
                 self.cooldowns.success(model.ref)
                 return result

@@ -81,6 +81,7 @@ for each row execute function salesflow.erasure_enqueue();
 create or replace function salesflow.erase_llm_traces(org_id uuid, lead_id uuid) returns jsonb
 language plpgsql
 volatile
+security definer
 set search_path = ''
 as $$
 declare
@@ -113,11 +114,17 @@ begin
 end
 $$;
 
+comment on function salesflow.erase_llm_traces(uuid, uuid) is
+'Scrub one lead''s traces from the LLM ledgers. security definer, justified: the ledgers are append-only '
+'and no app role may edit them; the erase_lead job (salesflow_worker) reaches them only through here.';
+revoke execute on function salesflow.erase_llm_traces(uuid, uuid) from public;
+
 -- Erase one request's person from everything; run by the erase_lead job (the worker's owner
 -- connection). Idempotent: a done request returns its counts again.
 create or replace function salesflow.erase_lead_data(org_id uuid, erasure_id uuid) returns jsonb
 language plpgsql
 volatile
+security definer
 set search_path = ''
 as $$
 declare
@@ -247,6 +254,11 @@ begin
     return tally;
 end
 $$;
+comment on function salesflow.erase_lead_data(uuid, uuid) is
+'Erase one request''s person from every catalogued store. security definer, justified: it reaches every table the '
+'personal-data catalogue lists (by name, dynamically) and refreshes analytics'' views, which the worker''s own '
+'role may not; only salesflow_worker executes it, for an erasure request a member filed through api.erase_lead.';
+revoke execute on function salesflow.erase_lead_data(uuid, uuid) from public;
 
 -- Everything held about a person, as JSON (GDPR art. 15 and 20).
 create or replace function api.export_lead_data(org_id uuid, lead_id uuid) returns jsonb
