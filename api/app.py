@@ -23,8 +23,8 @@ from salesflow.api import chat, memory, predictions, rpc, search, suggestions, w
 from salesflow.api.catalog import Catalog
 from salesflow.api.errors import ApiError
 from salesflow.api.limits import Limiter, LimitMiddleware
+from salesflow.assistant.chat import ChatService
 from salesflow.db import migrate
-from salesflow.gateway.chat import ChatService
 from salesflow.gateway.config import ConfigError, load_config
 from salesflow.gateway.core import Gateway
 

@@ -14,7 +14,7 @@ import httpx
 import psycopg
 import pytest
 
-from salesflow.gateway.chat import ChatService, Fitted
+from salesflow.assistant.chat import ChatService, Fitted
 from salesflow.gateway.core import LLMResult
 from salesflow.gateway.tokens import counter_for
 from tests.conftest import ApiProcess, run_api

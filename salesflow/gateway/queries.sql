@@ -82,47 +82,6 @@ values (
 )
 returning id;
 
--- name: is_member
-select exists (
-    select from salesflow.org_members as m where m.org_id = %(org_id)s and m.user_id = %(user_id)s
-) as member;
-
--- name: conversation
-select c.id, c.user_id, c.lead_id, c.language, c.summary, c.summary_upto
-from salesflow.conversations as c
-where c.org_id = %(org_id)s and c.id = %(conversation_id)s;
-
--- name: start_conversation
-insert into salesflow.conversations (org_id, id, user_id, lead_id, title, language)
-values (%(org_id)s, %(conversation_id)s, %(user_id)s, %(lead_id)s::uuid, %(title)s::text, %(language)s::text)
-returning id, user_id, lead_id, language, summary, summary_upto;
-
--- name: conversation_turns
-select t.id, t.role::text as role, t.content, t.tokens
-from salesflow.conversation_turns as t
-where t.org_id = %(org_id)s and t.conversation_id = %(conversation_id)s
-order by t.id;
-
--- name: add_turn
-insert into salesflow.conversation_turns (
-    org_id, conversation_id, role, content, request_id, tokens, offline_model
-)
-values (
-    %(org_id)s, %(conversation_id)s, %(role)s::salesflow.chat_role, %(content)s, %(request_id)s::bigint, %(tokens)s::integer, %(offline_model)s
-)
-returning id;
-
--- name: touch_conversation
-update salesflow.conversations set updated_at = now()
-where org_id = %(org_id)s and id = %(conversation_id)s;
-
--- name: save_summary
--- Only forward: a summary covering fewer turns than the stored one never replaces it.
-update salesflow.conversations
-set summary = %(summary)s, summary_upto = %(summary_upto)s
-where org_id = %(org_id)s and id = %(conversation_id)s
-  and (summary_upto is null or summary_upto < %(summary_upto)s);
-
 -- name: lead_context
 -- What the AI may know about a lead: no addresses or numbers (those would only be redacted).
 select
