@@ -37,8 +37,10 @@ create policy conversation_turns_insert on salesflow.conversation_turns for inse
 with check (
     exists (
         select from salesflow.conversations as c
-        where c.org_id = conversation_turns.org_id and c.id = conversation_turns.conversation_id
-          and c.user_id = (select auth.uid())
+        where
+            c.org_id = conversation_turns.org_id
+            and c.id = conversation_turns.conversation_id
+            and c.user_id = (select auth.uid())
     )
 );
 
