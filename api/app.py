@@ -25,8 +25,8 @@ from salesflow.api.callers import CallerCache
 from salesflow.api.catalog import Catalog
 from salesflow.api.errors import ApiError
 from salesflow.api.limits import Limiter, LimitMiddleware
+from salesflow.assistant.chat import ChatService
 from salesflow.db import migrate
-from salesflow.gateway.chat import ChatService
 from salesflow.gateway.config import ConfigError, load_config
 from salesflow.gateway.core import Gateway
 from salesflow.gateway.writing import WritingService

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from salesflow.api.errors import ApiError
 from salesflow.api.rpc import caller_of, read_json_object
-from salesflow.gateway.chat import ChatService, Fitted
+from salesflow.assistant.chat import ChatService, Fitted
 from salesflow.gateway.config import OFFLINE_NOTICE
 from salesflow.gateway.core import Attempting, LLMResult, Token
 from salesflow.gateway.errors import GatewayError
@@ -68,12 +68,16 @@ def _service(request: Request) -> ChatService:
     return chat
 
 
-def _caller_id(request: Request) -> UUID:
+def _caller(request: Request) -> tuple[UUID, dict[str, Any]]:
+    """The signed-in caller's user id and claims: the chat's RPCs run as them."""
     caller = caller_of(request)
     sub = caller.claims.get("sub")
     if not caller.authenticated or sub is None:
         raise ApiError(401, "42501", "chat needs a signed-in user", hint="send Authorization: Bearer <jwt>")
-    return UUID(str(sub))
+    try:
+        return UUID(str(sub)), dict(caller.claims)
+    except ValueError:
+        raise ApiError(401, "42501", "the token's sub is not a user id", hint="sign in as a user") from None
 
 
 def _gateway_error(exc: GatewayError) -> ApiError:
@@ -82,7 +86,7 @@ def _gateway_error(exc: GatewayError) -> ApiError:
 
 @router.post("/api/chat/stream")
 async def chat_stream(request: Request) -> Response:
-    user_id = _caller_id(request)
+    user_id, claims = _caller(request)
     chat = _service(request)
     try:
         body = ChatRequest.model_validate(await read_json_object(request, limit=64 * 1024))
@@ -91,7 +95,8 @@ async def chat_stream(request: Request) -> Response:
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise ApiError(400, "PGRST100", f"{where}: {first['msg']}") from None
     try:
-        conversation = await chat.open(body.org_id, user_id, body.conversation_id, body.lead_id, body.language)
+        conversation = await chat.open(body.org_id, user_id, body.conversation_id, body.lead_id, body.language,
+                                       claims=claims)
         events = chat.stream_turn(body.org_id, user_id, conversation, body.message, language=body.language,
                                   importance=body.importance)
         # run up to the first event, so that a refusal is a plain HTTP error, not a broken stream

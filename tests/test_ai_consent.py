@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from salesflow.functions.handlers import ai_suggest, summarize_conversation
-from salesflow.gateway.chat import ChatService
+from salesflow.assistant.chat import ChatService
 from salesflow.gateway.core import Gateway
 from salesflow.gateway.errors import GatewayError
 from tests.conftest import acting_as, run_handler

@@ -14,10 +14,11 @@ import httpx
 import psycopg
 import pytest
 
-from salesflow.gateway.chat import ChatService, Fitted
+from salesflow.assistant.chat import ChatService, Fitted
 from salesflow.gateway.core import LLMResult
+from salesflow.gateway.errors import GatewayError
 from salesflow.gateway.tokens import counter_for
-from tests.conftest import ApiProcess, run_api
+from tests.conftest import ApiProcess, acting_as, authenticate_as, run_api
 from tests.fault_server import FaultServer, slow
 from tests.gateway_harness import PRIMARY, Harness, config_for, member_org, new_org
 
@@ -167,3 +168,39 @@ def test_a_client_that_disconnects_stops_the_call_and_nothing_is_stored(fault_ap
     turns = httpx.get(f"{fault_api.url}/api/chat/{conversation_id}", params={"org_id": org_id},
                       headers=headers).json()["turns"]
     assert turns == []
+
+
+def test_another_member_can_neither_open_nor_write_my_conversation(harness: Harness, member,
+                                                                     db: psycopg.Connection) -> None:
+    """RLS decides, through the chat's RPCs run as the member: no membership check in Python."""
+    org, user = member
+    other, stranger = uuid.uuid4(), uuid.uuid4()
+    db.execute("insert into salesflow.org_members (org_id, user_id, role) values (%s, %s, 'rep')", (org, other))
+    chat = ChatService(harness.gateway)
+    mine = harness.run(chat.open(org, user, None, None, "en"))
+    for who in (other, stranger):
+        with pytest.raises(GatewayError) as refused:
+            harness.run(chat.open(org, who, mine.id, None, "en"))
+        assert refused.value.status == 404
+    settle = ("select salesflow.settle_request(null, %s, 'chat', 'llama.cpp', 'SmolLM2-135M-Instruct', now(), 'ok', "
+              "user_id => %s, feature => 'chat', conversation_id => %s)")
+    my_call = db.execute(settle, (org, user, mine.id)).fetchone()[0]
+    their_call = db.execute(settle, (org, other, mine.id)).fetchone()[0]
+    add = "select api.add_chat_turns(%s, %s, 'Hi?', 'Hello.', %s)"
+
+    def attempt(who: uuid.UUID, request_id: int) -> str | None:
+        with authenticate_as(db, who) as conn:
+            try:
+                conn.execute(add, (org, mine.id, request_id))
+            except psycopg.Error as exc:
+                return exc.sqlstate
+        return None
+
+    assert attempt(other, their_call) == "PT404"  # not their conversation
+    assert attempt(user, their_call) == "22023"  # not the caller's answer
+    with acting_as(db, user):
+        db.execute(add, (org, mine.id, my_call))
+    assert attempt(user, my_call) == "22023"  # stored once, never again
+    turns = db.execute("select role::text, request_id from salesflow.conversation_turns where conversation_id = %s "
+                       "order by id", (mine.id,)).fetchall()
+    assert turns == [("user", None), ("assistant", my_call)]

@@ -29,13 +29,12 @@ from tests.test_scoring import load, make_org, synthetic_rows
 
 API, WORKER = "salesflow_api", "salesflow_worker"
 # What the API's own connection may touch in a tenant table (97_roles.sql): the webhook routing,
-# the gateway's bookkeeping, and (until chat runs through RPCs as the caller) chat's tables.
+# the gateway's bookkeeping, and the assistant's drafts stored with the call's ledger row.
 API_SYSTEM_TABLES = {
     "organizations", "channel_configs", "webhook_inbox", "webhook_rejections", "jobs", "llm_budgets",
     "llm_budget_reservations", "llm_budget_alerts", "llm_models", "llm_usage_daily", "llm_requests",
-    "compliance_log", "prompts", "prompt_versions", "prompt_labels", "prompt_experiments",
+    "compliance_log", "prompts", "prompt_versions", "prompt_labels", "prompt_experiments", "ai_drafts",
 }
-CHAT_INTERIM = {"org_members", "leads", "companies", "conversations", "conversation_turns"}
 
 
 def role_url(db_url: str, role: str, password: str) -> str:
@@ -96,7 +95,7 @@ def test_the_api_role_reads_tenant_tables_only_as_the_request_role(db: psycopg.C
         join pg_attribute a on a.attrelid = c.oid and a.attname = 'org_id' and not a.attisdropped
         where n.nspname = 'salesflow' and c.relkind in ('r', 'p', 'v')""")]
     assert {"leads", "deals", "messages", "embeddings", "activities"} <= set(tenant_tables)
-    unreachable = set(tenant_tables) - API_SYSTEM_TABLES - CHAT_INTERIM
+    unreachable = set(tenant_tables) - API_SYSTEM_TABLES
     with psycopg.connect(logins[API], autocommit=True) as conn:
         for table in sorted(unreachable):
             for privilege in ("select", "insert", "update", "delete"):

@@ -1,7 +1,8 @@
 -- Row-level security: a member sees their organisation's rows and nothing else.
 -- Writes follow a CRM's roles: owners and admins change anything in their organisation,
 -- reps change what they own, analysts only read. Anonymous callers see nothing.
--- Policies are dropped and re-created so that this file can be re-applied.
+-- Policies are dropped and re-created so that this file can be re-applied. The shared predicates
+-- are inlinable helpers (12_policy_helpers.sql).
 
 alter table salesflow.organizations enable row level security;
 alter table salesflow.org_members enable row level security;
@@ -32,28 +33,16 @@ using (org_id = any((select salesflow.my_org_ids())::uuid[]));
 
 drop policy if exists org_members_insert on salesflow.org_members;
 create policy org_members_insert on salesflow.org_members for insert to authenticated
-with check (
-    org_id = any((select salesflow.my_org_ids('{owner}'))::uuid[])
-    or (org_id = any((select salesflow.my_org_ids('{admin}'))::uuid[]) and role <> 'owner')
-);
+with check (salesflow.may_manage_member(org_id, role, (select salesflow.my_member_keys())));
 
 drop policy if exists org_members_update on salesflow.org_members;
 create policy org_members_update on salesflow.org_members for update to authenticated
-using (
-    org_id = any((select salesflow.my_org_ids('{owner}'))::uuid[])
-    or (org_id = any((select salesflow.my_org_ids('{admin}'))::uuid[]) and role <> 'owner')
-)
-with check (
-    org_id = any((select salesflow.my_org_ids('{owner}'))::uuid[])
-    or (org_id = any((select salesflow.my_org_ids('{admin}'))::uuid[]) and role <> 'owner')
-);
+using (salesflow.may_manage_member(org_id, role, (select salesflow.my_member_keys())))
+with check (salesflow.may_manage_member(org_id, role, (select salesflow.my_member_keys())));
 
 drop policy if exists org_members_delete on salesflow.org_members;
 create policy org_members_delete on salesflow.org_members for delete to authenticated
-using (
-    org_id = any((select salesflow.my_org_ids('{owner}'))::uuid[])
-    or (org_id = any((select salesflow.my_org_ids('{admin}'))::uuid[]) and role <> 'owner')
-);
+using (salesflow.may_manage_member(org_id, role, (select salesflow.my_member_keys())));
 
 -- companies: shared accounts; any rep may add or edit one, only admins delete
 drop policy if exists companies_select on salesflow.companies;
@@ -80,21 +69,12 @@ using (org_id = any((select salesflow.my_org_ids())::uuid[]));
 
 drop policy if exists leads_insert on salesflow.leads;
 create policy leads_insert on salesflow.leads for insert to authenticated
-with check (
-    org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
-    or (org_id = any((select salesflow.my_org_ids('{rep}'))::uuid[]) and owner_id = (select auth.uid()))
-);
+with check (salesflow.may_write_owned(org_id, owner_id, (select salesflow.my_write_keys())));
 
 drop policy if exists leads_update on salesflow.leads;
 create policy leads_update on salesflow.leads for update to authenticated
-using (
-    org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
-    or (org_id = any((select salesflow.my_org_ids('{rep}'))::uuid[]) and owner_id = (select auth.uid()))
-)
-with check (
-    org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
-    or (org_id = any((select salesflow.my_org_ids('{rep}'))::uuid[]) and owner_id = (select auth.uid()))
-);
+using (salesflow.may_write_owned(org_id, owner_id, (select salesflow.my_write_keys())))
+with check (salesflow.may_write_owned(org_id, owner_id, (select salesflow.my_write_keys())));
 
 drop policy if exists leads_delete on salesflow.leads;
 create policy leads_delete on salesflow.leads for delete to authenticated
@@ -107,21 +87,12 @@ using (org_id = any((select salesflow.my_org_ids())::uuid[]));
 
 drop policy if exists deals_insert on salesflow.deals;
 create policy deals_insert on salesflow.deals for insert to authenticated
-with check (
-    org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
-    or (org_id = any((select salesflow.my_org_ids('{rep}'))::uuid[]) and owner_id = (select auth.uid()))
-);
+with check (salesflow.may_write_owned(org_id, owner_id, (select salesflow.my_write_keys())));
 
 drop policy if exists deals_update on salesflow.deals;
 create policy deals_update on salesflow.deals for update to authenticated
-using (
-    org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
-    or (org_id = any((select salesflow.my_org_ids('{rep}'))::uuid[]) and owner_id = (select auth.uid()))
-)
-with check (
-    org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
-    or (org_id = any((select salesflow.my_org_ids('{rep}'))::uuid[]) and owner_id = (select auth.uid()))
-);
+using (salesflow.may_write_owned(org_id, owner_id, (select salesflow.my_write_keys())))
+with check (salesflow.may_write_owned(org_id, owner_id, (select salesflow.my_write_keys())));
 
 drop policy if exists deals_delete on salesflow.deals;
 create policy deals_delete on salesflow.deals for delete to authenticated
@@ -134,28 +105,16 @@ using (org_id = any((select salesflow.my_org_ids())::uuid[]));
 
 drop policy if exists activities_insert on salesflow.activities;
 create policy activities_insert on salesflow.activities for insert to authenticated
-with check (
-    org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
-    or (org_id = any((select salesflow.my_org_ids('{rep}'))::uuid[]) and owner_id = (select auth.uid()))
-);
+with check (salesflow.may_write_owned(org_id, owner_id, (select salesflow.my_write_keys())));
 
 drop policy if exists activities_update on salesflow.activities;
 create policy activities_update on salesflow.activities for update to authenticated
-using (
-    org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
-    or (org_id = any((select salesflow.my_org_ids('{rep}'))::uuid[]) and owner_id = (select auth.uid()))
-)
-with check (
-    org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
-    or (org_id = any((select salesflow.my_org_ids('{rep}'))::uuid[]) and owner_id = (select auth.uid()))
-);
+using (salesflow.may_write_owned(org_id, owner_id, (select salesflow.my_write_keys())))
+with check (salesflow.may_write_owned(org_id, owner_id, (select salesflow.my_write_keys())));
 
 drop policy if exists activities_delete on salesflow.activities;
 create policy activities_delete on salesflow.activities for delete to authenticated
-using (
-    org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
-    or (org_id = any((select salesflow.my_org_ids('{rep}'))::uuid[]) and owner_id = (select auth.uid()))
-);
+using (salesflow.may_write_owned(org_id, owner_id, (select salesflow.my_write_keys())));
 
 -- messages: the conversation record; any rep may log one, only admins edit or delete (erasure)
 drop policy if exists messages_select on salesflow.messages;

@@ -9,7 +9,7 @@ create or replace function api.create_company(
     country text default null,
     attributes jsonb default '{}'
 )
-returns salesflow.companies
+returns api.companies
 language sql
 set search_path = ''
 as $$
@@ -17,34 +17,51 @@ as $$
     values (
         create_company.org_id,
         pg_catalog.btrim(create_company.name),
-        -- stored lower case so that companies_domain_key catches "Acme.com" and "acme.com"
-        nullif(pg_catalog.lower(pg_catalog.btrim(create_company.domain)), ''),
+        -- normalised (lower case, trimmed) by the companies_normalize trigger (13_normalisation.sql)
+        create_company.domain,
         nullif(pg_catalog.btrim(create_company.industry), ''),
         create_company.employee_count,
+        -- trimmed here as well: char(2) refuses ' de' before any trigger sees it
         nullif(pg_catalog.upper(pg_catalog.btrim(create_company.country)), ''),
         coalesce(create_company.attributes, '{}')
     )
-    returning *
+    returning salesflow.api_company(companies)
 $$;
 comment on function api.create_company(uuid, text, text, text, integer, text, jsonb) is
 'Create a company. Domain is stored lower-case and trimmed, country as an upper-case ISO 3166 alpha-2 code.';
 
-create or replace function api.get_company(org_id uuid, company_id uuid)
+-- One company by id, as the caller sees it.
+create or replace function salesflow.visible_company(org_id uuid, company_id uuid)
 returns salesflow.companies
 language plpgsql
 stable
+security invoker
 set search_path = ''
 as $$
 declare
     found_row salesflow.companies;
 begin
     select c.* into found_row from salesflow.companies as c
-    where c.org_id = get_company.org_id and c.id = get_company.company_id;
+    where c.org_id = visible_company.org_id and c.id = visible_company.company_id;
     if found_row is null then
-        perform salesflow.not_found('company', get_company.company_id);
+        perform salesflow.not_found('company', visible_company.company_id);
     end if;
     return found_row;
 end
+$$;
+comment on function salesflow.visible_company(uuid, uuid) is
+'The company row as the caller sees it (RLS), or PT404; the RPCs of this file start from it.';
+revoke execute on function salesflow.visible_company(uuid, uuid) from public;
+grant execute on function salesflow.visible_company(uuid, uuid) to authenticated, service_role;
+
+create or replace function api.get_company(org_id uuid, company_id uuid)
+returns api.companies
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select salesflow.api_company(salesflow.visible_company(get_company.org_id, get_company.company_id))
 $$;
 comment on function api.get_company(uuid, uuid) is
 'One company by id; 404 when it does not exist or is not visible to the caller.';
@@ -56,12 +73,12 @@ create or replace function api.list_companies(
     before timestamptz default null,
     before_id uuid default null
 )
-returns setof salesflow.companies
+returns setof api.companies
 language sql
 stable
 set search_path = ''
 as $$
-    select c.* from salesflow.companies as c
+    select salesflow.api_company(c) from salesflow.companies as c
     where c.org_id = list_companies.org_id
       and (
           list_companies.search is null
@@ -81,7 +98,7 @@ comment on function api.list_companies(uuid, text, integer, timestamptz, uuid) i
 'Page with before = created_at and before_id = id of the last row of the previous page.';
 
 create or replace function api.update_company(org_id uuid, company_id uuid, changes jsonb)
-returns salesflow.companies
+returns api.companies
 language plpgsql
 set search_path = ''
 as $$
@@ -91,11 +108,11 @@ begin
     perform salesflow.check_changes(update_company.changes, array[
         'name', 'domain', 'industry', 'employee_count', 'country', 'attributes'
     ]);
-    r := api.get_company(update_company.org_id, update_company.company_id);
+    r := salesflow.visible_company(update_company.org_id, update_company.company_id);
     r := pg_catalog.jsonb_populate_record(r, update_company.changes);
     update salesflow.companies as c set
         name = pg_catalog.btrim(r.name),
-        domain = nullif(pg_catalog.lower(pg_catalog.btrim(r.domain)), ''),
+        domain = r.domain,
         industry = nullif(pg_catalog.btrim(r.industry), ''),
         employee_count = r.employee_count,
         country = nullif(pg_catalog.upper(pg_catalog.btrim(r.country)), ''),
@@ -107,14 +124,14 @@ begin
             message = pg_catalog.format('you may not change company %s', update_company.company_id),
             hint = 'Owners, admins and reps change companies; analysts only read.';
     end if;
-    return r;
+    return salesflow.api_company(r);
 end
 $$;
 comment on function api.update_company(uuid, uuid, jsonb) is
 'Change a company: changes is an object of field names to new values; fields not named keep their values.';
 
 create or replace function api.delete_company(org_id uuid, company_id uuid)
-returns salesflow.companies
+returns api.companies
 language plpgsql
 set search_path = ''
 as $$
@@ -130,7 +147,7 @@ begin
             message = pg_catalog.format('you may not delete company %s', delete_company.company_id),
             hint = 'Only owners and admins delete companies.';
     end if;
-    return r;
+    return salesflow.api_company(r);
 end
 $$;
 comment on function api.delete_company(uuid, uuid) is

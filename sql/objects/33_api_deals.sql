@@ -14,7 +14,7 @@ create or replace function api.create_deal(
     lost_reason text default null,
     attributes jsonb default '{}'
 )
-returns salesflow.deals
+returns api.deals
 language sql
 set search_path = ''
 as $$
@@ -35,29 +35,45 @@ as $$
         nullif(pg_catalog.btrim(create_deal.lost_reason), ''),
         coalesce(create_deal.attributes, '{}')
     )
-    returning *
+    returning salesflow.api_deal(deals)
 $$;
 comment on function api.create_deal(
     uuid, text, uuid, uuid, uuid, salesflow.deal_stage, numeric, text, date, text, jsonb
 ) is
 'Create a deal. Owner defaults to the caller, currency is stored upper-case; a deal created closed gets closed_at now.';
 
-create or replace function api.get_deal(org_id uuid, deal_id uuid)
+-- One deal by id, as the caller sees it.
+create or replace function salesflow.visible_deal(org_id uuid, deal_id uuid)
 returns salesflow.deals
 language plpgsql
 stable
+security invoker
 set search_path = ''
 as $$
 declare
     found_row salesflow.deals;
 begin
     select d.* into found_row from salesflow.deals as d
-    where d.org_id = get_deal.org_id and d.id = get_deal.deal_id;
+    where d.org_id = visible_deal.org_id and d.id = visible_deal.deal_id;
     if found_row is null then
-        perform salesflow.not_found('deal', get_deal.deal_id);
+        perform salesflow.not_found('deal', visible_deal.deal_id);
     end if;
     return found_row;
 end
+$$;
+comment on function salesflow.visible_deal(uuid, uuid) is
+'The deal row as the caller sees it (RLS), or PT404; the RPCs of this file start from it.';
+revoke execute on function salesflow.visible_deal(uuid, uuid) from public;
+grant execute on function salesflow.visible_deal(uuid, uuid) to authenticated, service_role;
+
+create or replace function api.get_deal(org_id uuid, deal_id uuid)
+returns api.deals
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select salesflow.api_deal(salesflow.visible_deal(get_deal.org_id, get_deal.deal_id))
 $$;
 comment on function api.get_deal(uuid, uuid) is 'One deal by id; 404 when it does not exist or is not visible to the caller.';
 
@@ -71,12 +87,12 @@ create or replace function api.list_deals(
     before timestamptz default null,
     before_id uuid default null
 )
-returns setof salesflow.deals
+returns setof api.deals
 language sql
 stable
 set search_path = ''
 as $$
-    select d.* from salesflow.deals as d
+    select salesflow.api_deal(d) from salesflow.deals as d
     where d.org_id = list_deals.org_id
       and (list_deals.stage is null or d.stage = list_deals.stage)
       and (list_deals.owner_id is null or d.owner_id = list_deals.owner_id)
@@ -94,7 +110,7 @@ comment on function api.list_deals(uuid, salesflow.deal_stage, uuid, uuid, uuid,
 'Page with before = created_at and before_id = id of the last row of the previous page.';
 
 create or replace function api.update_deal(org_id uuid, deal_id uuid, changes jsonb)
-returns salesflow.deals
+returns api.deals
 language plpgsql
 set search_path = ''
 as $$
@@ -105,7 +121,7 @@ begin
         'name', 'lead_id', 'company_id', 'owner_id', 'stage', 'amount', 'currency', 'expected_close',
         'closed_at', 'lost_reason', 'attributes'
     ]);
-    r := api.get_deal(update_deal.org_id, update_deal.deal_id);
+    r := salesflow.visible_deal(update_deal.org_id, update_deal.deal_id);
     r := pg_catalog.jsonb_populate_record(r, update_deal.changes);
     -- closed_at: deals_sync_closed sets it when the stage closes and clears it when the deal reopens;
     -- a value given here back-dates the close of a closed deal.
@@ -128,7 +144,7 @@ begin
             message = pg_catalog.format('you may not change deal %s', update_deal.deal_id),
             hint = 'Reps change the deals they own; owners and admins change any.';
     end if;
-    return r;
+    return salesflow.api_deal(r);
 end
 $$;
 comment on function api.update_deal(uuid, uuid, jsonb) is
@@ -136,7 +152,7 @@ comment on function api.update_deal(uuid, uuid, jsonb) is
 'Close it by setting stage to closed_won or closed_lost; closed_at follows the stage.';
 
 create or replace function api.delete_deal(org_id uuid, deal_id uuid)
-returns salesflow.deals
+returns api.deals
 language plpgsql
 set search_path = ''
 as $$
@@ -152,7 +168,7 @@ begin
             message = pg_catalog.format('you may not delete deal %s', delete_deal.deal_id),
             hint = 'Only owners and admins delete deals.';
     end if;
-    return r;
+    return salesflow.api_deal(r);
 end
 $$;
 comment on function api.delete_deal(uuid, uuid) is

@@ -14,7 +14,7 @@ create or replace function api.create_activity(
     completed_at timestamptz default null,
     owner_id uuid default auth.uid()
 )
-returns salesflow.activities
+returns api.activities
 language sql
 set search_path = ''
 as $$
@@ -36,7 +36,7 @@ as $$
         create_activity.completed_at,
         create_activity.owner_id
     )
-    returning *
+    returning salesflow.api_activity(activities)
 $$;
 comment on function api.create_activity(
     uuid, salesflow.activity_kind, uuid, uuid, salesflow.direction, text, text, text,
@@ -45,22 +45,38 @@ comment on function api.create_activity(
 'Log an activity against a lead, a deal or both. Calls, meetings and emails need a direction; only tasks '
 'have a due date. Owner defaults to the caller; the lead''s last_activity_at follows.';
 
-create or replace function api.get_activity(org_id uuid, activity_id uuid)
+-- One activity by id, as the caller sees it.
+create or replace function salesflow.visible_activity(org_id uuid, activity_id uuid)
 returns salesflow.activities
 language plpgsql
 stable
+security invoker
 set search_path = ''
 as $$
 declare
     found_row salesflow.activities;
 begin
     select a.* into found_row from salesflow.activities as a
-    where a.org_id = get_activity.org_id and a.id = get_activity.activity_id;
+    where a.org_id = visible_activity.org_id and a.id = visible_activity.activity_id;
     if found_row is null then
-        perform salesflow.not_found('activity', get_activity.activity_id);
+        perform salesflow.not_found('activity', visible_activity.activity_id);
     end if;
     return found_row;
 end
+$$;
+comment on function salesflow.visible_activity(uuid, uuid) is
+'The activity row as the caller sees it (RLS), or PT404; the RPCs of this file start from it.';
+revoke execute on function salesflow.visible_activity(uuid, uuid) from public;
+grant execute on function salesflow.visible_activity(uuid, uuid) to authenticated, service_role;
+
+create or replace function api.get_activity(org_id uuid, activity_id uuid)
+returns api.activities
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select salesflow.api_activity(salesflow.visible_activity(get_activity.org_id, get_activity.activity_id))
 $$;
 comment on function api.get_activity(uuid, uuid) is
 'One activity by id; 404 when it does not exist or is not visible to the caller.';
@@ -74,12 +90,12 @@ create or replace function api.list_activities(
     before timestamptz default null,
     before_id uuid default null
 )
-returns setof salesflow.activities
+returns setof api.activities
 language sql
 stable
 set search_path = ''
 as $$
-    select a.* from salesflow.activities as a
+    select salesflow.api_activity(a) from salesflow.activities as a
     where a.org_id = list_activities.org_id
       and (list_activities.lead_id is null or a.lead_id = list_activities.lead_id)
       and (list_activities.deal_id is null or a.deal_id = list_activities.deal_id)
@@ -97,7 +113,7 @@ comment on function api.list_activities(uuid, uuid, uuid, salesflow.activity_kin
 'Page with before = occurred_at and before_id = id of the last row of the previous page.';
 
 create or replace function api.update_activity(org_id uuid, activity_id uuid, changes jsonb)
-returns salesflow.activities
+returns api.activities
 language plpgsql
 set search_path = ''
 as $$
@@ -108,7 +124,7 @@ begin
         'kind', 'lead_id', 'deal_id', 'direction', 'subject', 'body', 'outcome', 'occurred_at', 'due_at',
         'completed_at', 'owner_id'
     ]);
-    r := api.get_activity(update_activity.org_id, update_activity.activity_id);
+    r := salesflow.visible_activity(update_activity.org_id, update_activity.activity_id);
     r := pg_catalog.jsonb_populate_record(r, update_activity.changes);
     update salesflow.activities as a set
         kind = r.kind,
@@ -129,7 +145,7 @@ begin
             message = pg_catalog.format('you may not change activity %s', update_activity.activity_id),
             hint = 'Reps change the activities they own; owners and admins change any.';
     end if;
-    return r;
+    return salesflow.api_activity(r);
 end
 $$;
 comment on function api.update_activity(uuid, uuid, jsonb) is
@@ -137,7 +153,7 @@ comment on function api.update_activity(uuid, uuid, jsonb) is
 'values; fields not named keep their values.';
 
 create or replace function api.delete_activity(org_id uuid, activity_id uuid)
-returns salesflow.activities
+returns api.activities
 language plpgsql
 set search_path = ''
 as $$
@@ -153,7 +169,7 @@ begin
             message = pg_catalog.format('you may not delete activity %s', delete_activity.activity_id),
             hint = 'Reps delete the activities they own; owners and admins delete any.';
     end if;
-    return r;
+    return salesflow.api_activity(r);
 end
 $$;
 comment on function api.delete_activity(uuid, uuid) is

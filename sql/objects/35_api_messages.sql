@@ -12,7 +12,7 @@ create or replace function api.create_message(
     sent_at timestamptz default now(),
     language text default null
 )
-returns salesflow.messages
+returns api.messages
 language plpgsql
 set search_path = ''
 as $$
@@ -46,7 +46,7 @@ begin
           and m.channel = create_message.channel
           and m.external_id = nullif(create_message.external_id, '');
     end if;
-    return r;
+    return salesflow.api_message(r);
 end
 $$;
 comment on function api.create_message(
@@ -55,22 +55,38 @@ comment on function api.create_message(
 'Store a message. Idempotent on (channel, external_id): a redelivered message returns the row stored first '
 'and changes nothing. The lead''s last_activity_at follows sent_at.';
 
-create or replace function api.get_message(org_id uuid, message_id uuid)
+-- One message by id, as the caller sees it.
+create or replace function salesflow.visible_message(org_id uuid, message_id uuid)
 returns salesflow.messages
 language plpgsql
 stable
+security invoker
 set search_path = ''
 as $$
 declare
     found_row salesflow.messages;
 begin
     select m.* into found_row from salesflow.messages as m
-    where m.org_id = get_message.org_id and m.id = get_message.message_id;
+    where m.org_id = visible_message.org_id and m.id = visible_message.message_id;
     if found_row is null then
-        perform salesflow.not_found('message', get_message.message_id);
+        perform salesflow.not_found('message', visible_message.message_id);
     end if;
     return found_row;
 end
+$$;
+comment on function salesflow.visible_message(uuid, uuid) is
+'The message row as the caller sees it (RLS), or PT404; the RPCs of this file start from it.';
+revoke execute on function salesflow.visible_message(uuid, uuid) from public;
+grant execute on function salesflow.visible_message(uuid, uuid) to authenticated, service_role;
+
+create or replace function api.get_message(org_id uuid, message_id uuid)
+returns api.messages
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select salesflow.api_message(salesflow.visible_message(get_message.org_id, get_message.message_id))
 $$;
 comment on function api.get_message(uuid, uuid) is
 'One message by id; 404 when it does not exist or is not visible to the caller.';
@@ -83,12 +99,12 @@ create or replace function api.list_messages(
     before timestamptz default null,
     before_id uuid default null
 )
-returns setof salesflow.messages
+returns setof api.messages
 language sql
 stable
 set search_path = ''
 as $$
-    select m.* from salesflow.messages as m
+    select salesflow.api_message(m) from salesflow.messages as m
     where m.org_id = list_messages.org_id
       and (list_messages.lead_id is null or m.lead_id = list_messages.lead_id)
       and (list_messages.channel is null or m.channel = list_messages.channel)
@@ -105,7 +121,7 @@ comment on function api.list_messages(uuid, uuid, salesflow.channel, integer, ti
 'Page with before = sent_at and before_id = id of the last row of the previous page.';
 
 create or replace function api.update_message(org_id uuid, message_id uuid, changes jsonb)
-returns salesflow.messages
+returns api.messages
 language plpgsql
 set search_path = ''
 as $$
@@ -115,7 +131,7 @@ begin
     -- channel, direction, external_id and sent_at are what the provider reported and key idempotency:
     -- they are not edited. Moving a message to the right lead, redacting it or fixing its language is.
     perform salesflow.check_changes(update_message.changes, array['lead_id', 'subject', 'body', 'language']);
-    r := api.get_message(update_message.org_id, update_message.message_id);
+    r := salesflow.visible_message(update_message.org_id, update_message.message_id);
     r := pg_catalog.jsonb_populate_record(r, update_message.changes);
     update salesflow.messages as m set
         lead_id = r.lead_id,
@@ -129,14 +145,14 @@ begin
             message = pg_catalog.format('you may not change message %s', update_message.message_id),
             hint = 'Only owners and admins change messages.';
     end if;
-    return r;
+    return salesflow.api_message(r);
 end
 $$;
 comment on function api.update_message(uuid, uuid, jsonb) is
 'Change a message (owners and admins): lead_id, subject, body or language; fields not named keep their values.';
 
 create or replace function api.delete_message(org_id uuid, message_id uuid)
-returns salesflow.messages
+returns api.messages
 language plpgsql
 set search_path = ''
 as $$
@@ -152,7 +168,7 @@ begin
             message = pg_catalog.format('you may not delete message %s', delete_message.message_id),
             hint = 'Only owners and admins delete messages.';
     end if;
-    return r;
+    return salesflow.api_message(r);
 end
 $$;
 comment on function api.delete_message(uuid, uuid) is

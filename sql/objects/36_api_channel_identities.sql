@@ -16,7 +16,8 @@ as $$
     values (
         link_channel_identity.org_id,
         link_channel_identity.channel,
-        salesflow.normalize_address(link_channel_identity.channel, link_channel_identity.address),
+        -- normalised by the channel_identities_normalize trigger before the conflict check
+        link_channel_identity.address,
         link_channel_identity.lead_id,
         coalesce(link_channel_identity.verified, false)
     )
@@ -32,7 +33,7 @@ comment on function api.link_channel_identity(uuid, salesflow.channel, text, uui
 'Linking an address that is already linked moves it to the lead given.';
 
 create or replace function api.find_lead_by_address(org_id uuid, channel salesflow.channel, address text)
-returns salesflow.leads
+returns api.leads
 language plpgsql
 stable
 set search_path = ''
@@ -54,7 +55,7 @@ begin
             ),
             hint = 'Link the address to a lead with link_channel_identity first.';
     end if;
-    return found_row;
+    return salesflow.api_lead(found_row);
 end
 $$;
 comment on function api.find_lead_by_address(uuid, salesflow.channel, text) is

@@ -3,7 +3,7 @@
 -- embedding queue (embedded before imports); a bigger one is an import, embedded after them.
 
 create or replace function api.create_messages(org_id uuid, messages jsonb)
-returns setof salesflow.messages
+returns setof api.messages
 language plpgsql
 set search_path = ''
 as $$
@@ -52,14 +52,14 @@ begin
                i.sent_at, i.language
         from items as i
         on conflict (org_id, channel, external_id) where external_id is not null do nothing
-        returning m.*
+        returning salesflow.api_message(m) as r
     )
-    select s.* from stored as s
+    select (s.r).* from stored as s
     union all
     -- redeliveries: the rows stored the first time
-    select m.* from salesflow.messages as m
+    select (salesflow.api_message(m)).* from salesflow.messages as m
     join items as i on m.org_id = create_messages.org_id and m.channel = i.channel and m.external_id = i.external_id
-    where not exists (select from stored as s where s.id = m.id);
+    where not exists (select from stored as s where (s.r).id = m.id);
 end
 $$;
 comment on function api.create_messages(uuid, jsonb) is

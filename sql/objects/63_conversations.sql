@@ -1,5 +1,5 @@
--- Chat conversations with the AI coach. The gateway (the database owner's connection) writes
--- them after checking membership; members read their own, owners and admins their organisation's.
+-- Chat conversations with the AI coach. Members write their own, through the RPCs of
+-- 29_api_chat.sql run as themselves; they read their own, owners and admins their organisation's.
 
 alter table salesflow.conversations enable row level security;
 alter table salesflow.conversation_turns enable row level security;
@@ -21,16 +21,48 @@ using (
     )
 );
 
+-- a member starts and keeps up only their own conversations (api.open_conversation,
+-- api.save_conversation_summary) and adds turns only to them (api.add_chat_turns)
+drop policy if exists conversations_insert on salesflow.conversations;
+create policy conversations_insert on salesflow.conversations for insert to authenticated
+with check (org_id = any((select salesflow.my_org_ids())::uuid[]) and user_id = (select auth.uid()));
+
+drop policy if exists conversations_update on salesflow.conversations;
+create policy conversations_update on salesflow.conversations for update to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]) and user_id = (select auth.uid()))
+with check (org_id = any((select salesflow.my_org_ids())::uuid[]) and user_id = (select auth.uid()));
+
+drop policy if exists conversation_turns_insert on salesflow.conversation_turns;
+create policy conversation_turns_insert on salesflow.conversation_turns for insert to authenticated
+with check (
+    exists (
+        select from salesflow.conversations as c
+        where
+            c.org_id = conversation_turns.org_id
+            and c.id = conversation_turns.conversation_id
+            and c.user_id = (select auth.uid())
+    )
+);
+
 grant select on salesflow.conversations, salesflow.conversation_turns to authenticated, service_role;
+-- the RPCs write as the caller; the policies above, not column grants, decide what they may write
+grant insert, update on salesflow.conversations to authenticated, service_role;
+grant insert on salesflow.conversation_turns to authenticated, service_role;
 
 create or replace trigger conversations_touch before update on salesflow.conversations
 for each row execute function salesflow.touch_updated_at();
 
--- A conversation's turns, oldest first, or PT404 when the caller may not see it.
+-- A conversation's turns, oldest first, or PT404 when the caller may not see it. `tokens` (as the
+-- answering model counts them) lets the chat fit the history into a context window.
+select salesflow.drop_function_if_result_differs(
+    'api.get_conversation(uuid, uuid)',
+    'TABLE(turn_id bigint, role salesflow.chat_role, content text, offline_model boolean, request_id bigint, '
+    || 'created_at timestamp with time zone, tokens integer)'
+);
 create or replace function api.get_conversation(org_id uuid, conversation_id uuid)
 returns table (
     turn_id bigint, role salesflow.chat_role, content text, offline_model boolean, request_id bigint,
-    created_at timestamptz
+    created_at timestamptz, tokens integer
 )
 language plpgsql
 stable
@@ -43,7 +75,7 @@ begin
         perform salesflow.not_found('conversation', get_conversation.conversation_id);
     end if;
     return query
-    select t.id, t.role, t.content, t.offline_model, t.request_id, t.created_at
+    select t.id, t.role, t.content, t.offline_model, t.request_id, t.created_at, t.tokens
     from salesflow.conversation_turns as t
     where t.org_id = get_conversation.org_id and t.conversation_id = get_conversation.conversation_id
     order by t.id;

@@ -146,8 +146,8 @@ begin
     if merge_leads.keep_id = merge_leads.merge_id then
         raise sqlstate '22023' using message = 'a lead cannot be merged into itself';
     end if;
-    keep := api.get_lead(merge_leads.org_id, merge_leads.keep_id);
-    gone := api.get_lead(merge_leads.org_id, merge_leads.merge_id);
+    keep := salesflow.visible_lead(merge_leads.org_id, merge_leads.keep_id);
+    gone := salesflow.visible_lead(merge_leads.org_id, merge_leads.merge_id);
     if not (merge_leads.org_id = any(salesflow.my_org_ids('{owner,admin}'))) then
         raise sqlstate '42501' using message = 'only owners and admins merge leads';
     end if;

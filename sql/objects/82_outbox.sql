@@ -44,7 +44,7 @@ set search_path = ''
 as $$
 #variable_conflict use_column
 declare
-    lead salesflow.leads := api.get_lead(queue_outbound_message.org_id, queue_outbound_message.lead_id);
+    lead salesflow.leads := salesflow.visible_lead(queue_outbound_message.org_id, queue_outbound_message.lead_id);
     address text;
     -- owners may require a person's approval for everything: settings.outbound.require_approval
     needs_person boolean;

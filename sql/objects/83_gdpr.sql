@@ -9,7 +9,7 @@ set search_path = ''
 as $$
 #variable_conflict use_column
 declare
-    lead salesflow.leads := api.get_lead(erase_lead.org_id, erase_lead.lead_id);
+    lead salesflow.leads := salesflow.visible_lead(erase_lead.org_id, erase_lead.lead_id);
     r salesflow.erasure_requests;
 begin
     if nullif(pg_catalog.btrim(erase_lead.reason), '') is null then
@@ -267,7 +267,7 @@ stable
 set search_path = ''
 as $$
 declare
-    lead salesflow.leads := api.get_lead(export_lead_data.org_id, export_lead_data.lead_id);
+    lead salesflow.leads := salesflow.visible_lead(export_lead_data.org_id, export_lead_data.lead_id);
     o uuid := lead.org_id;
     l uuid := lead.id;
 begin

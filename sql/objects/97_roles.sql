@@ -94,10 +94,9 @@ salesflow.render_prompt(uuid, text, text, jsonb),
 salesflow.prompt_version_by_label(uuid, text, text),
 salesflow.prompt_type_accepts(text, jsonb)
 to salesflow_api, salesflow_worker;
--- Chat still reads and writes conversations on the gateway's connection (salesflow/gateway/chat.py);
--- once chat runs through RPCs as the caller (branch j9a), this block goes.
-grant select on salesflow.org_members, salesflow.leads, salesflow.companies to salesflow_api;
-grant select, insert, update on salesflow.conversations, salesflow.conversation_turns to salesflow_api;
+-- The assistant's drafts are stored in the transaction that settles the call (salesflow/gateway/
+-- writing.py), as the ledger row is; every read, edit and approval goes through api RPCs as the caller.
+grant select, insert on salesflow.ai_drafts to salesflow_api;
 
 -- == salesflow_worker: what the jobs touch (functions/*.sql, the gateway's and the channels' queries,
 -- and the invoker functions and triggers they reach) =============================================

@@ -7,8 +7,11 @@ summarised once (the `conversation_summary` prompt, cheap and low importance) an
 stored with the last turn it covers; the next turn reuses it, and extends it only when more turns
 fall out of the window. A failed summary does not fail the chat: the turn goes on without it.
 
-The user's message and the answer are stored together, in the transaction that logs the call,
-only when the answer finished; a cut or cancelled stream leaves the conversation as it was.
+Every read and write of a conversation runs as the member (their role and JWT claims, set per
+transaction as PostgREST sets them) through an `api` RPC, so RLS is the only tenancy check here
+(DESIGN.md decision 10). The user's message and the answer are stored together, by
+`api.add_chat_turns` inside the transaction where the gateway logs the call, only when the answer
+finished; a cut or cancelled stream leaves the conversation as it was.
 """
 
 from __future__ import annotations
@@ -16,20 +19,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
+from salesflow.assistant.queries import QUERIES
 from salesflow.gateway.config import ModelConfig
 from salesflow.gateway.core import Attempting, Gateway, LLMCall, LLMResult, PromptCall, Token
 from salesflow.gateway.errors import GatewayError
 from salesflow.gateway.product_prompts import product_prompt
 from salesflow.gateway.providers import ChatMessage
-from salesflow.gateway.queries import QUERIES
 from salesflow.gateway.routing import route
 from salesflow.gateway.tokens import PER_MESSAGE_TOKENS, TokenCounter, counter_for
 
@@ -38,6 +42,34 @@ log = logging.getLogger(__name__)
 SAFETY_MARGIN = 48
 # the share of the history budget a summary may take when older turns are dropped
 SUMMARY_SHARE = 0.25
+# the chat's own statements are short: a member's chat must not hold a connection for long
+STATEMENT_TIMEOUT = "10s"
+
+
+@dataclass(frozen=True)
+class Member:
+    """Who a chat runs as: the caller's role and JWT claims, as the RPC gateway sets them."""
+
+    user_id: UUID
+    claims: Mapping[str, Any] = field(default_factory=dict)
+    role: str = "authenticated"
+
+    def context(self) -> dict[str, str]:
+        claims = dict(self.claims) or {"sub": str(self.user_id), "role": self.role}
+        return {"role": self.role, "claims": json.dumps(claims), "statement_timeout": STATEMENT_TIMEOUT}
+
+
+def _refusal(exc: psycopg.Error) -> GatewayError | None:
+    """What an RPC's refusal means to the chat's caller; None for a real failure."""
+    code = exc.sqlstate or ""
+    message = (exc.diag.message_primary if exc.diag else None) or str(exc)
+    if code == "PT404":
+        return GatewayError("not_found", message, status=404)
+    if code == "42501":
+        return GatewayError("forbidden", message, status=403)
+    if code[:2] in ("22", "23"):
+        return GatewayError("bad_request", message, status=400)
+    return None
 
 
 @dataclass(frozen=True)
@@ -56,6 +88,8 @@ class Conversation:
     language: str | None
     summary: str | None
     summary_upto: int | None
+    # who opened it: every later read and write of this conversation runs as them
+    member: Member = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -77,61 +111,59 @@ class ChatService:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
+    @asynccontextmanager
+    async def _as(self, member: Member) -> AsyncIterator[psycopg.AsyncCursor[DictRow]]:
+        """A cursor in a transaction of its own, running as `member`; RPC refusals as GatewayErrors."""
+        try:
+            async with self.gateway.connect() as conn, conn.transaction():
+                await conn.execute(QUERIES["act_as"], member.context())
+                yield conn.cursor(row_factory=dict_row)
+        except psycopg.Error as exc:
+            refusal = _refusal(exc)
+            if refusal is None:
+                raise
+            raise refusal from None
+
     async def open(self, org_id: UUID, user_id: UUID, conversation_id: UUID | None, lead_id: UUID | None,
-                   language: str) -> Conversation:
-        """The caller's conversation, created on first use. Raises GatewayError 404 for anyone else's."""
-        async with self.gateway.connect() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            member = await (await cur.execute(QUERIES["is_member"], {"org_id": org_id, "user_id": user_id}
-                                               )).fetchone()
-            if not member or not member["member"]:
-                raise GatewayError("not_found", f"organization {org_id} not found", status=404)
-            cid = conversation_id or uuid4()
-            row = await (await cur.execute(QUERIES["conversation"], {"org_id": org_id, "conversation_id": cid}
-                                            )).fetchone()
-            if row is None:
-                try:
-                    row = await (await cur.execute(QUERIES["start_conversation"], {
-                        "org_id": org_id, "conversation_id": cid, "user_id": user_id, "lead_id": lead_id,
-                        "title": None, "language": language})).fetchone()
-                except psycopg.errors.ForeignKeyViolation:
-                    raise GatewayError("not_found", f"lead {lead_id} not found", status=404) from None
-                except psycopg.errors.UniqueViolation:
-                    # another organisation's conversation has this id: say nothing about it
-                    raise GatewayError("not_found", f"conversation {cid} not found", status=404) from None
-            elif row["user_id"] != user_id:
-                raise GatewayError("not_found", f"conversation {cid} not found", status=404)
-            await conn.commit()
+                   language: str, *, claims: Mapping[str, Any] | None = None) -> Conversation:
+        """The caller's conversation, created on first use. Raises GatewayError 404 for anyone else's.
+
+        `claims` are the caller's JWT claims (the API passes them); without them the member is
+        `user_id` with the `authenticated` role.
+        """
+        member = Member(user_id, claims or {}, str((claims or {}).get("role") or "authenticated"))
+        async with self._as(member) as cur:
+            row = await (await cur.execute(QUERIES["open_conversation"], {
+                "org_id": org_id, "conversation_id": conversation_id, "lead_id": lead_id, "language": language,
+            })).fetchone()
         assert row is not None
         return Conversation(row["id"], row["user_id"], row["lead_id"], row["language"], row["summary"],
-                            row["summary_upto"])
+                            row["summary_upto"], member)
 
-    async def _turns(self, org_id: UUID, conversation_id: UUID) -> list[Turn]:
-        async with self.gateway.connect() as conn:
-            cur = conn.cursor(row_factory=dict_row)
+    async def _turns(self, org_id: UUID, conversation: Conversation) -> list[Turn]:
+        async with self._as(conversation.member) as cur:
             rows = await (await cur.execute(QUERIES["conversation_turns"], {
-                "org_id": org_id, "conversation_id": conversation_id})).fetchall()
+                "org_id": org_id, "conversation_id": conversation.id})).fetchall()
         return [Turn(r["id"], r["role"], r["content"], r["tokens"]) for r in rows]
 
-    async def _context(self, org_id: UUID, lead_id: UUID | None) -> str:
-        if lead_id is None:
+    async def _context(self, org_id: UUID, conversation: Conversation) -> str:
+        if conversation.lead_id is None:
             return "(no lead selected)"
-        async with self.gateway.connect() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            consent = await (await cur.execute(QUERIES["lead_ai_consent"], {"org_id": org_id, "lead_id": lead_id})
-                             ).fetchone()
+        async with self._as(conversation.member) as cur:
+            consent = await (await cur.execute(QUERIES["lead_ai_consent"], {
+                "org_id": org_id, "lead_id": conversation.lead_id})).fetchone()
             if consent is not None and not consent["allowed"]:
                 # the person withdrew consent to AI processing: no turn about them goes to a model
-                raise GatewayError("consent_withdrawn", f"lead {lead_id} does not consent to AI processing; "
-                                   "chat about this lead is off until they consent again", status=403)
-            row = await (await cur.execute(QUERIES["lead_context"], {"org_id": org_id, "lead_id": lead_id})
-                         ).fetchone()
+                raise GatewayError("consent_withdrawn", f"lead {conversation.lead_id} does not consent to AI "
+                                   "processing; chat about this lead is off until they consent again", status=403)
+            row = await (await cur.execute(QUERIES["lead_chat_context"], {
+                "org_id": org_id, "lead_id": conversation.lead_id})).fetchone()
         return json.dumps({k: v for k, v in (row or {}).items() if v is not None}, ensure_ascii=False)
 
     async def fit(self, org_id: UUID, conversation: Conversation, message: str, *, window: int, max_output: int,
                   system_tokens: int, counter: TokenCounter, user_id: UUID | None, language: str) -> Fitted:
         """The messages for this turn within `window` tokens, summarising older turns if needed."""
-        turns = await self._turns(org_id, conversation.id)
+        turns = await self._turns(org_id, conversation)
         budget = window - max_output - system_tokens - counter.count(message) - PER_MESSAGE_TOKENS - SAFETY_MARGIN
         if budget <= 0:
             raise GatewayError("context_length", "the message is too long for the model's context window",
@@ -180,9 +212,9 @@ class ChatService:
         summary = result.text.strip()[:20000]
         if not summary:
             return conversation.summary, False
-        async with self.gateway.connect() as conn:
-            await conn.execute(QUERIES["save_summary"], {"org_id": org_id, "conversation_id": conversation.id,
-                                                         "summary": summary, "summary_upto": upto})
+        async with self._as(conversation.member) as cur:
+            await cur.execute(QUERIES["save_conversation_summary"], {
+                "org_id": org_id, "conversation_id": conversation.id, "summary": summary, "summary_upto": upto})
         return summary, True
 
     async def stream_turn(self, org_id: UUID, user_id: UUID, conversation: Conversation, message: str, *,
@@ -196,7 +228,7 @@ class ChatService:
         except ValueError as exc:
             raise GatewayError("no_route", str(exc), status=400) from None
         counter = counter_for(first.offline)
-        context = await self._context(org_id, conversation.lead_id)
+        context = await self._context(org_id, conversation)
         template = product_prompt("ai_coach", language).template
         # token counting is CPU work: off the event loop, like the gateway's redaction
         system_tokens = await asyncio.to_thread(
@@ -209,13 +241,13 @@ class ChatService:
 
         async def store(conn: psycopg.AsyncConnection[Any], request_id: int, text: str, _: Any,
                         model: ModelConfig) -> None:
-            await conn.execute(QUERIES["add_turn"], {
-                "org_id": org_id, "conversation_id": conversation.id, "role": "user", "content": message,
-                "request_id": None, "tokens": output_counter.count(message), "offline_model": False})
-            await conn.execute(QUERIES["add_turn"], {
-                "org_id": org_id, "conversation_id": conversation.id, "role": "assistant", "content": text,
-                "request_id": request_id, "tokens": output_counter.count(text), "offline_model": model.offline})
-            await conn.execute(QUERIES["touch_conversation"], {"org_id": org_id, "conversation_id": conversation.id})
+            # the ledger row is the gateway's; the turns are the member's, written as them
+            await conn.execute(QUERIES["act_as"], conversation.member.context())
+            await conn.execute(QUERIES["add_chat_turns"], {
+                "org_id": org_id, "conversation_id": conversation.id, "message": message, "answer": text,
+                "answer_request_id": request_id, "message_tokens": output_counter.count(message),
+                "answer_tokens": output_counter.count(text), "offline_model": model.offline})
+            await conn.execute(QUERIES["act_as_owner"])
 
         call = LLMCall(
             org_id, "chat", fitted.messages,

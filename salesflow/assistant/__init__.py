@@ -1,0 +1,1 @@
+"""Product features built on the AI gateway (chat with the AI coach), beside it rather than inside it."""
