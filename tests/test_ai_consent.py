@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from salesflow.functions.handlers import ai_suggest, summarize_conversation
 from salesflow.assistant.chat import ChatService
+from salesflow.functions.handlers import ai_suggest, summarize_conversation
 from salesflow.gateway.core import Gateway
 from salesflow.gateway.errors import GatewayError
 from tests.conftest import acting_as, run_handler
