@@ -36,8 +36,10 @@ log = logging.getLogger("salesflow.worker")
 DEADLINE = 50.0
 # when only the offline model can: SmolLM2 on two busy cores reads the ~1,000-token prompt at 15-65
 # tokens a second and writes 10-25 (measured at load 5-10), so one answer takes 20-90 s and the
-# grammar's longest one (token_bound) some 60 s more
-OFFLINE_DEADLINE = 280.0
+# grammar's longest one (token_bound) some 60 s more; llama.cpp answers one request at a time, so
+# the second of two suggestions asked together waits for the first (measured on a fresh `up` beside
+# the demo's embedding backfill, load 16: 137 s and 239 s)
+OFFLINE_DEADLINE = 400.0
 # the handler's own limit, above either deadline, and the lease its jobs are held with, above that
 TIMEOUT = OFFLINE_DEADLINE + 10.0
 LEASE = TIMEOUT + 20.0

@@ -47,8 +47,9 @@ LOCAL_CONTEXT = 8192
 # (salesflow/gateway/grammar.py), so it is never cut mid-object
 LOCAL_MAX_OUTPUT = 256
 # one attempt of the offline model: on two busy cores reading a 1,000-token prompt alone took up to
-# 75 s (measured at load 10), so the 30 s of a hosted provider would time out every attempt
-LOCAL_TIMEOUT = 240.0
+# 75 s (measured at load 10), and a request waits while the model answers another, so the 30 s of a
+# hosted provider would time out every attempt
+LOCAL_TIMEOUT = 360.0
 # wherever a person could read the local model's words (DESIGN.md decision 8)
 OFFLINE_NOTICE = ("Written by SmolLM2-135M, a tiny offline model that only tests the plumbing: "
                   "this is not usable advice.")
