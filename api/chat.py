@@ -16,6 +16,8 @@ which closes the provider's response; the call is logged as cancelled and nothin
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -31,6 +33,9 @@ from salesflow.assistant.chat import ChatService, Fitted
 from salesflow.gateway.config import OFFLINE_NOTICE
 from salesflow.gateway.core import Attempting, LLMResult, Token
 from salesflow.gateway.errors import GatewayError
+
+# seconds without an event after which the stream sends an SSE comment
+KEEPALIVE = 15.0
 
 router = APIRouter()
 
@@ -109,6 +114,7 @@ async def chat_stream(request: Request) -> Response:
     async def stream() -> AsyncIterator[str]:
         yield _sse("conversation", {"conversation_id": conversation.id, "kept_turns": fitted.kept,
                                     "dropped_turns": fitted.dropped, "summary_used": fitted.summary is not None})
+        pending: asyncio.Future[Any] | None = None
         try:
             event: Any = first
             while True:
@@ -124,12 +130,21 @@ async def chat_stream(request: Request) -> Response:
                                         "output_tokens": event.usage.output_tokens,
                                         "fallback_hops": event.fallback_hops, "offline_model": event.offline_model,
                                         "notice": event.notice})
-                event = await anext(events, None)
+                pending = asyncio.ensure_future(anext(events, None))
+                # the offline model on a busy machine reads a prompt for a minute before its first token:
+                # an SSE comment now and then keeps clients and proxies from timing the stream out
+                while not (await asyncio.wait({pending}, timeout=KEEPALIVE))[0]:
+                    yield ": waiting for the model\n\n"
+                event, pending = pending.result(), None
                 if event is None:
                     break
         except GatewayError as exc:
             yield _sse("error", exc.to_json())
         finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pending
             await events.aclose()
 
     return StreamingResponse(stream(), media_type="text/event-stream",

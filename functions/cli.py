@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 HANDLERS_ENV = "SALESFLOW_WORKER_HANDLERS"
@@ -127,21 +128,31 @@ def _check_schema(url: str) -> None:
             raise CommandError("the database has no job queue (salesflow.claim_jobs); run `salesflow db migrate`")
 
 
-def start_worker_process(url: str, worker_url: str | None = None) -> subprocess.Popen[bytes]:
+def start_worker_process(url: str, worker_url: str | None = None, log_path: Path | None = None
+                         ) -> subprocess.Popen[bytes]:
     """`salesflow worker` as a child of `salesflow up`, in its own process group.
 
     Its own group: a terminal's Ctrl-C reaches only the parent, which then stops the child with one
     SIGTERM (a second signal would cut the child's grace period short). On Linux the child also
-    gets SIGTERM if the parent dies without stopping it.
+    gets SIGTERM if the parent dies without stopping it. `log_path`: where its JSON log lines go
+    (appended), instead of the terminal that shows `up`'s banner.
     """
     env = {**os.environ, "DATABASE_URL": url}
     if worker_url is not None:
         # the child connects as the worker's own role (salesflow.cli.role_url)
         env["SALESFLOW_WORKER_DATABASE_URL"] = worker_url
-    return subprocess.Popen(
-        [sys.executable, "-m", "salesflow", "worker", "--no-migrate"], env=env, start_new_session=True,
-        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-    )
+    if log_path:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+    out = open(log_path, "ab") if log_path else None  # noqa: SIM115 - the child's, closed below
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "salesflow", "worker", "--no-migrate"], env=env, start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None, stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+        )
+    finally:
+        if out is not None:
+            out.close()  # the child holds its own copy
 
 
 def stop_worker_process(proc: subprocess.Popen[bytes], grace: float = 10.0) -> int | None:

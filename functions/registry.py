@@ -86,8 +86,10 @@ Run = Callable[[JobContext, Any], Awaitable[None]]
 class Handler:
     """One job kind: its payload model, the coroutine that runs it, and how it is retried.
 
-    `timeout` (seconds) must be shorter than the worker's lease: a handler that overruns is
-    cancelled and its attempt fails, so it can never still be running when its lease runs out.
+    `timeout` (seconds) must be shorter than the lease: a handler that overruns is cancelled and
+    its attempt fails, so it can never still be running when its lease runs out. `lease`: the lease
+    this kind's jobs need when it is longer than the worker's (a slow kind, such as the offline
+    model's suggestions, without lengthening every other kind's recovery after a crash).
     `backoff_base` is the first retry delay; each later one doubles, up to the worker's cap.
     """
 
@@ -96,6 +98,7 @@ class Handler:
     run: Run
     timeout: float = 30.0
     backoff_base: float = 10.0
+    lease: float | None = None
 
     def __post_init__(self) -> None:
         if not KIND.match(self.kind):
@@ -104,6 +107,13 @@ class Handler:
             )
         if self.timeout <= 0 or self.backoff_base <= 0:
             raise RegistryError(f"{self.kind}: timeout and backoff_base must be positive")
+        if self.lease is not None and self.lease <= self.timeout:
+            raise RegistryError(f"{self.kind}: its lease ({self.lease:g} s) must be longer than its timeout "
+                                f"({self.timeout:g} s)")
+
+    def lease_for(self, worker_lease: float) -> float:
+        """The lease this kind's jobs are held with under a worker whose lease is `worker_lease`."""
+        return max(worker_lease, self.lease or 0.0)
 
 
 @dataclass(frozen=True)
@@ -122,11 +132,15 @@ class Registry:
     def check_lease(self, lease: float) -> None:
         """Refuse a handler whose timeout is not shorter than the lease (DESIGN.md decision 6)."""
         for handler in self.handlers.values():
-            if handler.timeout >= lease:
+            if handler.timeout >= handler.lease_for(lease):
                 raise RegistryError(
                     f"handler {handler.kind} has a {handler.timeout:g} s timeout, not shorter than the "
                     f"{lease:g} s lease; raise --lease or lower the handler's timeout"
                 )
+
+    def lease_for(self, kind: str, worker_lease: float) -> float:
+        handler = self.handlers.get(kind)
+        return worker_lease if handler is None else handler.lease_for(worker_lease)
 
 
 def _handler_of(module: ModuleType) -> Handler:

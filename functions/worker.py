@@ -84,11 +84,12 @@ class WorkerConfig:
 class InFlight:
     """A job this worker holds: its handler task while it runs, then its outcome until recorded."""
 
-    __slots__ = ("job", "task", "lease_deadline", "cancel_reason")
+    __slots__ = ("job", "task", "lease", "lease_deadline", "cancel_reason")
 
-    def __init__(self, job: ClaimedJob, lease_deadline: float) -> None:
+    def __init__(self, job: ClaimedJob, lease: float, lease_deadline: float) -> None:
         self.job = job
         self.task: asyncio.Task[None] | None = None
+        self.lease = lease  # seconds each renewal holds it for (its kind's, if longer than the worker's)
         self.lease_deadline = lease_deadline  # time.monotonic() by which the lease must be renewed
         self.cancel_reason: str | None = None
 
@@ -212,7 +213,8 @@ class Worker:
 
     # -- running one job ---------------------------------------------------------------------------
     def _start(self, job: ClaimedJob, lease_deadline: float) -> None:
-        held = InFlight(job, lease_deadline)
+        # claimed with the worker's lease; a kind that needs a longer one gets it at the first heartbeat
+        held = InFlight(job, self.registry.lease_for(job.kind, self.config.lease), lease_deadline)
         self._held[job.id] = held
         self._running += 1
         held.task = asyncio.create_task(self._run_job(held), name=f"job {job.id}")
@@ -326,24 +328,26 @@ class Worker:
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.heartbeat_interval)
-            ids = list(self._held)
-            if ids:
+            by_lease: dict[float, list[int]] = {}
+            for job_id, entry in self._held.items():
+                by_lease.setdefault(entry.lease, []).append(job_id)
+            for lease, ids in by_lease.items():
                 sent = time.monotonic()
                 try:
                     held = set(await self._records.value("heartbeat_jobs", {
-                        "worker": self.id, "job_ids": ids, "lease": self.config.lease}) or ())
+                        "worker": self.id, "job_ids": ids, "lease": lease}) or ())
                 except DB_ERRORS as exc:
                     log.warning("heartbeat failed", extra={"worker": self.id, "error": _first_line(exc),
                                                            "jobs": len(ids)})
-                else:
-                    for job_id in ids:
-                        entry = self._held.get(job_id)
-                        if entry is None:
-                            continue
-                        if job_id in held:
-                            entry.lease_deadline = sent + self.config.lease
-                        elif entry.task is not None:
-                            self._cancel(entry, "the job was cancelled or its lease taken back")
+                    continue
+                for job_id in ids:
+                    entry = self._held.get(job_id)
+                    if entry is None:
+                        continue
+                    if job_id in held:
+                        entry.lease_deadline = sent + lease
+                    elif entry.task is not None:
+                        self._cancel(entry, "the job was cancelled or its lease taken back")
             # the lease guard: never let a handler outlive a lease this worker could not renew
             now = time.monotonic()
             for entry in list(self._held.values()):

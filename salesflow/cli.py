@@ -282,7 +282,8 @@ def _run_up(args: argparse.Namespace, settings: Settings, db: Database) -> int:
         llm = None if args.no_local_llm else _start_local_llm(settings)
         try:
             # the worker runs as a child; it is stopped (SIGTERM, its grace period) before the database
-            worker = None if args.no_worker else start_worker_process(db.url, role_url(settings, db, "worker"))
+            worker = None if args.no_worker else start_worker_process(
+                db.url, role_url(settings, db, "worker"), settings.home / "worker.log")
             backlog_stop = threading.Event()
             if worker is not None:
                 report_backlog(db.url, backlog_stop)

@@ -82,4 +82,5 @@ Python (.venv/bin/python; scripts/up installs the supabase client):
   print([(lead["first_name"], lead["last_name"], lead["email"]) for lead in leads.data])
 
 Ctrl-C stops the API (and the embedded database, if this command started it).
+The worker's log: {settings.home / 'worker.log'}
 """

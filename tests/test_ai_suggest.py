@@ -15,7 +15,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from salesflow.functions.handlers import ai_suggest
-from salesflow.functions.registry import PermanentError
+from salesflow.functions.registry import PermanentError, load_registry
 from salesflow.gateway.core import Gateway
 from tests.conftest import acting_as, run_handler
 from tests.fault_server import FaultServer, ok
@@ -132,5 +132,8 @@ def test_memory_facts_and_bad_requests(db, db_url, server, world) -> None:
     with pytest.raises(psycopg.Error) as bad, acting_as(db, world["rep"]):
         db.execute("select api.request_ai_suggestion(%s, %s, 'memory_facts', 'fr')", (world["org"], world["lead"]))
     assert bad.value.sqlstate == "22023"
-    # the handler's whole call ends before its timeout, which ends before the worker's default lease
-    assert ai_suggest.DEADLINE < ai_suggest.HANDLER.timeout < 60
+    # the handler's whole call (offline too) ends before its timeout, which ends before the lease its
+    # jobs are held with under a worker with the default 60 s lease
+    assert ai_suggest.DEADLINE < ai_suggest.OFFLINE_DEADLINE < ai_suggest.HANDLER.timeout \
+        < ai_suggest.HANDLER.lease_for(60.0)
+    load_registry().check_lease(60.0)

@@ -181,3 +181,5 @@ def test_a_second_up_is_refused_at_once_and_sighup_stops_everything(home: Path, 
     assert code == 0, text
     assert "worker stopped" in text and "offline LLM stopped" in text and "embedded PostgreSQL stopped" in text
     assert not EmbeddedServer(home / "pgdata").status().running
+    # the worker's JSON log lines go to its log in the home, not between the banner's lines
+    assert '"worker started"' in (home / "worker.log").read_text() and '"worker started"' not in text

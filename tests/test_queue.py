@@ -373,6 +373,33 @@ def test_failures_back_off_then_die_keeping_the_last_error_and_retry_dead_redriv
     assert [r["id"] for r in claim(conn, "w1")] == [job_id]
 
 
+def test_a_job_that_completes_after_failed_attempts_keeps_no_error(conn) -> None:
+    """last_error describes the job as it stands: the reason of a failed attempt goes when one succeeds."""
+    job_id = enqueue(conn, "noop", max_attempts=3)
+    swept = enqueue(conn, "noop", max_attempts=3)
+    claim(conn, "w1")
+    value(conn, "select salesflow.fail_job('w1', %s, 1, 'the provider did not answer in time')", (job_id,))
+    # the other one's worker died: the sweep takes its lease back and says why
+    conn.execute("update salesflow.jobs set lease_expires_at = now() - interval '1 second' where id = %s", (swept,))
+    assert value(conn, "select salesflow.sweep_expired_leases()") == 1
+    conn.execute("update salesflow.jobs set run_after = now() where id = %s", (job_id,))
+    assert job(conn, job_id)["last_error"] == "the provider did not answer in time"
+    assert job(conn, swept)["last_error"].startswith("lease expired during attempt 1")
+    assert sorted(r["id"] for r in claim(conn, "w2")) == sorted([job_id, swept])
+    # a running attempt still shows why the one before it failed
+    assert job(conn, job_id)["last_error"] == "the provider did not answer in time"
+    assert value(conn, "select salesflow.complete_jobs('w2', array[%s, %s]::bigint[], array[2, 2])",
+                 (job_id, swept)) == 2
+    for done in (job(conn, job_id), job(conn, swept)):
+        assert (done["status"], done["attempts"], done["last_error"]) == ("completed", 2, None)
+    # a stale completion (the attempt no longer holds the job) clears nothing
+    other = enqueue(conn, "noop", max_attempts=3)
+    claim(conn, "w1")
+    value(conn, "select salesflow.fail_job('w1', %s, 1, 'boom')", (other,))
+    assert value(conn, "select salesflow.complete_jobs('w1', array[%s]::bigint[], array[1])", (other,)) == 0
+    assert (job(conn, other)["status"], job(conn, other)["last_error"]) == ("pending", "boom")
+
+
 def test_permanent_failures_die_at_once_and_retry_at_overrides_the_backoff(conn) -> None:
     dead, later = enqueue(conn), enqueue(conn)
     claim(conn, "w1")

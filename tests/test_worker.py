@@ -23,12 +23,15 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from pydantic import BaseModel
 
 from salesflow.db.embedded import EmbeddedServer, free_port
 from salesflow.db.migrate import migrate
+from salesflow.functions.registry import Handler, RegistryError
 from tests.conftest import ROOT
 
 EFFECT, FLAKY, SLEEP = "tests.job_handlers.effect", "tests.job_handlers.flaky", "tests.job_handlers.sleep"
+LONG_LEASE = "tests.job_handlers.long_lease"
 
 TEST_TABLES = """
 -- no unique key on purpose: a job run twice at once would write its key twice, and the tests look
@@ -446,6 +449,23 @@ def test_cancelling_a_running_job_stops_its_handler(conn, db_url, workers) -> No
     wait_for(lambda: any(e.get("msg") == "job stopped" and e.get("job_id") == job_id for e in worker.events()),
              "the handler to be stopped at the next heartbeat", workers, timeout=30)
     assert value(conn, "select status from salesflow.jobs where id = %s", (job_id,)) == "cancelled"
+
+
+def test_a_kind_with_its_own_lease_runs_longer_than_the_workers_lease(conn, db_url, workers) -> None:
+    """A slow kind (the offline model's suggestions) holds its jobs with its own, longer lease."""
+    with pytest.raises(RegistryError, match="must be longer than its timeout"):
+        Handler(kind="too_short", payload=BaseModel, run=lambda job, payload: None, timeout=20, lease=20)
+    job_id = enqueue(conn, "test_long_lease", {"seconds": 9})
+    # a 20 s timeout under a 4 s lease: refused without the kind's own lease of 30 s
+    worker = workers.start(db_url, LONG_LEASE, lease=4)
+    wait_for(lambda: held_by(conn, worker) == 1, "the job to start", workers)
+    # after the first heartbeat (every second) the job is held for its kind's 30 s, not the worker's 4
+    wait_for(lambda: value(conn, "select extract(epoch from lease_expires_at - now()) from salesflow.jobs "
+                                 "where id = %s", (job_id,)) > 10, "the kind's lease", workers, timeout=10)
+    wait_for(lambda: value(conn, "select status from salesflow.jobs where id = %s", (job_id,)) == "completed",
+             "the job to complete", workers, timeout=40)
+    assert value(conn, "select attempts from salesflow.jobs where id = %s", (job_id,)) == 1
+    assert not any(e.get("msg") == "job stopped" for e in worker.events())
 
 
 def run_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:

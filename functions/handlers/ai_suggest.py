@@ -2,7 +2,8 @@
 
 Asked for with `api.request_ai_suggestion`. The gateway runs in the worker's process with the
 job's own database connections; its deadline is shorter than this handler's timeout, which is
-shorter than the lease, so a job is never running twice at once. A job delivered again after a
+shorter than the lease (this kind's own, longer than the worker's: the offline model is slow), so
+a job is never running twice at once. A job delivered again after a
 crash finds its suggestion and does not call the model again. The answer must match its prompt's
 JSON schema (one corrective retry); a rejected answer is logged and stored nowhere.
 """
@@ -31,8 +32,17 @@ from salesflow.gateway.queries import QUERIES
 
 log = logging.getLogger("salesflow.worker")
 
-TIMEOUT = 55.0  # seconds; the worker's default lease is 60
-DEADLINE = TIMEOUT - 5.0  # the gateway's whole call, retries and fallbacks included
+# the gateway's whole call (retries and fallbacks included) when a provider with a key can answer
+DEADLINE = 50.0
+# when only the offline model can: SmolLM2 on two busy cores reads the ~1,000-token prompt at 15-65
+# tokens a second and writes 10-25 (measured at load 5-10), so one answer takes 20-90 s and the
+# grammar's longest one (token_bound) some 60 s more; llama.cpp answers one request at a time, so
+# the second of two suggestions asked together waits for the first (measured on a fresh `up` beside
+# the demo's embedding backfill, load 16: 137 s and 239 s)
+OFFLINE_DEADLINE = 400.0
+# the handler's own limit, above either deadline, and the lease its jobs are held with, above that
+TIMEOUT = OFFLINE_DEADLINE + 10.0
+LEASE = TIMEOUT + 20.0
 # what the offline model reads of a lead's history (entries, characters each)
 OFFLINE_HISTORY, OFFLINE_CLIP = 6, 200
 PROMPTS = {"next_actions": ("recommendation_engine", "classify"), "memory_facts": ("memory_extraction", "summarize")}
@@ -67,6 +77,16 @@ def gateway() -> Gateway:
     return _gateway
 
 
+def offline_only() -> bool:
+    """Whether only the offline model is configured (no provider key, SALESFLOW_LOCAL_LLM_URL set)."""
+    return all(m.offline for m in gateway().config.available_models())
+
+
+def deadline() -> float:
+    """The gateway's deadline for one job's call: the offline model gets the time it needs."""
+    return OFFLINE_DEADLINE if offline_only() else DEADLINE
+
+
 async def run(job: JobContext, payload: Payload) -> None:
     if job.org_id is None:
         raise PermanentError("ai_suggest needs the job's org_id")
@@ -87,7 +107,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         # the person withdrew consent to AI processing (lead_consents): no model reads their data
         raise PermanentError(f"lead {payload.lead_id} does not consent to AI processing")
     lead = {k: v for k, v in lead.items() if v is not None}
-    if all(m.offline for m in gateway().config.available_models()):
+    if offline_only():
         # only the offline model can answer: on two cores it reads a few hundred tokens a second, so
         # it gets the most recent history, short, and its answer still fits inside the deadline
         history, clip = history[:OFFLINE_HISTORY], OFFLINE_CLIP
@@ -106,7 +126,7 @@ async def run(job: JobContext, payload: Payload) -> None:
     call = LLMCall(org, task, [ChatMessage("user", ask)],
                    prompt=PromptCall(prompt_name, variables, payload.language, subject_id=str(payload.lead_id)),
                    user_id=payload.user_id, feature=f"suggest.{payload.kind}", importance="medium",
-                   cost_sensitivity="high", deadline=DEADLINE)
+                   cost_sensitivity="high", deadline=deadline())
 
     async def store(conn: psycopg.AsyncConnection[Any], request_id: int, text: str, data: Any,
                     model: ModelConfig) -> None:
@@ -126,4 +146,4 @@ async def run(job: JobContext, payload: Payload) -> None:
         raise PermanentError(str(exc)) from exc
 
 
-HANDLER = Handler(kind="ai_suggest", payload=Payload, run=run, timeout=TIMEOUT, backoff_base=30.0)
+HANDLER = Handler(kind="ai_suggest", payload=Payload, run=run, timeout=TIMEOUT, backoff_base=30.0, lease=LEASE)

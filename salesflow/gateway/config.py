@@ -44,9 +44,14 @@ TASKS = ("chat", "draft", "summarize", "classify", "compliance", "personality", 
 LOCAL_MODEL = "SmolLM2-135M-Instruct"
 # the context SmolLM2 was trained for (its GGUF's n_ctx_train); llama.cpp is started with it
 LOCAL_CONTEXT = 8192
-# the most the offline model writes in one answer: on two busy cores SmolLM2-135M writes some
-# 10-30 tokens a second, so this fits an answer inside a job's deadline with the prompt's reading
+# the most the offline model writes in one free-text answer: on two busy cores SmolLM2-135M writes
+# some 10-30 tokens a second. A JSON answer gets the longest its bounded grammar allows instead
+# (salesflow/gateway/grammar.py), so it is never cut mid-object
 LOCAL_MAX_OUTPUT = 256
+# one attempt of the offline model: on two busy cores reading a 1,000-token prompt alone took up to
+# 75 s (measured at load 10), and a request waits while the model answers another, so the 30 s of a
+# hosted provider would time out every attempt
+LOCAL_TIMEOUT = 360.0
 # wherever a person could read the local model's words (DESIGN.md decision 8)
 OFFLINE_NOTICE = ("Written by SmolLM2-135M, a tiny offline model that only tests the plumbing: "
                   "this is not usable advice.")
@@ -194,7 +199,7 @@ def default_providers(env: Mapping[str, str]) -> dict[str, ProviderConfig]:
                                              gemini_key)
     local_url = env.get("SALESFLOW_LOCAL_LLM_URL")
     if local_url:
-        providers["local"] = ProviderConfig("local", "local", local_url, "local", timeout=60.0)
+        providers["local"] = ProviderConfig("local", "local", local_url, "local", timeout=LOCAL_TIMEOUT)
     return providers
 
 

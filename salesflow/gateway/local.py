@@ -60,7 +60,10 @@ class LocalLLMServer:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias", LOCAL_MODEL,
              "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.context),
-             "--n_threads", str(self.threads)],
+             "--n_threads", str(self.threads),
+             # by default a request that arrives while another streams ends that other answer at its next
+             # token ("[DONE]" mid-JSON: "the answer is not JSON"); queued, each answer runs to its end
+             "--interrupt_requests", "false"],
             # its own session: a terminal's Ctrl-C or SIGHUP reaches `salesflow up`, which stops it
             # unbuffered: its prints (a client that hung up) reach the log when they happen
             env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -10,9 +10,7 @@ ProviderError that says whether trying again can help.
 from __future__ import annotations
 
 import asyncio
-import copy
 import email.utils
-import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ import anthropic
 import openai
 
 from salesflow.gateway.config import LOCAL_MAX_OUTPUT, ModelConfig, ProviderConfig
+from salesflow.gateway.grammar import bounded_schema, token_bound
 from salesflow.gateway.tokens import count_messages, counter_for
 
 ErrorKind = Literal["rate_limit", "server", "timeout", "connection", "stream_cut", "context_length", "auth",
@@ -205,15 +204,18 @@ class OpenAIProvider(Provider):
         finish: str | None = None
         usage: Usage | None = None
         extra: dict[str, Any] = {}
+        limit = min(max_tokens, LOCAL_MAX_OUTPUT)
         if schema is not None:
-            # llama.cpp compiles the schema into a grammar: the answer is JSON of this shape by construction
+            # llama.cpp compiles the schema into a grammar: the answer is JSON of this shape by construction,
+            # and max_tokens covers the longest answer that grammar allows, so it is never cut mid-object
             extra["response_format"] = {"type": "json_object", "schema": bounded_schema(schema)}
+            limit = token_bound(schema) or limit
         stream = None
         try:
             async with asyncio.timeout(timeout):
                 stream = await self.client.chat.completions.create(
                     model=model.model, messages=[{"role": m.role, "content": m.content} for m in messages],
-                    max_tokens=min(max_tokens, LOCAL_MAX_OUTPUT), temperature=temperature, timeout=timeout,
+                    max_tokens=limit, temperature=temperature, timeout=timeout,
                     stream=True, **extra)
                 async for chunk in stream:
                     if chunk.usage is not None:
@@ -233,6 +235,10 @@ class OpenAIProvider(Provider):
         finally:
             if stream is not None:
                 await stream.close()
+        if finish is None:
+            # the server ended the stream without saying why (another request interrupted it): a cut answer
+            raise ProviderError("stream_cut", "the answer stopped mid-way: the stream ended without a finish reason",
+                                partial=self._estimate(model, messages, parts))
         return Completion("".join(parts), usage or self._estimate(model, messages, parts), finish)
 
     async def stream(self, model: ModelConfig, messages: Sequence[ChatMessage], *, max_tokens: int,
@@ -271,49 +277,6 @@ class OpenAIProvider(Provider):
 
     async def aclose(self) -> None:
         await self.client.close()
-
-
-# what the offline model may write into one string and one list: small enough that a whole answer
-# fits in LOCAL_MAX_OUTPUT tokens, so the grammar cannot be cut off mid-object by max_tokens
-_LOCAL_MAX_CHARS = 100
-_LOCAL_MAX_ITEMS = 2
-
-
-def _numbers_within(low: float | None, high: float | None, *, integer: bool) -> list[float]:
-    if low is not None and high is not None and not integer:
-        return [round(low + (high - low) * i / 10, 6) for i in range(11)]
-    start = int(math.ceil(low)) if low is not None else int(math.floor(high or 0)) - 30
-    stop = int(math.floor(high)) if high is not None else start + 30
-    return list(range(start, min(stop, start + 30) + 1))
-
-
-def bounded_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """`schema` with every string and array given an upper bound, for the offline model's grammar.
-
-    Every answer valid against the result is valid against `schema` (bounds only shrink the set);
-    existing smaller bounds are kept. Keywords llama.cpp's converter does not know are dropped there.
-    """
-    def walk(node: Any) -> Any:
-        if isinstance(node, list):
-            return [walk(n) for n in node]
-        if not isinstance(node, dict):
-            return node
-        out = {k: walk(v) for k, v in node.items()}
-        kind = out.get("type")
-        if kind == "string" and "enum" not in out and "const" not in out:
-            out["maxLength"] = min(int(out.get("maxLength", _LOCAL_MAX_CHARS)), _LOCAL_MAX_CHARS)
-            out["minLength"] = min(int(out.get("minLength", 0)), out["maxLength"])
-        elif kind == "array":
-            low = int(out.get("minItems", 0))
-            out["maxItems"] = max(low, min(int(out.get("maxItems", _LOCAL_MAX_ITEMS)), _LOCAL_MAX_ITEMS))
-        elif kind in ("number", "integer") and "enum" not in out and ("minimum" in out or "maximum" in out):
-            # the grammar cannot express numeric bounds: a few values inside them instead
-            out["enum"] = _numbers_within(out.get("minimum"), out.get("maximum"), integer=kind == "integer")
-        return out
-
-    bounded = walk(copy.deepcopy(dict(schema)))
-    bounded.pop("$schema", None)
-    return bounded
 
 
 def _anthropic_messages(messages: Sequence[ChatMessage]) -> tuple[str | None, list[dict[str, str]]]:

@@ -152,6 +152,8 @@ $$;
 -- stale finish: a job whose lease expired and was claimed again is left to its new holder. A job
 -- asked for again while it ran (rerun_requested) goes back to pending once, with a fresh attempt
 -- budget, keeping its idempotency key: no twin was queued, so none can collide.
+-- last_error describes the job as it stands: a successful attempt clears it (an earlier attempt's
+-- reason stays in the worker's log, "handler raised" with its traceback, and in llm_requests).
 create or replace function salesflow.complete_jobs(worker text, job_ids bigint[], attempts integer[])
 returns integer
 language plpgsql
@@ -169,7 +171,8 @@ begin
             attempts = case when j.rerun_requested then 0 else j.attempts end,
             run_after = case when j.rerun_requested then pg_catalog.now() else j.run_after end,
             rerun_requested = false,
-            lease_expires_at = null
+            lease_expires_at = null,
+            last_error = null
         from rows from (pg_catalog.unnest(complete_jobs.job_ids), pg_catalog.unnest(complete_jobs.attempts)) as f (id, attempt)
         where j.id = f.id and j.attempts = f.attempt and j.status = 'running' and j.worker = complete_jobs.worker
         returning j.id, j.queue, j.status
