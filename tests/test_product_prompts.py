@@ -10,7 +10,8 @@ import pytest
 from salesflow.gateway.product_prompts import PRODUCT_PROMPTS, ProductPrompt, product_prompt
 
 BASE_NAMES = {"ai_coach", "deal_medic", "personality_profiler", "objection_handler", "compliance_filter",
-              "memory_extraction", "script_generation", "recommendation_engine", "conversation_summary"}
+              "memory_extraction", "script_generation", "recommendation_engine", "conversation_summary",
+              "disg_profiler", "bant_assessor"}
 TASKS = {"chat", "draft", "summarize", "classify", "compliance", "personality", "script"}
 TYPES = {"string", "number", "boolean", "array", "object", "any"}
 NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")  # the check on salesflow.prompts.name
@@ -24,9 +25,9 @@ ids = [p.name for p in PRODUCT_PROMPTS]
 each_prompt = pytest.mark.parametrize("prompt", PRODUCT_PROMPTS, ids=ids)
 
 
-def test_nine_prompts_in_two_languages_with_valid_names_and_tasks() -> None:
+def test_eleven_prompts_in_two_languages_with_valid_names_and_tasks() -> None:
     names = [p.name for p in PRODUCT_PROMPTS]
-    assert len(names) == 18 and len(set(names)) == 18
+    assert len(names) == 22 and len(set(names)) == 22
     assert set(names) == {f"{base}.{lang}" for base in BASE_NAMES for lang in ("de", "en")}
     for prompt in PRODUCT_PROMPTS:
         assert NAME.match(prompt.name), prompt.name
@@ -96,8 +97,9 @@ def test_model_config_and_json_output(prompt: ProductPrompt) -> None:
             assert f'"{key}"' in prompt.template, f"{prompt.name}: shape misses {key}"
 
 
-def test_personality_profiler_states_its_limits() -> None:
-    en, de = (" ".join(product_prompt("personality_profiler", lang).template.split()) for lang in ("en", "de"))
+@pytest.mark.parametrize("base", ["personality_profiler", "disg_profiler"])
+def test_personality_profiler_states_its_limits(base: str) -> None:
+    en, de = (" ".join(product_prompt(base, lang).template.split()) for lang in ("en", "de"))
     assert "hypothesis from limited text" in en and "not a clinical" in en
     assert "Hypothese aus wenig Text" in de and "keine klinische" in de
     for word in ("health", "religion", "ethnicity", "political", "sexual orientation"):
@@ -129,6 +131,11 @@ VALID: dict[str, dict[str, Any]] = {
                           "close": "Passt Ihnen ein kurzes Telefonat nächste Woche?"},
     "recommendation_engine": {"actions": [{"action": "call", "reason": "Opened the proposal twice.",
                                            "due_in_days": 0, "priority": "high"}]},
+    "disg_profiler": {"d": 0.8, "i": 0.1, "s": 0.2, "g": 0.5, "evidence": ["Send me the numbers by Friday."],
+                      "confidence": 0.5},
+    "bant_assessor": {"budget": 2, "authority": 3, "need": 3, "timeline": 0,
+                      "evidence": {"budget": "about 40k this year", "authority": "I sign off on tools",
+                                   "need": "our reports take days", "timeline": ""}, "confidence": 0.6},
 }
 INVALID: dict[str, list[dict[str, Any]]] = {
     "deal_medic": [{**VALID["deal_medic"], "health": "dying"}, {**VALID["deal_medic"], "confidence": 1.5},
@@ -154,6 +161,11 @@ INVALID: dict[str, list[dict[str, Any]]] = {
         {"actions": [{**VALID["recommendation_engine"]["actions"][0], "action": "send_email_now"}]},
         {"actions": VALID["recommendation_engine"]["actions"] * 6},
     ],
+    "disg_profiler": [{**VALID["disg_profiler"], "d": 1.2}, {**VALID["disg_profiler"], "evidence": [""]},
+                      {**VALID["disg_profiler"], "evidence": ["x"] * 6},
+                      {k: v for k, v in VALID["disg_profiler"].items() if k != "g"}],
+    "bant_assessor": [{**VALID["bant_assessor"], "budget": 4}, {**VALID["bant_assessor"], "need": 1.5},
+                      {**VALID["bant_assessor"], "evidence": {"budget": "x"}}],
 }
 MORE_VALID: dict[str, list[dict[str, Any]]] = {
     "compliance_filter": [{"verdict": "pass", "issues": [], "suggested_revision": None},

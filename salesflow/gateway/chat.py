@@ -86,6 +86,15 @@ class ChatService:
                                                )).fetchone()
             if not member or not member["member"]:
                 raise GatewayError("not_found", f"organization {org_id} not found", status=404)
+            try:
+                async with conn.transaction():
+                    await cur.execute(QUERIES["require_ai_feature"], {"org_id": org_id, "feature": "chat",
+                                                                      "lead_id": lead_id, "user_id": user_id})
+            except psycopg.Error as exc:
+                if exc.sqlstate != "PT403":
+                    raise
+                raise GatewayError("PT403", exc.diag.message_primary or "the AI feature chat is switched off",
+                                   status=403) from None
             cid = conversation_id or uuid4()
             row = await (await cur.execute(QUERIES["conversation"], {"org_id": org_id, "conversation_id": cid}
                                             )).fetchone()

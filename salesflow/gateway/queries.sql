@@ -87,6 +87,10 @@ select exists (
     select from salesflow.org_members as m where m.org_id = %(org_id)s and m.user_id = %(user_id)s
 ) as member;
 
+-- name: require_ai_feature
+-- raises PT403 when the organisation's flag switches the feature off for this user or lead
+select salesflow.require_ai_feature(%(org_id)s, %(feature)s, %(lead_id)s, %(user_id)s);
+
 -- name: conversation
 select c.id, c.user_id, c.lead_id, c.language, c.summary, c.summary_upto
 from salesflow.conversations as c
@@ -127,7 +131,17 @@ where org_id = %(org_id)s and id = %(conversation_id)s
 -- What the AI may know about a lead: no addresses or numbers (those would only be redacted).
 select
     l.first_name, l.last_name, l.title, l.lifecycle_stage::text as stage, l.source::text as source, l.language,
-    c.name as company, c.industry
+    c.name as company, c.industry,
+    -- the latest DISG profile, for drafting and chat prompts: a hypothesis, and it says how strong
+    (
+        select
+            'DISG ' || p.dominant_type || ' (hypothesis from ' || p.message_count || ' messages, confidence '
+            || p.confidence || case when p.little_evidence then ', little evidence' else '' end || ')'
+        from salesflow.personality_profiles as p
+        where p.org_id = l.org_id and p.lead_id = l.id
+        order by p.created_at desc, p.id desc
+        limit 1
+    ) as communication_style
 from salesflow.leads as l
 left join salesflow.companies as c on c.org_id = l.org_id and c.id = l.company_id
 where l.org_id = %(org_id)s and l.id = %(lead_id)s;
