@@ -245,3 +245,6 @@ select b.id from salesflow.bant_assessments as b where b.org_id = %(org_id)s and
 select salesflow.store_bant_proposal(
     %(org_id)s, %(lead_id)s, %(job_id)s, %(request_id)s, %(answer)s, %(offline_model)s
 ) as id;
+
+-- name: monitor_scoring_models
+select salesflow.monitor_scoring_models();

@@ -19,14 +19,16 @@ from psycopg.rows import dict_row
 
 from salesflow.functions.handlers import _gateway_job as ai
 from salesflow.functions.handlers import analyze_personality, propose_bant
+from salesflow.gateway.chat import ChatService
 from salesflow.gateway.config import load_config, parse_config
 from salesflow.gateway.core import Gateway
+from salesflow.gateway.errors import GatewayError
 from salesflow.gateway.local import LocalLLMServer
 from salesflow.gateway.product_prompts import product_prompt
 from salesflow.gateway.queries import QUERIES
 from tests.conftest import acting_as, run_handler
 from tests.fault_server import FaultServer, ok
-from tests.gateway_harness import CLAUDE, PRIMARY, SECONDARY, config_for
+from tests.gateway_harness import CLAUDE, PRIMARY, SECONDARY, Harness, config_for
 
 MESSAGES = [
     "Send me the numbers by Friday. I decide this week.",
@@ -283,3 +285,24 @@ def test_the_offline_model_path_stores_a_schema_valid_labelled_profile(db, db_ur
         logged = db.execute("select provider, status, prompt_name from salesflow.llm_requests where org_id = %s",
                             (org,)).fetchone()
         assert logged == ("local", "ok", "disg_profiler.en")
+
+
+def test_chat_refuses_when_its_flag_is_off(db, db_url, server, world):
+    org, rep = world["org"], world["rep"]
+    harness = Harness(db_url, config_for(server, [PRIMARY]))
+    try:
+        chat = ChatService(harness.gateway)
+        opened = harness.run(chat.open(org, rep, None, world["lead"], "en"))
+        assert opened.lead_id == world["lead"]
+        with acting_as(db, world["owner"]):
+            db.execute("select api.set_ai_feature_flag(%s, 'chat', false)", (org,))
+        with pytest.raises(GatewayError) as off:
+            harness.run(chat.open(org, rep, opened.id, None, "en"))
+        assert off.value.status == 403 and off.value.code == "PT403" and "chat" in str(off.value)
+        # rolled out by lead, to nobody: refused for this lead, whoever asks
+        with acting_as(db, world["owner"]):
+            db.execute("select api.set_ai_feature_flag(%s, 'chat', true, 0, 'lead')", (org,))
+        with pytest.raises(GatewayError):
+            harness.run(chat.open(org, world["owner"], None, world["lead"], "en"))
+    finally:
+        harness.close()
