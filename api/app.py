@@ -19,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
-from salesflow.api import chat, memory, predictions, rpc, search, suggestions, webhooks
+from salesflow.api import chat, engagement, memory, predictions, rpc, search, suggestions, webhooks
 from salesflow.api.catalog import Catalog
 from salesflow.api.errors import ApiError
 from salesflow.api.limits import Limiter, LimitMiddleware
@@ -135,4 +135,5 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
     app.include_router(suggestions.router)
     app.include_router(webhooks.router)
     app.include_router(predictions.router)
+    app.include_router(engagement.router)
     return app
