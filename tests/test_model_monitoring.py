@@ -88,3 +88,27 @@ def test_scores_made_after_the_outcome_and_too_few_leads_are_not_judged(db, db_u
     run_monitor(db, db_url)
     assert db.execute("select count(*) from salesflow.model_alerts where org_id = %s", (org,)).fetchone()[0] == 0
     assert db.execute("select needs_retraining from salesflow.ai_models where id = %s", (model,)).fetchone()[0] is False
+
+
+def test_the_llm_catalogue_is_in_the_registry_with_kind_llm(db) -> None:
+    db.autocommit = True
+    owner, outsider = uuid.uuid4(), uuid.uuid4()
+    org, _ = plant(db, owner, "Registry GmbH", swapped=False)
+    # a new price for a provider's model takes effect: the old row is a retired version
+    db.execute("insert into salesflow.llm_models (provider, model, effective_from, context_window, "
+               "input_price_per_mtok, output_price_per_mtok) values "
+               "('openai', 'gpt-test', current_date - 30, 128000, 2.5, 10), "
+               "('openai', 'gpt-test', current_date - 1, 128000, 2.0, 8), "
+               "('openai', 'gpt-test', current_date + 30, 128000, 1.0, 4)")  # not yet in force
+    with acting_as(db, owner):
+        registry = db.execute("select api.list_ai_models(%s)", (org,)).fetchone()[0]
+    assert [m["kind"] for m in registry["scoring"]] == ["scoring"]
+    llms = {(m["name"], m["version"]): m for m in registry["llm"]}
+    assert all(m["kind"] == "llm" for m in registry["llm"])
+    smol = next(m for (name, _), m in llms.items() if name == "llama.cpp/SmolLM2-135M-Instruct")
+    assert smol["status"] == "active" and smol["offline"] is True and smol["context_window"] == 8192
+    versions = sorted((m["version"], m["status"], m["input_price_per_mtok"]) for (name, _), m in llms.items()
+                      if name == "openai/gpt-test")
+    assert [(s, p) for _, s, p in versions] == [("retired", 2.5), ("active", 2.0)]
+    with acting_as(db, outsider):
+        assert db.execute("select api.list_ai_models(%s)", (org,)).fetchone()[0] is None
