@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
 from salesflow.api import chat, engagement, memory, predictions, rpc, search, suggestions, webhooks
+from salesflow.api.callers import CallerCache
 from salesflow.api.catalog import Catalog
 from salesflow.api.errors import ApiError
 from salesflow.api.limits import Limiter, LimitMiddleware
@@ -48,13 +50,18 @@ def _health_sync(database_url: str) -> tuple[int, dict[str, Any]]:
     return (200 if status.current else 503), body
 
 
-def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> FastAPI:
-    """The API for one database; `jwt_secret` verifies bearer tokens (HS256)."""
+def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 4) -> FastAPI:
+    """The API for one database; `jwt_secret` verifies bearer tokens (HS256).
+
+    The pool holds `pool_size` autocommit connections from the start (RPC calls pipeline their
+    context and call into one implicit transaction; see rpc.RpcService)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = AsyncConnectionPool(database_url, min_size=1, max_size=pool_size, open=False, timeout=10)
+        pool = AsyncConnectionPool(database_url, min_size=pool_size, max_size=pool_size, open=False, timeout=10,
+                                   kwargs={"autocommit": True})
         await pool.open(wait=False)
+        app.state.embed_limiter = search.EmbedLimiter()
         catalog = Catalog()
         try:
             async with pool.connection(timeout=10) as conn:
@@ -76,11 +83,13 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
             if gateway is not None:
                 await gateway.aclose()
             await pool.close()
+            app.state.embed_limiter.close()
 
     # docs_url=None: FastAPI's own /docs loads Swagger UI from a CDN, blank offline; ours serves the
     # assets of the installed swagger-ui-bundle package
     app = FastAPI(title="SalesFlow", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.jwt_secret = jwt_secret
+    app.state.callers = CallerCache(jwt_secret)
     limiter = Limiter.from_env()
     if limiter is not None:
         app.add_middleware(LimitMiddleware, limiter=limiter)
@@ -137,3 +146,12 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
     app.include_router(predictions.router)
     app.include_router(engagement.router)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app as `salesflow api` configured it, for uvicorn's worker processes (an import-string factory)."""
+    from salesflow.api.server import ServerOptions
+
+    options = ServerOptions.from_env()
+    return create_app(os.environ["SALESFLOW_API_DATABASE_URL"], os.environ["SALESFLOW_API_JWT_SECRET"],
+                      pool_size=options.pool_size)

@@ -62,18 +62,27 @@ class Catalog:
     def __init__(self) -> None:
         self._by_name: dict[str, list[Function]] = {}
         self._loaded_at = 0.0
+        # for the OpenAPI document: enum labels and row-type columns by format_type name
+        self.enums: dict[str, list[str]] = {}
+        self.row_types: dict[str, list[dict[str, Any]]] = {}
 
     async def load(self, conn: AsyncConnection) -> None:
         async with conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(QUERIES["rpc_catalog"], {"schema": EXPOSED_SCHEMA})
             rows = await cur.fetchall()
+            await cur.execute(QUERIES["openapi_enums"])
+            enums = {r["name"]: r["labels"] for r in await cur.fetchall()}
+            await cur.execute(QUERIES["openapi_row_types"])
+            row_types: dict[str, list[dict[str, Any]]] = {}
+            for r in await cur.fetchall():
+                row_types.setdefault(r["type_name"], []).append(r)
         by_name: dict[str, list[Function]] = {}
         for row in rows:
             fn = _function(row)
             # unnamed parameters cannot be called by name from JSON; PostgREST skips them too
             if all(p.name for p in fn.params):
                 by_name.setdefault(fn.name, []).append(fn)
-        self._by_name = by_name
+        self._by_name, self.enums, self.row_types = by_name, enums, row_types
         self._loaded_at = time.monotonic()
 
     def stale(self) -> bool:

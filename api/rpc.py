@@ -17,7 +17,9 @@ from fastapi.responses import Response
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from salesflow.api.auth import Caller, caller_from_headers
+from salesflow.api import openapi
+from salesflow.api.auth import Caller
+from salesflow.api.callers import caller_claims_json
 from salesflow.api.catalog import EXPOSED_SCHEMA, QUERIES, Catalog, Function
 from salesflow.api.errors import ApiError, is_connection_loss, status_for_sqlstate
 
@@ -76,17 +78,27 @@ def _call_statement(fn: Function, keys: list[str]) -> sql.Composed:
 
 
 class RpcService:
-    """Resolves a function by name and arguments and runs it as the caller."""
+    """Resolves a function by name and arguments and runs it as the caller.
+
+    Each call is one round trip: the request context and the call are pipelined on an autocommit
+    connection, so they share the implicit transaction that ends at the pipeline's Sync (role and
+    claims are transaction-local, exactly as PostgREST sets them). psycopg prepares the statements
+    once they repeat.
+    """
+
+    STATEMENT_CACHE = 1024  # composed call statements by (function, argument names)
 
     def __init__(self, pool: AsyncConnectionPool, catalog: Catalog) -> None:
         self.pool = pool
         self.catalog = catalog
+        self._statements: dict[tuple[Function, tuple[str, ...]], bytes] = {}
 
     async def resolve(self, name: str, keys: set[str]) -> Function:
         candidates = self.catalog.candidates(name)
         if not any(fn.accepts(keys) for fn in candidates) and self.catalog.stale():
             async with self.pool.connection() as conn:
                 await self.catalog.load(conn)
+            self._statements.clear()
             candidates = self.catalog.candidates(name)
         for fn in candidates:
             if fn.accepts(keys):
@@ -101,24 +113,33 @@ class RpcService:
             hint=hint,
         )
 
+    def statement(self, fn: Function, keys: tuple[str, ...], conn: psycopg.AsyncConnection) -> bytes:
+        key = (fn, keys)
+        found = self._statements.get(key)
+        if found is None:
+            if len(self._statements) >= self.STATEMENT_CACHE:
+                self._statements.clear()
+            found = self._statements[key] = _call_statement(fn, list(keys)).as_bytes(conn)
+        return found
+
     async def call(self, name: str, args: dict[str, Any], caller: Caller, request: Request,
                    statement_timeout: str = STATEMENT_TIMEOUT) -> str | None:
         fn = await self.resolve(name, set(args))
-        statement = _call_statement(fn, list(args))
+        keys = tuple(sorted(args))
         headers = {k: v for k, v in request.headers.items() if k in _FORWARDED_HEADERS}
         context = {
-            "role": caller.role, "claims": json.dumps(caller.claims), "method": request.method,
+            "role": caller.role, "claims": caller_claims_json(caller), "method": request.method,
             "path": request.url.path, "headers": json.dumps(headers), "statement_timeout": statement_timeout,
+            # a stable function cannot write, so run it read-only (PostgREST does, for GET)
+            "read_only": "on" if fn.read_only else "off",
         }
         try:
             async with self.pool.connection() as conn:
-                async with conn.transaction():
-                    # a stable function cannot write, so run it read-only (PostgREST does, for GET)
-                    if fn.read_only:
-                        await conn.execute("set transaction read only")
+                statement = self.statement(fn, keys, conn)
+                async with conn.pipeline():
                     await conn.execute(QUERIES["set_request_context"], context)
                     cur = await conn.execute(statement, (json.dumps(args),) if args else None)
-                    row = await cur.fetchone()
+                row = await cur.fetchone()
         except psycopg.OperationalError as exc:
             # QueryCanceled (57014) and ProgramLimitExceeded (54xxx) are OperationalErrors too
             if not is_connection_loss(exc.sqlstate):
@@ -161,9 +182,9 @@ def _check_profile(request: Request, header: str) -> None:
 
 
 def caller_of(request: Request) -> Caller:
-    return caller_from_headers(
-        request.headers.get("authorization"), request.headers.get("apikey"), request.app.state.jwt_secret
-    )
+    """The verified caller; a token already verified is taken from the app's cache until it expires."""
+    headers = request.headers
+    return request.app.state.callers.get(headers.get("authorization"), headers.get("apikey"))
 
 
 def json_response(payload: str | None) -> Response:
@@ -194,18 +215,5 @@ async def call_get(function: str, request: Request) -> Response:
 
 @router.get("/rest/v1/")
 async def describe(request: Request) -> dict[str, Any]:
-    """A small OpenAPI description of the RPCs, from the functions' COMMENT ON text."""
-    paths: dict[str, Any] = {}
-    for fn in sorted(_service(request).catalog.all(), key=lambda f: f.name):
-        properties = {p.name: {"format": p.type} for p in fn.params}
-        required = [p.name for p in fn.params if p.required]
-        paths[f"/rpc/{fn.name}"] = {
-            "post": {
-                "summary": fn.description,
-                "requestBody": {"content": {"application/json": {"schema": {
-                    "type": "object", "properties": properties, "required": required,
-                }}}},
-                "responses": {"200": {"description": f"returns {'setof ' if fn.returns_set else ''}{fn.return_type}"}},
-            }
-        }
-    return {"openapi": "3.0.3", "info": {"title": "SalesFlow RPC", "version": "1"}, "paths": paths}
+    """The OpenAPI 3.0 description of the RPCs (api/openapi.py)."""
+    return openapi.document(_service(request).catalog)

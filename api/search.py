@@ -11,9 +11,12 @@ SEARCH_STATEMENT_TIMEOUT, not the general RPC timeout (a timeout answers 504, co
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -27,6 +30,7 @@ from salesflow.functions.embedding_pipeline import NoEmbedder, embedder_for
 from salesflow.functions.embeddings import vector_literal
 
 router = APIRouter()
+T = TypeVar("T")
 MODEL_CACHE_SECONDS = 10.0
 MAX_QUERY_CHARS = 1000
 MAX_QUERY_TERMS = 32
@@ -81,6 +85,27 @@ class _ActiveModel:
 _active = _ActiveModel()
 
 
+class EmbedLimiter:
+    """Query embeddings run on a few threads of their own (DESIGN.md decision 17): the event loop
+    never runs the model, and searches beyond `threads` wait for a thread instead of taking the
+    default executor (and the CPU) from everything else. One per app, closed with it."""
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads or max(1, min(2, os.cpu_count() or 1))
+        self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="salesflow-embed")
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _embed(model: str, text: str) -> Sequence[float]:
+    # loading the model (first call) and running it both happen here, off the event loop
+    return embedder_for(model).embed([text])[0]
+
+
 @router.post("/api/search")
 async def search(request: Request) -> Response:
     caller = caller_of(request)
@@ -95,10 +120,9 @@ async def search(request: Request) -> Response:
         raise ApiError(400, "PGRST100", f"{where}: {first['msg']}", details=str(exc.errors())[:500]) from None
     model = await _active.get(request)
     try:
-        embedder = embedder_for(model)
+        vector = await request.app.state.embed_limiter.run(_embed, model, body.query)
     except (NoEmbedder, ValueError) as exc:
         raise ApiError(503, "SF503", str(exc)) from None
-    vector = (await asyncio.to_thread(embedder.embed, [body.query]))[0]
     args = {
         "org_id": str(body.org_id), "query_embedding": vector_literal(vector),
         "query_text": body.query, "k": body.k, "recency": body.recency,

@@ -130,22 +130,30 @@ def _db_status(settings: Settings) -> int:
 
 # -- api / up ------------------------------------------------------------------------------------
 def _serve(settings: Settings, url: str, banner: str | None = None) -> int:
+    """Serve the API: uvloop + httptools, access log off, SALESFLOW_API_WORKERS processes (see api/server.py)."""
     import uvicorn
 
-    from salesflow.api.app import create_app
+    from salesflow.api.server import ServerOptions, uvicorn_config
 
     if not port_is_free(settings.api_port, settings.api_host):
         raise CliError(f"port {settings.api_port} is taken; set SALESFLOW_API_PORT to a free port")
-    app = create_app(url, settings.jwt_secret())
-    config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="info",
-                            timeout_graceful_shutdown=10)
-    server = uvicorn.Server(config)
+    options = ServerOptions.from_env()
+    # the worker processes build the app from these (uvicorn's import-string factory)
+    os.environ["SALESFLOW_API_DATABASE_URL"] = url
+    os.environ["SALESFLOW_API_JWT_SECRET"] = settings.jwt_secret()
+    config = uvicorn_config(options, settings.api_host, settings.api_port)
     if banner:
         print(banner, flush=True)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal with the handler
     # that was there before it; make that one an exit so the callers' cleanup (worker, embedded
     # database) runs instead of the process dying on SIGTERM's default action
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    if options.workers > 1:
+        from salesflow.api.server import run_workers
+
+        run_workers(config)
+        return 0
+    server = uvicorn.Server(config)
     # a closed terminal (SIGHUP) stops everything as Ctrl-C does; uvicorn itself handles INT and TERM only
     signal.signal(signal.SIGHUP, lambda _signum, frame: server.handle_exit(signal.SIGTERM, frame))
     server.run()
