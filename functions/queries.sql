@@ -273,3 +273,35 @@ where m.org_id = %(org_id)s and m.id = any(%(ids)s::uuid[])
 
 -- name: store_sentiments
 select salesflow.store_sentiments(%(org_id)s, %(readings)s) as n;
+
+-- name: lead_own_messages
+-- analyze_personality, propose_bant: the lead's own words (inbound messages), newest 30, oldest first.
+select x.sent_at as at, x.body
+from (
+    select m.sent_at, m.id, m.body
+    from salesflow.messages as m
+    where m.org_id = %(org_id)s and m.lead_id = %(lead_id)s and m.direction = 'inbound'
+    order by m.sent_at desc, m.id desc
+    limit 30
+) as x
+order by x.sent_at, x.id;
+
+-- name: profile_of_job
+select p.id from salesflow.personality_profiles as p where p.org_id = %(org_id)s and p.job_id = %(job_id)s;
+
+-- name: store_personality_profile
+select salesflow.store_personality_profile(
+    %(org_id)s, %(lead_id)s, %(job_id)s, %(request_id)s, %(scores)s, %(quotes)s, %(confidence)s, %(source)s,
+    %(offline_model)s, %(language)s
+) as id;
+
+-- name: bant_of_job
+select b.id from salesflow.bant_assessments as b where b.org_id = %(org_id)s and b.job_id = %(job_id)s;
+
+-- name: store_bant_proposal
+select salesflow.store_bant_proposal(
+    %(org_id)s, %(lead_id)s, %(job_id)s, %(request_id)s, %(answer)s, %(offline_model)s
+) as id;
+
+-- name: monitor_scoring_models
+select salesflow.monitor_scoring_models();

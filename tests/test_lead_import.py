@@ -118,3 +118,39 @@ def test_engagement_events_are_idempotent_per_key(db: psycopg.Connection) -> Non
             db.execute("select api.record_engagement_events(%s, %s)",
                        (org, Jsonb([events[0] | {"idempotency_key": "n"}, events[1] | {"event_type": "telepathy"}])))
     assert db.execute("select count(*) from salesflow.engagement_events").fetchone()[0] == 3
+
+
+def test_a_100000_row_file_imports_whole_or_not_at_all(db: psycopg.Connection, db_url: str, tmp_path) -> None:
+    import csv
+    import io
+
+    from salesflow.intelligence_cli import InputError, import_leads
+
+    org, _ = make_org(db)
+    n = 100_000
+    path = tmp_path / "leads.csv"
+
+    def write(bad_line: int | None) -> None:
+        with path.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["external_key", "email", "segment", "employees", "outcome"])
+            for i in range(n):
+                email = "not-an-address" if i + 2 == bad_line else f"l{i}@bulk.example"  # line 1 is the header
+                w.writerow([f"crm-{i}", email, ("smb", "mid", "ent")[i % 3], str(i % 5000),
+                            ("yes", "no", "")[i % 3]])
+
+    # one bad address on the file's second-to-last line: nothing of the file is stored
+    write(bad_line=n)
+    with pytest.raises(InputError) as bad:
+        import_leads(db_url, path, str(org), {}, "outcome", None, False, err=io.StringIO())
+    assert f"line {n}" in str(bad.value)
+    assert db.execute("select count(*) from salesflow.leads where org_id = %s", (org,)).fetchone()[0] == 0
+    write(bad_line=None)
+    totals = import_leads(db_url, path, str(org), {}, "outcome", None, False, err=io.StringIO())
+    assert totals["rows"] == n and totals["inserted"] == n
+    counts = db.execute("select count(*), count(*) filter (where attributes ? 'employees') from salesflow.leads "
+                        "where org_id = %s", (org,)).fetchone()
+    assert counts == (n, n)
+    outcomes = db.execute("select count(*) filter (where converted), count(*) filter (where not converted) "
+                          "from salesflow.lead_outcomes where org_id = %s", (org,)).fetchone()
+    assert outcomes == (33_334, 33_333)  # yes on i % 3 == 0, no on 1, open (no row) on 2

@@ -165,10 +165,10 @@ def test_catalog_invariants(db: psycopg.Connection) -> None:
     # (embedding_queue likewise: the embed job claims across organisations; embedding_models has no org)
     # llm_models is the global model catalogue (providers' prices, no org): a reference table too
     # recommendation_rules (shipped defaults with org_id null, plus overrides) and calling_code_zones
-    # are small reference tables as well
+    # are small reference tables as well, as is disg_guidance (the shipped DISG guidance texts)
     not_distributed = {"organizations", "org_members", "schema_migrations", "schema_objects", "jobs", "job_schedules",
                        "embedding_queue", "embedding_models", "llm_models", "recommendation_rules",
-                       "calling_code_zones",
+                       "calling_code_zones", "disg_guidance",
                        # per installation, not per organisation: the ledgers' retention log, the install's
                        # secrets, the personal-data catalogue, webhooks refused before any org was known
                        "audit_retention_runs", "install_secrets", "personal_data_catalog", "webhook_rejections"}

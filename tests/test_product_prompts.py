@@ -11,7 +11,8 @@ from salesflow.gateway.product_prompts import PRODUCT_PROMPTS, ProductPrompt, pr
 
 BASE_NAMES = {"ai_coach", "deal_medic", "personality_profiler", "objection_handler", "compliance_filter",
               "memory_extraction", "script_generation", "recommendation_engine", "conversation_summary",
-              "email_composer", "reply_suggestions", "subject_optimizer", "search_parser"}
+              "email_composer", "reply_suggestions", "subject_optimizer", "search_parser",
+              "disg_profiler", "bant_assessor"}
 TASKS = {"chat", "draft", "summarize", "classify", "compliance", "personality", "script"}
 TYPES = {"string", "number", "boolean", "array", "object", "any"}
 NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")  # the check on salesflow.prompts.name
@@ -102,8 +103,9 @@ def test_model_config_and_json_output(prompt: ProductPrompt) -> None:
             assert f'"{key}"' in prompt.template, f"{prompt.name}: shape misses {key}"
 
 
-def test_personality_profiler_states_its_limits() -> None:
-    en, de = (" ".join(product_prompt("personality_profiler", lang).template.split()) for lang in ("en", "de"))
+@pytest.mark.parametrize("base", ["personality_profiler", "disg_profiler"])
+def test_personality_profiler_states_its_limits(base: str) -> None:
+    en, de = (" ".join(product_prompt(base, lang).template.split()) for lang in ("en", "de"))
     assert "hypothesis from limited text" in en and "not a clinical" in en
     assert "Hypothese aus wenig Text" in de and "keine klinische" in de
     for word in ("health", "religion", "ethnicity", "political", "sexual orientation"):
@@ -145,6 +147,11 @@ VALID: dict[str, dict[str, Any]] = {
                                        {"subject": "Next step for Acme", "reason": "personal"}]},
     "search_parser": {"stages": ["proposal"], "owner": "me", "min_amount": 50000, "max_amount": None,
                       "close_from": "2026-10-01", "close_to": "2026-12-31", "competitor": "*", "company": None},
+    "disg_profiler": {"d": 0.8, "i": 0.1, "s": 0.2, "g": 0.5, "evidence": ["Send me the numbers by Friday."],
+                      "confidence": 0.5},
+    "bant_assessor": {"budget": 2, "authority": 3, "need": 3, "timeline": 0,
+                      "evidence": {"budget": "about 40k this year", "authority": "I sign off on tools",
+                                   "need": "our reports take days", "timeline": ""}, "confidence": 0.6},
 }
 INVALID: dict[str, list[dict[str, Any]]] = {
     "deal_medic": [{**VALID["deal_medic"], "health": "dying"}, {**VALID["deal_medic"], "confidence": 1.5},
@@ -183,6 +190,11 @@ INVALID: dict[str, list[dict[str, Any]]] = {
     "search_parser": [{**VALID["search_parser"], "stages": ["won"]}, {**VALID["search_parser"], "owner": None},
                       {**VALID["search_parser"], "close_to": "the end of the year"},
                       {k: v for k, v in VALID["search_parser"].items() if k != "company"}],
+    "disg_profiler": [{**VALID["disg_profiler"], "d": 1.2}, {**VALID["disg_profiler"], "evidence": [""]},
+                      {**VALID["disg_profiler"], "evidence": ["x"] * 6},
+                      {k: v for k, v in VALID["disg_profiler"].items() if k != "g"}],
+    "bant_assessor": [{**VALID["bant_assessor"], "budget": 4}, {**VALID["bant_assessor"], "need": 1.5},
+                      {**VALID["bant_assessor"], "evidence": {"budget": "x"}}],
 }
 MORE_VALID: dict[str, list[dict[str, Any]]] = {
     "compliance_filter": [{"verdict": "pass", "issues": [], "suggested_revision": None},

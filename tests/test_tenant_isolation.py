@@ -352,6 +352,13 @@ def build_world(conn: psycopg.Connection) -> World:
                                                "and name = 'Fresh'", (t.org_id,))
                 t.rows["execution"] = one(conn, "select id from salesflow.playbook_executions where org_id = %s",
                                           (t.org_id,))
+        if "salesflow.bant_assessments" in tables:
+            # an AI BANT proposal per tenant, for api.review_bant_proposal
+            for t in (a, b):
+                t.rows["bant_proposal"] = one(conn, "insert into salesflow.bant_assessments (org_id, lead_id, budget, "
+                                                    "authority, need, timeline, method, status) "
+                                                    "values (%s, %s, 1, 1, 1, 1, 'ai', 'proposed') returning id::text",
+                                              (t.org_id, t.rows["lead"]))
         for table in ("salesflow.outbox", "salesflow.erasure_requests"):
             if table in tables:
                 conn.execute(SEEDS[table], {"org": b.org_id})
@@ -716,7 +723,7 @@ KEYS = {"company_id": "company", "lead_id": "lead", "deal_id": "deal", "activity
     "playbook_id": "playbook", "execution_id": "execution",
     "keep_id": "lead", "merge_id": "lead2", "lead_merge_id": "lead_merge", "outbox_id": "outbox",
     "erasure_id": "erasure", "route_key": "route_key", "draft_id": "draft", "answer_request_id": "chat_request",
-    "summary_upto": "turn"}
+    "summary_upto": "turn", "assessment_id": "bant_proposal"}
 
 
 def changes_for(entity: str, refs: Tenant) -> dict[str, Any] | None:

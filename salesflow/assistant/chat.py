@@ -67,6 +67,8 @@ def _refusal(exc: psycopg.Error) -> GatewayError | None:
         return GatewayError("not_found", message, status=404)
     if code == "42501":
         return GatewayError("forbidden", message, status=403)
+    if code == "PT403":  # an AI feature flag switched off
+        return GatewayError("PT403", message, status=403)
     if code[:2] in ("22", "23"):
         return GatewayError("bad_request", message, status=400)
     return None
@@ -133,6 +135,9 @@ class ChatService:
         """
         member = Member(user_id, claims or {}, str((claims or {}).get("role") or "authenticated"))
         async with self._as(member) as cur:
+            # the organisation's feature flag may switch chat off for this user or lead (PT403)
+            await cur.execute(QUERIES["require_ai_feature"], {"org_id": org_id, "feature": "chat",
+                                                              "lead_id": lead_id, "user_id": user_id})
             row = await (await cur.execute(QUERIES["open_conversation"], {
                 "org_id": org_id, "conversation_id": conversation_id, "lead_id": lead_id, "language": language,
             })).fetchone()

@@ -1,6 +1,6 @@
 """The product's system prompts as data, to be registered as versioned prompts in each organisation's registry.
 
-Nine prompts, each in English and German (`<prompt>.en`, `<prompt>.de`), with the variables their `{{placeholders}}`
+Fifteen prompts, each in English and German (`<prompt>.en`, `<prompt>.de`), with the variables their `{{placeholders}}`
 need, a model config and, for the JSON prompts, the JSON Schema (draft 2020-12) the answer must validate against.
 The German texts are written for German readers, not translated: they address the model and the customer with "Sie".
 
@@ -127,6 +127,25 @@ _PERSONALITY_SCHEMA = _schema("personality_profiler", {
     "style": {"enum": ["dominant", "influential", "steady", "conscientious"]},
     "traits": _TEXTS,
     "communication_tips": _TEXTS,
+    "confidence": _CONFIDENCE,
+})
+
+_SCORE: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1}
+_QUOTES: dict[str, Any] = {"type": "array", "maxItems": 5,
+                          "items": {"type": "string", "minLength": 1, "maxLength": 300}}
+_BANT_LEVEL: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 3}
+_BANT_NOTE: dict[str, Any] = {"type": "string", "maxLength": 300}
+
+_DISG_SCHEMA = _schema("disg_profiler", {
+    "d": _SCORE, "i": _SCORE, "s": _SCORE, "g": _SCORE,
+    "evidence": _QUOTES,
+    "confidence": _CONFIDENCE,
+})
+
+_BANT_SCHEMA = _schema("bant_assessor", {
+    "budget": _BANT_LEVEL, "authority": _BANT_LEVEL, "need": _BANT_LEVEL, "timeline": _BANT_LEVEL,
+    "evidence": _object({"budget": _BANT_NOTE, "authority": _BANT_NOTE, "need": _BANT_NOTE,
+                         "timeline": _BANT_NOTE}),
     "confidence": _CONFIDENCE,
 })
 
@@ -1042,6 +1061,124 @@ _SEARCH_DE = _join("""\
 # ---------------------------------------------------------------------------------------------------------------
 # The registry rows
 # ---------------------------------------------------------------------------------------------------------------
+# 14. disg_profiler (personality, JSON): DISG scores with quotes, for salesflow.personality_profiles
+# ---------------------------------------------------------------------------------------------------------------
+
+_DISG_EN = _join("""\
+    You estimate the communication style of a lead for the sales rep on the four DISG (DISC) dimensions, based
+    only on the lead's own messages below:
+    - d (dominant): direct and brief, results first, decides quickly;
+    - i (initiative): open and enthusiastic, people and ideas first;
+    - s (steady): calm and patient, values reliability and a steady pace;
+    - g (conscientious): precise and analytical, wants facts, details and proof.
+
+    What this profile is, and is not:
+    - It is a hypothesis from limited text, meant to help the rep adapt tone and pace. It is not a clinical or
+      psychological assessment, not a diagnosis and not a judgement of the person.
+    - Do not infer, guess or mention protected characteristics: health, religion or beliefs, ethnicity, political
+      views, sexual orientation, nor age, gender, disability or union membership.
+    - d, i, s, g: each from 0 to 1, how strongly the messages show that style.
+    - evidence: up to 5 short quotes copied word for word from the lead's messages that show the style. Copy,
+      never paraphrase: quotes that do not occur in the messages are discarded.
+    - confidence: from 0 to 1; below 0.4 when there are only a few short messages.
+    """, _RULES_EN, """\
+    The lead's messages:
+    <untrusted_data>
+    {{messages}}
+    </untrusted_data>
+    """, _json_en("""\
+    {"d": <number from 0 to 1>, "i": <number from 0 to 1>, "s": <number from 0 to 1>, "g": <number from 0 to 1>,
+     "evidence": ["<exact quote>"],
+     "confidence": <number from 0 to 1>}
+    """))
+
+_DISG_DE = _join("""\
+    Sie schätzen für den Vertrieb den Kommunikationsstil eines Leads auf den vier DISG-Dimensionen ein,
+    ausschließlich anhand der Nachrichten des Leads unten:
+    - d (dominant): direkt und knapp, Ergebnisse zuerst, entscheidet schnell;
+    - i (initiativ): offen und begeisterungsfähig, Menschen und Ideen zuerst;
+    - s (stetig): ruhig und geduldig, schätzt Verlässlichkeit und ein gleichmäßiges Tempo;
+    - g (gewissenhaft): genau und analytisch, will Fakten, Details und Belege.
+
+    Was dieses Profil ist und was nicht:
+    - Es ist eine Hypothese aus wenig Text, die dem Vertrieb hilft, Ton und Tempo anzupassen. Es ist keine
+      klinische oder psychologische Beurteilung, keine Diagnose und kein Urteil über den Menschen.
+    - Schließen Sie nicht auf geschützte Merkmale und erwähnen Sie sie nicht: Gesundheit, Religion oder
+      Weltanschauung, ethnische Herkunft, politische Meinung, sexuelle Orientierung, ebenso wenig Alter,
+      Geschlecht, Behinderung oder Gewerkschaftszugehörigkeit.
+    - d, i, s, g: jeweils zwischen 0 und 1, wie deutlich die Nachrichten diesen Stil zeigen.
+    - evidence: bis zu 5 kurze Zitate, wörtlich aus den Nachrichten des Leads übernommen, die den Stil zeigen.
+      Übernehmen Sie den Wortlaut, umschreiben Sie nie: Zitate, die in den Nachrichten nicht vorkommen, werden
+      verworfen.
+    - confidence: zwischen 0 und 1; unter 0,4, wenn es nur wenige kurze Nachrichten gibt.
+    """, _RULES_DE, """\
+    Nachrichten des Leads:
+    <untrusted_data>
+    {{messages}}
+    </untrusted_data>
+    """, _json_de("""\
+    {"d": <Zahl von 0 bis 1>, "i": <Zahl von 0 bis 1>, "s": <Zahl von 0 bis 1>, "g": <Zahl von 0 bis 1>,
+     "evidence": ["<wörtliches Zitat>"],
+     "confidence": <Zahl von 0 bis 1>}
+    """))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 15. bant_assessor (classify, JSON): the deal medic's reading of a conversation as a BANT proposal
+# ---------------------------------------------------------------------------------------------------------------
+
+_BANT_EN = _join("""\
+    You are a deal doctor for B2B sales. Read the lead record and the conversation below and assess the deal on
+    BANT, as a proposal a sales rep will accept or reject:
+    - budget, authority, need, timeline: each 0 = unknown (nothing said), 1 = weak (doubtful or negative signs),
+      2 = partial (mentioned, not settled), 3 = confirmed (stated clearly by the lead).
+    - evidence: for each dimension, the words from the conversation that support your level, or "" when it is 0.
+      No evidence, no level above 0.
+    - confidence: from 0 to 1, how sure you are; keep it low when the conversation is short.
+    """, _RULES_EN, """\
+    Lead:
+    <untrusted_data>
+    {{lead}}
+    </untrusted_data>
+
+    Conversation:
+    <untrusted_data>
+    {{conversation}}
+    </untrusted_data>
+    """, _json_en("""\
+    {"budget": 0 | 1 | 2 | 3, "authority": 0 | 1 | 2 | 3, "need": 0 | 1 | 2 | 3, "timeline": 0 | 1 | 2 | 3,
+     "evidence": {"budget": "<text>", "authority": "<text>", "need": "<text>", "timeline": "<text>"},
+     "confidence": <number from 0 to 1>}
+    """))
+
+_BANT_DE = _join("""\
+    Sie sind Deal-Doktor für den B2B-Vertrieb. Lesen Sie den Datensatz des Leads und das Gespräch unten und
+    bewerten Sie die Verkaufschance nach BANT, als Vorschlag, den der Vertrieb annimmt oder ablehnt:
+    - budget, authority, need, timeline: jeweils 0 = unbekannt (nichts gesagt), 1 = schwach (zweifelhafte oder
+      negative Zeichen), 2 = teilweise (erwähnt, nicht geklärt), 3 = bestätigt (vom Lead klar gesagt).
+    - evidence: für jede Dimension die Worte aus dem Gespräch, die Ihre Stufe stützen, oder "" bei 0. Ohne Beleg
+      keine Stufe über 0.
+    - confidence: zwischen 0 und 1, wie sicher Sie sich sind; niedrig, wenn das Gespräch kurz ist.
+    """, _RULES_DE, """\
+    Lead:
+    <untrusted_data>
+    {{lead}}
+    </untrusted_data>
+
+    Gespräch:
+    <untrusted_data>
+    {{conversation}}
+    </untrusted_data>
+    """, _json_de("""\
+    {"budget": 0 | 1 | 2 | 3, "authority": 0 | 1 | 2 | 3, "need": 0 | 1 | 2 | 3, "timeline": 0 | 1 | 2 | 3,
+     "evidence": {"budget": "<Text>", "authority": "<Text>", "need": "<Text>", "timeline": "<Text>"},
+     "confidence": <Zahl von 0 bis 1>}
+    """))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The registry rows
+# ---------------------------------------------------------------------------------------------------------------
 
 def _pair(name: str, task: str, variables: dict[str, str], *, temperature: float, max_tokens: int,
           schema: dict[str, Any] | None, en: tuple[str, str], de: tuple[str, str]) -> tuple[ProductPrompt, ...]:
@@ -1123,6 +1260,14 @@ PRODUCT_PROMPTS: tuple[ProductPrompt, ...] = (
            temperature=0.0, max_tokens=300, schema=_SEARCH_SCHEMA,
            en=("Turns a plain-language search question into deal filters.", _SEARCH_EN),
            de=("Übersetzt eine Suchfrage in Filter für Verkaufschancen.", _SEARCH_DE)),
+    *_pair("disg_profiler", "personality", {"messages": "string"},
+           temperature=0.2, max_tokens=400, schema=_DISG_SCHEMA,
+           en=("DISG scores of a lead with quotes from their own messages, as a hypothesis.", _DISG_EN),
+           de=("DISG-Werte eines Leads mit Zitaten aus seinen Nachrichten, als Hypothese.", _DISG_DE)),
+    *_pair("bant_assessor", "classify", {"lead": "object", "conversation": "string"},
+           temperature=0.2, max_tokens=500, schema=_BANT_SCHEMA,
+           en=("The deal medic's BANT reading of a conversation, as a proposal for a rep to review.", _BANT_EN),
+           de=("BANT-Einschätzung des Deal-Doktors aus dem Gespräch, als Vorschlag zur Prüfung.", _BANT_DE)),
 )
 
 _BY_NAME: dict[str, ProductPrompt] = {prompt.name: prompt for prompt in PRODUCT_PROMPTS}

@@ -86,7 +86,17 @@ returning id;
 -- What the AI may know about a lead: no addresses or numbers (those would only be redacted).
 select
     l.first_name, l.last_name, l.title, l.lifecycle_stage::text as stage, l.source::text as source, l.language,
-    c.name as company, c.industry
+    c.name as company, c.industry,
+    -- the latest DISG profile, for drafting and chat prompts: a hypothesis, and it says how strong
+    (
+        select
+            'DISG ' || p.dominant_type || ' (hypothesis from ' || p.message_count || ' messages, confidence '
+            || p.confidence || case when p.little_evidence then ', little evidence' else '' end || ')'
+        from salesflow.personality_profiles as p
+        where p.org_id = l.org_id and p.lead_id = l.id
+        order by p.created_at desc, p.id desc
+        limit 1
+    ) as communication_style
 from salesflow.leads as l
 left join salesflow.companies as c on c.org_id = l.org_id and c.id = l.company_id
 where l.org_id = %(org_id)s and l.id = %(lead_id)s;

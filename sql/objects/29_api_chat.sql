@@ -73,7 +73,7 @@ comment on function api.open_conversation(uuid, uuid, uuid, text) is
 create or replace function api.lead_chat_context(org_id uuid, lead_id uuid)
 returns table (
     first_name text, last_name text, title text, stage text, source text, language text, company text,
-    industry text
+    industry text, communication_style text
 )
 language sql
 stable
@@ -82,13 +82,24 @@ set search_path = ''
 as $$
     select
         l.first_name, l.last_name, l.title, l.lifecycle_stage::text, l.source::text, l.language,
-        c.name, c.industry
+        c.name, c.industry,
+        -- the latest DISG profile: a hypothesis, and it says how strong
+        (
+            select
+                'DISG ' || p.dominant_type || ' (hypothesis from ' || p.message_count || ' messages, confidence '
+                || p.confidence || case when p.little_evidence then ', little evidence' else '' end || ')'
+            from salesflow.personality_profiles as p
+            where p.org_id = l.org_id and p.lead_id = l.id
+            order by p.created_at desc, p.id desc
+            limit 1
+        )
     from salesflow.leads as l
     left join salesflow.companies as c on c.org_id = l.org_id and c.id = l.company_id
     where l.org_id = lead_chat_context.org_id and l.id = lead_chat_context.lead_id
 $$;
 comment on function api.lead_chat_context(uuid, uuid) is
-'The facts about a lead the AI coach is given (names, title, stage, company): no email address or phone number.';
+'The facts about a lead the AI coach is given (names, title, stage, company, the latest DISG hypothesis): '
+'no email address or phone number.';
 
 -- The caller's own conversation, or PT404 (owners and admins read others' but do not write them).
 create or replace function salesflow.own_conversation(org_id uuid, conversation_id uuid)

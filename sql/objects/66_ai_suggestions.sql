@@ -40,6 +40,7 @@ begin
     if language is null or language not in ('de', 'en') then
         raise sqlstate '22023' using message = 'language must be de or en';
     end if;
+    perform salesflow.require_ai_feature(request_ai_suggestion.org_id, 'suggestions', request_ai_suggestion.lead_id);
     -- while one is pending or running for the lead and kind, asking again returns the same job
     -- (and does not make the running one run again: it reads the lead when it starts)
     return salesflow.enqueue(

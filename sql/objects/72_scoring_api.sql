@@ -230,6 +230,36 @@ $$;
 comment on function api.get_model_card(uuid, uuid) is
 'The model card (JSON) of a scoring model: the active or latest one when model_id is null.';
 
+-- The registry's other half: the gateway's LLM catalogue (salesflow.llm_models, global), as
+-- registry entries of kind llm. A catalogue row is a version (its effective_from): the newest per
+-- model is active, older price rows are retired when the next one took effect.
+create or replace function salesflow.llm_registry() returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+        'kind', 'llm', 'name', x.provider || '/' || x.model, 'provider', x.provider, 'model', x.model,
+        'version', x.effective_from, 'status', case when x.next_from is null then 'active' else 'retired' end,
+        'deployed_at', x.effective_from, 'retired_at', x.next_from, 'context_window', x.context_window,
+        'input_price_per_mtok', x.input_price_per_mtok, 'output_price_per_mtok', x.output_price_per_mtok,
+        -- the local plumbing model (DESIGN.md decision 8): its text is labelled wherever a person reads it
+        'offline', x.provider = 'llama.cpp'
+    ) order by x.provider, x.model, x.effective_from desc), '[]'::jsonb)
+    from (
+        select m.*, pg_catalog.lead(m.effective_from) over (partition by m.provider, m.model order by m.effective_from)
+            as next_from
+        from salesflow.llm_models as m
+        where m.effective_from <= current_date
+    ) as x
+$$;
+comment on function salesflow.llm_registry() is
+'The LLM catalogue as model-registry entries (kind llm). security definer, justified: the catalogue is '
+'global reference data (provider prices) with no policies; this returns only catalogue columns.';
+revoke all on function salesflow.llm_registry() from public;
+grant execute on function salesflow.llm_registry() to authenticated, service_role;
+
 create or replace function api.list_ai_models(org_id uuid)
 returns jsonb
 language sql
@@ -238,14 +268,19 @@ set search_path = ''
 as $$
     select pg_catalog.jsonb_build_object(
         'scoring', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-            'model_id', m.id, 'name', m.name, 'version', m.version, 'status', m.status, 'learner', m.learner,
+            'model_id', m.id, 'kind', m.model_kind, 'name', m.name, 'version', m.version, 'status', m.status,
+            'learner', m.learner,
             'roc_auc', m.metrics -> 'roc_auc', 'bias_flagged', m.bias_flagged, 'created_at', m.created_at,
             'activated_at', m.activated_at, 'retired_at', m.retired_at) order by m.version desc)
-            from salesflow.ai_models as m where m.org_id = list_ai_models.org_id), '[]'::jsonb)
+            from salesflow.ai_models as m where m.org_id = list_ai_models.org_id), '[]'::jsonb),
+        -- the gateway's LLM catalogue, kind llm (salesflow.llm_registry above)
+        'llm', salesflow.llm_registry()
     )
     where list_ai_models.org_id = any(salesflow.my_org_ids())
 $$;
-comment on function api.list_ai_models(uuid) is 'The organisation''s model registry: scoring models, newest first.';
+comment on function api.list_ai_models(uuid) is
+'The organisation''s model registry: its scoring models, newest first, and the gateway''s LLM catalogue '
+'(kind llm: provider/model, price version, active or retired, context window, prices).';
 
 -- weekly retraining of every organisation with enough data (the job skips the others)
 select salesflow.schedule_job('train_scoring_models', 'train_scoring_model', cron => '0 3 * * 0');

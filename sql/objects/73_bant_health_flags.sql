@@ -68,13 +68,19 @@ as $$
     select pg_catalog.jsonb_build_object(
         'current', (select pg_catalog.to_jsonb(b) from salesflow.bant_assessments as b
                     where b.org_id = get_bant.org_id and b.lead_id = get_bant.lead_id and b.status = 'accepted'
-                    order by b.assessed_at desc limit 1),
+                    order by coalesce(b.reviewed_at, b.assessed_at) desc limit 1),
+        -- AI proposals waiting for a member's verdict (api.review_bant_proposal); they count only once accepted
+        'proposals', coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(b) order by b.assessed_at desc)
+                    from salesflow.bant_assessments as b
+                    where b.org_id = get_bant.org_id and b.lead_id = get_bant.lead_id and b.status = 'proposed'),
+                    '[]'::jsonb),
         'history', coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(b) order by b.assessed_at desc)
                     from salesflow.bant_assessments as b
                     where b.org_id = get_bant.org_id and b.lead_id = get_bant.lead_id), '[]'::jsonb))
     where exists (select from salesflow.leads as l where l.org_id = get_bant.org_id and l.id = get_bant.lead_id)
 $$;
-comment on function api.get_bant(uuid, uuid) is 'The current accepted BANT assessment of a lead and its history.';
+comment on function api.get_bant(uuid, uuid) is
+'The current accepted BANT assessment of a lead, the AI proposals awaiting review, and the history.';
 
 -- Health per lead, 0-100: 40 % conversion probability, 25 % BANT (total / 12), 25 % engagement
 -- recency (full within 7 days of the last activity, message or event, none after 90), 10 % for no
@@ -105,7 +111,7 @@ from (
     left join lateral (
         select b.total_score from salesflow.bant_assessments as b
         where b.org_id = l.org_id and b.lead_id = l.id and b.status = 'accepted'
-        order by b.assessed_at desc limit 1
+        order by coalesce(b.reviewed_at, b.assessed_at) desc limit 1
     ) as b on true
     left join lateral (
         select greatest(l.last_activity_at, (

@@ -71,8 +71,9 @@ values
 ('salesflow.engagement_events', 'cascade', null, '{properties}', '{idempotency_key}'),
 ('salesflow.lead_scores', 'cascade', null, '{}', '{trend}'),
 ('salesflow.lead_score_history', 'cascade', null, '{}', '{}'),
-('salesflow.bant_assessments', 'cascade', null, '{notes}', '{traffic_light,method,status}'),
-('salesflow.personality_profiles', 'cascade', null, '{evidence_quotes}', '{dominant_type,source}'),
+('salesflow.bant_assessments', 'cascade', null, '{notes,evidence}', '{traffic_light,method,status}'),
+('salesflow.personality_profiles', 'cascade', null, '{evidence_quotes}', '{dominant_type,source,language}'),
+('salesflow.disg_guidance', 'none', null, '{}', '{dominant_type,language,aspect,guidance}'),
 (
     'salesflow.ai_recommendations', 'cascade', null, '{reason,evidence}',
     '{reason_key,source,rule_key,score_model,segment,score_band,closed_reason}'
