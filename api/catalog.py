@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from salesflow.db.queries import parse_queries
+from salesflow.db.queries import query
 
-QUERIES = parse_queries(resources.files("salesflow.api").joinpath("queries.sql").read_text())
 EXPOSED_SCHEMA = "api"
 
 
@@ -65,7 +63,7 @@ class Catalog:
 
     async def load(self, conn: AsyncConnection) -> None:
         async with conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(QUERIES["rpc_catalog"], {"schema": EXPOSED_SCHEMA})
+            await cur.execute(query("rpc_catalog"), {"schema": EXPOSED_SCHEMA})
             rows = await cur.fetchall()
         by_name: dict[str, list[Function]] = {}
         for row in rows:

@@ -18,8 +18,9 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from salesflow.api.auth import Caller, caller_from_headers
-from salesflow.api.catalog import EXPOSED_SCHEMA, QUERIES, Catalog, Function
+from salesflow.api.catalog import EXPOSED_SCHEMA, Catalog, Function
 from salesflow.api.errors import ApiError, is_connection_loss, status_for_sqlstate
+from salesflow.db.queries import query
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -116,7 +117,7 @@ class RpcService:
                     # a stable function cannot write, so run it read-only (PostgREST does, for GET)
                     if fn.read_only:
                         await conn.execute("set transaction read only")
-                    await conn.execute(QUERIES["set_request_context"], context)
+                    await conn.execute(query("set_request_context"), context)
                     cur = await conn.execute(statement, (json.dumps(args),) if args else None)
                     row = await cur.fetchone()
         except psycopg.OperationalError as exc:

@@ -20,9 +20,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from salesflow.api.catalog import QUERIES
 from salesflow.api.errors import ApiError
 from salesflow.api.rpc import caller_of, json_response, read_json_object
+from salesflow.db.queries import query
 from salesflow.functions.embedding_pipeline import NoEmbedder, embedder_for
 from salesflow.functions.embeddings import vector_literal
 
@@ -71,7 +71,7 @@ class _ActiveModel:
     async def get(self, request: Request) -> str:
         if self.name is None or time.monotonic() - self.read_at > MODEL_CACHE_SECONDS:
             async with request.app.state.rpc.pool.connection() as conn:
-                row = await (await conn.execute(QUERIES["active_embedding_model"])).fetchone()
+                row = await (await conn.execute(query("active_embedding_model"))).fetchone()
             if row is None:
                 raise ApiError(503, "SF503", "no active embedding model; run salesflow db migrate")
             self.name, self.read_at = row[0], time.monotonic()

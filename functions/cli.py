@@ -120,7 +120,7 @@ def _check_schema(url: str) -> None:
     """Refuse to start against a database without the queue, rather than retry a missing function forever."""
     import psycopg
 
-    from salesflow.functions.links import query
+    from salesflow.db.queries import query
 
     with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
         if not conn.execute(query("queue_installed")).fetchone()[0]:
@@ -165,7 +165,7 @@ def run_jobs(url: str, args: argparse.Namespace) -> int:
     import psycopg
     from psycopg.rows import dict_row
 
-    from salesflow.functions.links import query
+    from salesflow.db.queries import query
 
     with psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=10) as conn:
         action = args.jobs_action

@@ -1,26 +1,13 @@
-"""The embedding pipeline's shared parts: its queries and one embedder per model per process."""
+"""The embedding pipeline's shared part: one embedder per model per process."""
 
 from __future__ import annotations
 
 import threading
-from functools import cache
-from importlib import resources
 
-from salesflow.db.queries import parse_queries
 from salesflow.functions.embeddings import Embedder, LocalMiniLM, embedder_from_env
 
 _lock = threading.Lock()
 _embedders: dict[str, Embedder] = {}
-
-
-@cache
-def _queries() -> dict[str, str]:
-    return parse_queries(resources.files("salesflow.functions").joinpath("embedding_queries.sql").read_text())
-
-
-def query(name: str) -> str:
-    """A query of functions/embedding_queries.sql by name."""
-    return _queries()[name]
 
 
 class NoEmbedder(LookupError):

@@ -21,13 +21,12 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 
-from salesflow.functions.links import query
+from salesflow.db.queries import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError
 from salesflow.gateway.config import ConfigError, ModelConfig, load_config
 from salesflow.gateway.core import Gateway, LLMCall, PromptCall
 from salesflow.gateway.errors import BudgetExceeded, CallFailed, GatewayError
 from salesflow.gateway.providers import ChatMessage
-from salesflow.gateway.queries import QUERIES
 
 log = logging.getLogger("salesflow.worker")
 
@@ -76,7 +75,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         cur = conn.cursor(row_factory=dict_row)
         if await (await cur.execute(query("suggestion_of_job"), params)).fetchone():
             return  # delivered again after the first run stored it
-        lead = await (await cur.execute(QUERIES["lead_context"], params)).fetchone()
+        lead = await (await cur.execute(query("lead_context"), params)).fetchone()
         history = await (await cur.execute(query("lead_history"), params)).fetchall()
         consent = await (await cur.execute(query("ai_processing_allowed"), params)).fetchone()
     if lead is None:

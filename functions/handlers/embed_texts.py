@@ -16,7 +16,8 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from salesflow.functions.embedding_pipeline import NoEmbedder, embedder_for, query
+from salesflow.db.queries import query
+from salesflow.functions.embedding_pipeline import NoEmbedder, embedder_for
 from salesflow.functions.embeddings import DEFAULT_MAX_CHARS, TransientEmbeddingError, vector_literal
 from salesflow.functions.registry import Handler, JobContext, PermanentError, RetryLater
 

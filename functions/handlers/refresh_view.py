@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field
 
-from salesflow.functions.links import query
+from salesflow.db.queries import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError
 
 

@@ -16,8 +16,8 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict
 
+from salesflow.db.queries import query
 from salesflow.functions.handlers import ai_suggest
-from salesflow.functions.links import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError
 from salesflow.gateway.config import ModelConfig
 from salesflow.gateway.core import LLMCall, PromptCall

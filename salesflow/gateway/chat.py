@@ -24,12 +24,12 @@ from uuid import UUID, uuid4
 import psycopg
 from psycopg.rows import dict_row
 
+from salesflow.db.queries import query
 from salesflow.gateway.config import ModelConfig
 from salesflow.gateway.core import Attempting, Gateway, LLMCall, LLMResult, PromptCall, Token
 from salesflow.gateway.errors import GatewayError
 from salesflow.gateway.product_prompts import product_prompt
 from salesflow.gateway.providers import ChatMessage
-from salesflow.gateway.queries import QUERIES
 from salesflow.gateway.routing import route
 from salesflow.gateway.tokens import PER_MESSAGE_TOKENS, TokenCounter, counter_for
 
@@ -82,16 +82,16 @@ class ChatService:
         """The caller's conversation, created on first use. Raises GatewayError 404 for anyone else's."""
         async with self.gateway.connect() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            member = await (await cur.execute(QUERIES["is_member"], {"org_id": org_id, "user_id": user_id}
+            member = await (await cur.execute(query("is_member"), {"org_id": org_id, "user_id": user_id}
                                                )).fetchone()
             if not member or not member["member"]:
                 raise GatewayError("not_found", f"organization {org_id} not found", status=404)
             cid = conversation_id or uuid4()
-            row = await (await cur.execute(QUERIES["conversation"], {"org_id": org_id, "conversation_id": cid}
+            row = await (await cur.execute(query("conversation"), {"org_id": org_id, "conversation_id": cid}
                                             )).fetchone()
             if row is None:
                 try:
-                    row = await (await cur.execute(QUERIES["start_conversation"], {
+                    row = await (await cur.execute(query("start_conversation"), {
                         "org_id": org_id, "conversation_id": cid, "user_id": user_id, "lead_id": lead_id,
                         "title": None, "language": language})).fetchone()
                 except psycopg.errors.ForeignKeyViolation:
@@ -109,7 +109,7 @@ class ChatService:
     async def _turns(self, org_id: UUID, conversation_id: UUID) -> list[Turn]:
         async with self.gateway.connect() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            rows = await (await cur.execute(QUERIES["conversation_turns"], {
+            rows = await (await cur.execute(query("conversation_turns"), {
                 "org_id": org_id, "conversation_id": conversation_id})).fetchall()
         return [Turn(r["id"], r["role"], r["content"], r["tokens"]) for r in rows]
 
@@ -118,7 +118,7 @@ class ChatService:
             return "(no lead selected)"
         async with self.gateway.connect() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            row = await (await cur.execute(QUERIES["lead_context"], {"org_id": org_id, "lead_id": lead_id})
+            row = await (await cur.execute(query("lead_context"), {"org_id": org_id, "lead_id": lead_id})
                          ).fetchone()
         return json.dumps({k: v for k, v in (row or {}).items() if v is not None}, ensure_ascii=False)
 
@@ -175,7 +175,7 @@ class ChatService:
         if not summary:
             return conversation.summary, False
         async with self.gateway.connect() as conn:
-            await conn.execute(QUERIES["save_summary"], {"org_id": org_id, "conversation_id": conversation.id,
+            await conn.execute(query("save_summary"), {"org_id": org_id, "conversation_id": conversation.id,
                                                          "summary": summary, "summary_upto": upto})
         return summary, True
 
@@ -203,13 +203,13 @@ class ChatService:
 
         async def store(conn: psycopg.AsyncConnection[Any], request_id: int, text: str, _: Any,
                         model: ModelConfig) -> None:
-            await conn.execute(QUERIES["add_turn"], {
+            await conn.execute(query("add_turn"), {
                 "org_id": org_id, "conversation_id": conversation.id, "role": "user", "content": message,
                 "request_id": None, "tokens": output_counter.count(message), "offline_model": False})
-            await conn.execute(QUERIES["add_turn"], {
+            await conn.execute(query("add_turn"), {
                 "org_id": org_id, "conversation_id": conversation.id, "role": "assistant", "content": text,
                 "request_id": request_id, "tokens": output_counter.count(text), "offline_model": model.offline})
-            await conn.execute(QUERIES["touch_conversation"], {"org_id": org_id, "conversation_id": conversation.id})
+            await conn.execute(query("touch_conversation"), {"org_id": org_id, "conversation_id": conversation.id})
 
         call = LLMCall(
             org_id, "chat", fitted.messages,
