@@ -27,6 +27,7 @@ from salesflow.db import migrate
 from salesflow.gateway.chat import ChatService
 from salesflow.gateway.config import ConfigError, load_config
 from salesflow.gateway.core import Gateway
+from salesflow.gateway.embedders import Embedders
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
         except Exception as exc:  # noqa: BLE001 - the API still starts; /health says what is wrong
             log.warning("could not read the function catalog yet: %s", exc)
         app.state.rpc = rpc.RpcService(pool, catalog)
+        # the query embedders of /api/search and /memory: this process's, closed with it
+        app.state.embedders = Embedders()
         gateway = None
         try:
             gateway = Gateway(load_config(), pool)
@@ -76,6 +79,7 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 10) -> Fa
             if gateway is not None:
                 await gateway.aclose()
             await pool.close()
+            app.state.embedders.close()
 
     # docs_url=None: FastAPI's own /docs loads Swagger UI from a CDN, blank offline; ours serves the
     # assets of the installed swagger-ui-bundle package

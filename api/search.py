@@ -23,8 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from salesflow.api.errors import ApiError
 from salesflow.api.rpc import caller_of, json_response, read_json_object
 from salesflow.db.queries import query
-from salesflow.functions.embedding_pipeline import NoEmbedder, embedder_for
-from salesflow.functions.embeddings import vector_literal
+from salesflow.gateway.embedders import NoEmbedder, vector_literal
 
 router = APIRouter()
 MODEL_CACHE_SECONDS = 10.0
@@ -95,7 +94,7 @@ async def search(request: Request) -> Response:
         raise ApiError(400, "PGRST100", f"{where}: {first['msg']}", details=str(exc.errors())[:500]) from None
     model = await _active.get(request)
     try:
-        embedder = embedder_for(model)
+        embedder = request.app.state.embedders.for_model(model)
     except (NoEmbedder, ValueError) as exc:
         raise ApiError(503, "SF503", str(exc)) from None
     vector = (await asyncio.to_thread(embedder.embed, [body.query]))[0]

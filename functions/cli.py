@@ -92,7 +92,9 @@ def run_worker(url: str, args: argparse.Namespace) -> int:
 
     from salesflow.functions.logs import JsonFormatter
     from salesflow.functions.registry import RegistryError, load_registry
+    from salesflow.functions.resources import WorkerResources
     from salesflow.functions.worker import Worker, WorkerConfig, WorkerConfigError
+    from salesflow.gateway.config import ConfigError
 
     if args.log_format == "json":
         for handler in logging.getLogger().handlers:
@@ -108,9 +110,14 @@ def run_worker(url: str, args: argparse.Namespace) -> int:
             schedules=not args.no_schedules,
         )
         extra = [m.strip() for m in args.handlers.split(",") if m.strip()]
-        worker = Worker(url, config, load_registry(extra, include_builtin=not args.no_builtin_handlers))
+        registry = load_registry(extra, include_builtin=not args.no_builtin_handlers)
+        # the LLM and embedding configuration is validated before any job is claimed
+        resources = WorkerResources.from_env()
+        worker = Worker(url, config, registry, resources=resources)
     except (RegistryError, WorkerConfigError) as exc:
         raise CommandError(str(exc)) from None
+    except ConfigError as exc:
+        raise CommandError(f"the worker's AI configuration is invalid: {exc}") from None
     _check_schema(url)
     asyncio.run(worker.run())
     return 0

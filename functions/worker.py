@@ -8,6 +8,10 @@ While a handler runs its lease is extended by heartbeat; a handler whose lease c
 extended in time is cancelled, so two workers never run one job at once. Every worker also
 sweeps expired leases back into the queue and enqueues due schedules.
 
+The worker owns its handlers' resources (functions/resources.py): the pool, the AI gateway and the
+embedders are created when it starts and closed when it stops, and reach handlers through their
+JobContext.
+
 SIGTERM or SIGINT: stop claiming, let running handlers finish within the grace period, then
 cancel the rest and release their jobs (the attempt is not counted). A second signal skips the
 wait.
@@ -24,17 +28,16 @@ import signal
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
 from salesflow.functions.jobs import ClaimedJob, Outcome, execute
 from salesflow.functions.links import Link, listen
 from salesflow.functions.registry import JobContext, Registry
+from salesflow.functions.resources import WorkerResources
 
 log = logging.getLogger("salesflow.worker")
 
@@ -98,10 +101,16 @@ def new_worker_id() -> str:
 
 
 class Worker:
-    """One worker process's queue loop; `await Worker(url, config, registry).run()`."""
+    """One worker process's queue loop; `await Worker(url, config, registry, resources=...).run()`.
 
-    def __init__(self, url: str, config: WorkerConfig, registry: Registry, *, worker_id: str | None = None) -> None:
+    Without `resources`, they are built from the environment here, so a bad LLM configuration
+    raises ConfigError before anything runs.
+    """
+
+    def __init__(self, url: str, config: WorkerConfig, registry: Registry, *,
+                 resources: WorkerResources | None = None, worker_id: str | None = None) -> None:
         registry.check_lease(config.lease)
+        self.resources = resources if resources is not None else WorkerResources.from_env()
         self.url = url
         self.config = config
         self.registry = registry
@@ -113,7 +122,6 @@ class Worker:
         self._running = 0
         self._outcomes: list[Outcome] = []
         self._releases: list[ClaimedJob] = []
-        self._pool: AsyncConnectionPool | None = None
         self._claim_uncertain = False
 
     # -- events (created inside the running loop) --------------------------------------------------
@@ -143,6 +151,8 @@ class Worker:
         if install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop)
+        await self.resources.open(self.url, max_size=self.config.concurrency,
+                                  application_name=f"salesflow-worker jobs {self.id}")
         log.info("worker started", extra={
             "worker": self.id, "queues": list(self.config.queues), "concurrency": self.config.concurrency,
             "lease": self.config.lease, "kinds": self.registry.kinds,
@@ -241,21 +251,7 @@ class Worker:
     def _context(self, job: ClaimedJob) -> JobContext:
         return JobContext(id=job.id, kind=job.kind, queue=job.queue, attempt=job.attempt,
                           max_attempts=job.max_attempts, org_id=job.org_id, worker=self.id,
-                          connection=self._handler_connection)
-
-    @asynccontextmanager
-    async def _handler_connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """A pooled autocommit connection for a handler; the pool opens on first use."""
-        if self._pool is None:
-            self._pool = AsyncConnectionPool(
-                self.url, min_size=1, max_size=self.config.concurrency, open=False,
-                kwargs={"autocommit": True, "application_name": f"salesflow-worker jobs {self.id}"[:63]},
-                # handlers are slow next to a round trip: check each connection before lending it
-                check=AsyncConnectionPool.check_connection, timeout=10,
-            )
-        await self._pool.open()  # a no-op once open
-        async with self._pool.connection() as conn:
-            yield conn
+                          connection=self.resources.connection, resources=self.resources)
 
     # -- recording outcomes ------------------------------------------------------------------------
     async def _record_loop(self) -> None:
@@ -410,8 +406,7 @@ class Worker:
                       extra={"worker": self.id, "jobs": len(self._outcomes) + len(self._releases)})
         await self._claims.close()
         await self._records.close()
-        if self._pool is not None:
-            await self._pool.close()
+        await self.resources.aclose()
         log.info("worker stopped", extra={"worker": self.id, **self.stats})
 
 

@@ -1,7 +1,7 @@
 """`ai_suggest`: next actions or memory facts for a lead, through the AI gateway, for a person to review.
 
-Asked for with `api.request_ai_suggestion`. The gateway runs in the worker's process with the
-job's own database connections; its deadline is shorter than this handler's timeout, which is
+Asked for with `api.request_ai_suggestion`. The gateway is the worker's own (`job.resources`), on
+the worker's handler pool; its deadline is shorter than this handler's timeout, which is
 shorter than the lease, so a job is never running twice at once. A job delivered again after a
 crash finds its suggestion and does not call the model again. The answer must match its prompt's
 JSON schema (one corrective retry); a rejected answer is logged and stored nowhere.
@@ -9,10 +9,7 @@ JSON schema (one corrective retry); a rejected answer is logged and stored nowhe
 
 from __future__ import annotations
 
-import contextvars
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, Literal
 from uuid import UUID
 
@@ -23,8 +20,8 @@ from pydantic import BaseModel, ConfigDict
 
 from salesflow.db.queries import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError
-from salesflow.gateway.config import ConfigError, ModelConfig, load_config
-from salesflow.gateway.core import Gateway, LLMCall, PromptCall
+from salesflow.gateway.config import ModelConfig
+from salesflow.gateway.core import LLMCall, PromptCall
 from salesflow.gateway.errors import BudgetExceeded, CallFailed, GatewayError
 from salesflow.gateway.providers import ChatMessage
 
@@ -36,10 +33,6 @@ DEADLINE = TIMEOUT - 5.0  # the gateway's whole call, retries and fallbacks incl
 OFFLINE_HISTORY, OFFLINE_CLIP = 6, 200
 PROMPTS = {"next_actions": ("recommendation_engine", "classify"), "memory_facts": ("memory_extraction", "summarize")}
 
-# the running job's connection factory, so one gateway per worker process (and its cooldowns) serves every job
-_job: contextvars.ContextVar[JobContext] = contextvars.ContextVar("ai_suggest_job")
-_gateway: Gateway | None = None
-
 
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -50,27 +43,10 @@ class Payload(BaseModel):
     user_id: UUID | None = None
 
 
-@asynccontextmanager
-async def _connection() -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    async with _job.get().connection() as conn:
-        yield conn
-
-
-def gateway() -> Gateway:
-    global _gateway
-    if _gateway is None:
-        try:
-            _gateway = Gateway(load_config(), _connection)
-        except ConfigError as exc:
-            raise PermanentError(str(exc)) from exc
-    return _gateway
-
-
 async def run(job: JobContext, payload: Payload) -> None:
     if job.org_id is None:
         raise PermanentError("ai_suggest needs the job's org_id")
     org, params = job.org_id, {"org_id": job.org_id, "lead_id": payload.lead_id, "job_id": job.id}
-    _job.set(job)
     async with job.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         if await (await cur.execute(query("suggestion_of_job"), params)).fetchone():
@@ -84,7 +60,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         # the person withdrew consent to AI processing (lead_consents): no model reads their data
         raise PermanentError(f"lead {payload.lead_id} does not consent to AI processing")
     lead = {k: v for k, v in lead.items() if v is not None}
-    if all(m.offline for m in gateway().config.available_models()):
+    if all(m.offline for m in job.resources.llm_config.available_models()):
         # only the offline model can answer: on two cores it reads a few hundred tokens a second, so
         # it gets the most recent history, short, and its answer still fits inside the deadline
         history, clip = history[:OFFLINE_HISTORY], OFFLINE_CLIP
@@ -112,7 +88,7 @@ async def run(job: JobContext, payload: Payload) -> None:
                                    "content": Jsonb(data), "offline_model": model.offline})
 
     try:
-        await gateway().complete(call, store=store)
+        await job.resources.gateway.complete(call, store=store)
     except BudgetExceeded as exc:
         raise PermanentError(str(exc)) from exc
     except CallFailed as exc:

@@ -67,9 +67,8 @@ async def run(job: JobContext, payload: Payload) -> None:
             "covered_until": new[-1]["sent_at"], "covered_message_id": new[-1]["id"], "n": len(new),
             "model": model.model, "offline_model": model.offline, "request_id": request_id})
 
-    ai_suggest._job.set(job)  # one gateway per worker process, shared with ai_suggest
     try:
-        await ai_suggest.gateway().complete(call, store=store)
+        await job.resources.gateway.complete(call, store=store)  # the worker's one gateway
     except BudgetExceeded as exc:
         raise PermanentError(str(exc)) from exc
     except CallFailed as exc:
