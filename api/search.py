@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from salesflow.api.errors import ApiError
 from salesflow.api.rpc import caller_of, json_response, read_json_object
+from salesflow.db.constants import CHANNELS
 from salesflow.db.queries import query
 from salesflow.gateway.embedders import NoEmbedder, vector_literal
 
@@ -38,7 +39,7 @@ class SearchRequest(BaseModel):
     org_id: UUID
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     lead_id: UUID | None = None
-    channel: Literal["email", "whatsapp", "sms", "linkedin", "chat", "phone"] | None = None
+    channel: Literal[CHANNELS] | None = None  # enum salesflow.channel
     since: datetime | None = None
     until: datetime | None = None
     k: int = Field(default=10, ge=1, le=100)

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from salesflow.db.constants import JOB_STATUSES
+
 HANDLERS_ENV = "SALESFLOW_WORKER_HANDLERS"
 
 
@@ -44,7 +46,7 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
 def add_jobs_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="jobs_action", required=True)
     ls = sub.add_parser("list", help="newest jobs first")
-    ls.add_argument("--status", choices=["pending", "running", "completed", "dead", "cancelled"])
+    ls.add_argument("--status", choices=JOB_STATUSES)
     ls.add_argument("--queue")
     ls.add_argument("--kind")
     ls.add_argument("--limit", type=positive_int, default=50)

@@ -35,10 +35,12 @@ from uuid import UUID
 import psycopg
 from pydantic import BaseModel
 
+from salesflow.db.constants import JOB_KIND_PATTERN
+
 if TYPE_CHECKING:
     from salesflow.functions.resources import WorkerResources
 
-KIND = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+KIND = re.compile(JOB_KIND_PATTERN)  # the CHECK on salesflow.jobs.kind
 HANDLERS_PACKAGE = "salesflow.functions.handlers"
 
 
@@ -104,7 +106,7 @@ class Handler:
     backoff_base: float = 10.0
 
     def __post_init__(self) -> None:
-        if not KIND.match(self.kind):
+        if not KIND.fullmatch(self.kind):
             raise RegistryError(
                 f"job kind {self.kind!r} must be lower-case letters, digits and _, starting with a letter"
             )

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg_pool import PoolTimeout
 
+from salesflow.db.constants import QUEUE_NAME_PATTERN
 from salesflow.functions.jobs import ClaimedJob, Outcome, execute
 from salesflow.functions.links import Link, listen
 from salesflow.functions.registry import JobContext, Registry
@@ -41,7 +42,7 @@ from salesflow.functions.resources import WorkerResources
 
 log = logging.getLogger("salesflow.worker")
 
-QUEUE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+QUEUE = re.compile(QUEUE_NAME_PATTERN)  # the CHECK on salesflow.jobs.queue
 DB_ERRORS = (psycopg.Error, PoolTimeout, OSError)
 
 
@@ -64,7 +65,7 @@ class WorkerConfig:
     schedules: bool = True
 
     def __post_init__(self) -> None:
-        bad = [q for q in self.queues if not QUEUE.match(q)]
+        bad = [q for q in self.queues if not QUEUE.fullmatch(q)]
         if not self.queues or bad:
             raise WorkerConfigError(f"queue names must be lower-case letters, digits and _ (got {bad or 'none'})")
         if self.concurrency < 1:
