@@ -127,7 +127,7 @@ def _prompt(entry: Traversable, base: str, language: str, schema: Mapping[str, A
 
 def load_prompts(directory: Traversable | Path | None = None) -> tuple[ProductPrompt, ...]:
     """Every prompt of `directory` (default: the package's prompts/), sorted by name; PromptFileError if one is bad."""
-    root = directory if directory is not None else resources.files("salesflow.gateway").joinpath("prompts")
+    root = directory if directory is not None else resources.files("salesflow.gateway.prompts")
     entries = sorted((e for e in root.iterdir() if e.is_file()), key=lambda e: e.name)
     schemas: dict[str, dict[str, Any]] = {}
     prompts: list[tuple[Traversable, str, str]] = []
