@@ -2,10 +2,12 @@
 
 The configuration is read and validated before the worker starts (`WorkerResources.from_env`), so a
 broken SALESFLOW_LLM_CONFIG stops the process with one line instead of failing its jobs one by one.
-The pool and the gateway are created inside the worker's event loop (`open`), because the
-providers' HTTP clients belong to the loop that made them, and all of it is closed at shutdown
-(`aclose`). Every handler receives the same object through its JobContext: one gateway per process,
-so its cooldowns and its catalogue sync serve every job, and no module keeps a gateway of its own.
+The pool is created inside the worker's event loop (`open`); the gateway is built from the validated
+configuration in that loop when a handler first asks for it (the providers' HTTP clients belong to
+the loop that made them, and the SDKs take seconds to import on a busy machine, which a worker
+running only queue jobs need not pay); all of it is closed at shutdown (`aclose`). Every handler
+receives the same object through its JobContext: one gateway per process, so its cooldowns and its
+catalogue sync serve every job, and no module keeps a gateway of its own.
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from salesflow.gateway.config import ConfigError, GatewayConfig, load_config
-from salesflow.gateway.core import Gateway
 from salesflow.gateway.embedders import Embedders, embedder_from_env
+
+if TYPE_CHECKING:
+    from salesflow.gateway.core import Gateway
 
 
 class ResourcesClosed(RuntimeError):
@@ -59,7 +63,6 @@ class WorkerResources:
         )
         # wait=False: a database that is down at start delays jobs (the pool keeps trying), it does not stop the worker
         await self._pool.open(wait=False)
-        self._gateway = Gateway(self.llm_config, self.connection)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -71,9 +74,13 @@ class WorkerResources:
 
     @property
     def gateway(self) -> Gateway:
-        """The process's one AI gateway."""
-        if self._gateway is None:
+        """The process's one AI gateway, built on the validated configuration at first use."""
+        if self._pool is None:
             raise ResourcesClosed("the worker's resources are not open")
+        if self._gateway is None:
+            from salesflow.gateway.core import Gateway
+
+            self._gateway = Gateway(self.llm_config, self.connection)
         return self._gateway
 
     async def aclose(self) -> None:

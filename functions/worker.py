@@ -9,8 +9,8 @@ extended in time is cancelled, so two workers never run one job at once. Every w
 sweeps expired leases back into the queue and enqueues due schedules.
 
 The worker owns its handlers' resources (functions/resources.py): the pool, the AI gateway and the
-embedders are created when it starts and closed when it stops, and reach handlers through their
-JobContext.
+embedders are created by the worker (the configuration validated before it starts) and closed when
+it stops, and reach handlers through their JobContext.
 
 SIGTERM or SIGINT: stop claiming, let running handlers finish within the grace period, then
 cancel the rest and release their jobs (the attempt is not counted). A second signal skips the

@@ -73,6 +73,7 @@ def test_resources_hand_out_nothing_before_they_are_opened_or_after_they_are_clo
         # an unreachable database: the pool keeps trying in the background, opening does not block
         await resources.open("postgresql://nobody@127.0.0.1:1/none", max_size=1, application_name="t")
         assert resources.gateway.config is resources.llm_config
+        assert resources.gateway is resources.gateway  # one per process, built once
         await resources.aclose()
         await resources.aclose()  # twice is harmless
 
