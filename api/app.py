@@ -29,6 +29,7 @@ from salesflow.assistant.chat import ChatService
 from salesflow.db import migrate
 from salesflow.gateway.config import ConfigError, load_config
 from salesflow.gateway.core import Gateway
+from salesflow.gateway.embedders import Embedders
 from salesflow.gateway.writing import WritingService
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 4) -> Fas
                                    kwargs={"autocommit": True})
         await pool.open(wait=False)
         app.state.embed_limiter = search.EmbedLimiter()
+        # the query embedders of /api/search, /memory and the assistant: this process's, closed with it
+        app.state.embedders = Embedders()
         catalog = Catalog()
         try:
             async with pool.connection(timeout=10) as conn:
@@ -86,6 +89,7 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 4) -> Fas
                 await gateway.aclose()
             await pool.close()
             app.state.embed_limiter.close()
+            app.state.embedders.close()
 
     # docs_url=None: FastAPI's own /docs loads Swagger UI from a CDN, blank offline; ours serves the
     # assets of the installed swagger-ui-bundle package

@@ -30,10 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from salesflow.api.errors import ApiError
 from salesflow.api.rpc import caller_of, json_response, read_json_object
 from salesflow.api.search import SEARCH_STATEMENT_TIMEOUT, _active
-from salesflow.functions.embedding_pipeline import NoEmbedder, embedder_for
-from salesflow.functions.embeddings import vector_literal
 from salesflow.gateway import compliance
 from salesflow.gateway.core import LLMCall, PromptCall
+from salesflow.gateway.embedders import NoEmbedder, vector_literal
 from salesflow.gateway.errors import GatewayError
 from salesflow.gateway.providers import ChatMessage
 from salesflow.gateway.writing import WriteRequest, WritingService, draft_json
@@ -247,7 +246,7 @@ async def _memory_hits(request: Request, caller: Any, org_id: UUID, question: st
     args: dict[str, Any] = {"org_id": str(org_id), "query_text": question, "k": k}
     how = "hybrid"
     try:
-        embedder = embedder_for(await _active.get(request))
+        embedder = request.app.state.embedders.for_model(await _active.get(request))
         args["query_embedding"] = vector_literal((await asyncio.to_thread(embedder.embed, [question]))[0])
     except (NoEmbedder, ValueError, ApiError):
         how = "keyword"

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from salesflow.db.queries import parse_queries
+from salesflow.db.queries import query
 
-QUERIES = parse_queries(resources.files("salesflow.api").joinpath("queries.sql").read_text())
 EXPOSED_SCHEMA = "api"
 
 
@@ -68,11 +66,11 @@ class Catalog:
 
     async def load(self, conn: AsyncConnection) -> None:
         async with conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(QUERIES["rpc_catalog"], {"schema": EXPOSED_SCHEMA})
+            await cur.execute(query("rpc_catalog"), {"schema": EXPOSED_SCHEMA})
             rows = await cur.fetchall()
-            await cur.execute(QUERIES["openapi_enums"])
+            await cur.execute(query("openapi_enums"))
             enums = {r["name"]: r["labels"] for r in await cur.fetchall()}
-            await cur.execute(QUERIES["openapi_row_types"])
+            await cur.execute(query("openapi_row_types"))
             row_types: dict[str, list[dict[str, Any]]] = {}
             for r in await cur.fetchall():
                 row_types.setdefault(r["type_name"], []).append(r)

@@ -16,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from salesflow.api.errors import ApiError
 from salesflow.api.rpc import caller_of, json_response
 from salesflow.api.search import _active
-from salesflow.functions.embedding_pipeline import NoEmbedder, embedder_for
-from salesflow.functions.embeddings import vector_literal
+from salesflow.gateway.embedders import NoEmbedder, vector_literal
 
 router = APIRouter()
 
@@ -47,7 +46,7 @@ async def memory(lead_id: str, request: Request) -> Response:
                                "token_budget": params.token_budget, "hot_messages": params.hot_messages}
     if params.query:
         try:
-            embedder = embedder_for(await _active.get(request))
+            embedder = request.app.state.embedders.for_model(await _active.get(request))
         except (NoEmbedder, ValueError) as exc:
             raise ApiError(503, "SF503", str(exc)) from None
         vector = (await asyncio.to_thread(embedder.embed, [params.query]))[0]

@@ -22,9 +22,10 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from salesflow.api import openapi
 from salesflow.api.auth import Caller
 from salesflow.api.callers import caller_claims_json
-from salesflow.api.catalog import EXPOSED_SCHEMA, QUERIES, Catalog, Function
+from salesflow.api.catalog import EXPOSED_SCHEMA, Catalog, Function
 from salesflow.api.errors import ApiError, is_connection_loss, status_for_sqlstate
 from salesflow.api.limits import Limiter, retry_after_seconds
+from salesflow.db.queries import query
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -123,8 +124,8 @@ class RpcService:
         if cached is None or cached[1] <= now:
             async with self.pool.connection() as conn:
                 async with conn.pipeline():
-                    await conn.execute(QUERIES["set_request_context"], {**context, "read_only": "on"})
-                    cur = await conn.execute(QUERIES["is_my_org"], {"org_id": org_id})
+                    await conn.execute(query("set_request_context"), {**context, "read_only": "on"})
+                    cur = await conn.execute(query("is_my_org"), {"org_id": org_id})
                 row = await cur.fetchone()
             if len(self._members) >= self.MEMBER_CACHE:
                 self._members.clear()
@@ -182,7 +183,7 @@ class RpcService:
             async with self.pool.connection() as conn:
                 statement = self.statement(fn, keys, conn)
                 async with conn.pipeline():
-                    await conn.execute(QUERIES["set_request_context"], context)
+                    await conn.execute(query("set_request_context"), context)
                     cur = await conn.execute(statement, (json.dumps(args),) if args else None)
                 row = await cur.fetchone()
         except psycopg.OperationalError as exc:

@@ -23,11 +23,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from salesflow.api.catalog import QUERIES
 from salesflow.api.errors import ApiError
 from salesflow.api.rpc import caller_of, json_response, read_json_object
-from salesflow.functions.embedding_pipeline import NoEmbedder, embedder_for
-from salesflow.functions.embeddings import vector_literal
+from salesflow.db.queries import query
+from salesflow.gateway.embedders import Embedders, NoEmbedder, vector_literal
 
 router = APIRouter()
 T = TypeVar("T")
@@ -75,7 +74,7 @@ class _ActiveModel:
     async def get(self, request: Request) -> str:
         if self.name is None or time.monotonic() - self.read_at > MODEL_CACHE_SECONDS:
             async with request.app.state.rpc.pool.connection() as conn:
-                row = await (await conn.execute(QUERIES["active_embedding_model"])).fetchone()
+                row = await (await conn.execute(query("active_embedding_model"))).fetchone()
             if row is None:
                 raise ApiError(503, "SF503", "no active embedding model; run salesflow db migrate")
             self.name, self.read_at = row[0], time.monotonic()
@@ -101,9 +100,9 @@ class EmbedLimiter:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _embed(model: str, text: str) -> Sequence[float]:
+def _embed(embedders: Embedders, model: str, text: str) -> Sequence[float]:
     # loading the model (first call) and running it both happen here, off the event loop
-    return embedder_for(model).embed([text])[0]
+    return embedders.for_model(model).embed([text])[0]
 
 
 @router.post("/api/search")
@@ -120,7 +119,7 @@ async def search(request: Request) -> Response:
         raise ApiError(400, "PGRST100", f"{where}: {first['msg']}", details=str(exc.errors())[:500]) from None
     model = await _active.get(request)
     try:
-        vector = await request.app.state.embed_limiter.run(_embed, model, body.query)
+        vector = await request.app.state.embed_limiter.run(_embed, request.app.state.embedders, model, body.query)
     except (NoEmbedder, ValueError) as exc:
         raise ApiError(503, "SF503", str(exc)) from None
     args = {

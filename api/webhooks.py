@@ -26,7 +26,7 @@ from salesflow.api.errors import ApiError
 from salesflow.channels import email_inbound, generic, whatsapp
 from salesflow.channels.base import InboxEvent, WebhookError
 from salesflow.channels.identity import normalize_email
-from salesflow.channels.queries import query
+from salesflow.db.queries import query
 
 router = APIRouter()
 Work = Callable[[psycopg.AsyncConnection[Any], bytes], Awaitable[dict[str, int]]]

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from salesflow.db.constants import JOB_STATUSES
+
 HANDLERS_ENV = "SALESFLOW_WORKER_HANDLERS"
 
 
@@ -45,7 +47,7 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
 def add_jobs_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="jobs_action", required=True)
     ls = sub.add_parser("list", help="newest jobs first")
-    ls.add_argument("--status", choices=["pending", "running", "completed", "dead", "cancelled"])
+    ls.add_argument("--status", choices=JOB_STATUSES)
     ls.add_argument("--queue")
     ls.add_argument("--kind")
     ls.add_argument("--limit", type=positive_int, default=50)
@@ -93,7 +95,9 @@ def run_worker(url: str, args: argparse.Namespace) -> int:
 
     from salesflow.functions.logs import JsonFormatter
     from salesflow.functions.registry import RegistryError, load_registry
+    from salesflow.functions.resources import WorkerResources
     from salesflow.functions.worker import Worker, WorkerConfig, WorkerConfigError
+    from salesflow.gateway.config import ConfigError
 
     if args.log_format == "json":
         for handler in logging.getLogger().handlers:
@@ -109,9 +113,14 @@ def run_worker(url: str, args: argparse.Namespace) -> int:
             schedules=not args.no_schedules,
         )
         extra = [m.strip() for m in args.handlers.split(",") if m.strip()]
-        worker = Worker(url, config, load_registry(extra, include_builtin=not args.no_builtin_handlers))
+        registry = load_registry(extra, include_builtin=not args.no_builtin_handlers)
+        # the LLM and embedding configuration is validated before any job is claimed
+        resources = WorkerResources.from_env()
+        worker = Worker(url, config, registry, resources=resources)
     except (RegistryError, WorkerConfigError) as exc:
         raise CommandError(str(exc)) from None
+    except ConfigError as exc:
+        raise CommandError(f"the worker's AI configuration is invalid: {exc}") from None
     _check_schema(url)
     asyncio.run(worker.run())
     return 0
@@ -121,7 +130,7 @@ def _check_schema(url: str) -> None:
     """Refuse to start against a database without the queue, rather than retry a missing function forever."""
     import psycopg
 
-    from salesflow.functions.links import query
+    from salesflow.db.queries import query
 
     with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
         if not conn.execute(query("queue_installed")).fetchone()[0]:
@@ -179,7 +188,7 @@ def run_jobs(url: str, args: argparse.Namespace) -> int:
     import psycopg
     from psycopg.rows import dict_row
 
-    from salesflow.functions.links import query
+    from salesflow.db.queries import query
 
     with psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=10) as conn:
         action = args.jobs_action

@@ -11,33 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from salesflow.db.queries import parse_queries
+from salesflow.db.queries import query
 
 log = logging.getLogger("salesflow.worker")
 
 # Detect a dead server on an idle connection (a cut network sends no FIN) within about a minute.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
-
-
-@cache
-def _queries() -> dict[str, str]:
-    return parse_queries(resources.files("salesflow.functions").joinpath("queries.sql").read_text())
-
-
-def query(name: str) -> str:
-    """The text of a query in functions/queries.sql."""
-    try:
-        return _queries()[name]
-    except KeyError:
-        raise KeyError(f"no query named {name!r} in functions/queries.sql") from None
 
 
 def channel(queue: str) -> str:

@@ -12,6 +12,7 @@ before the call, so a handler never sees malformed input. A handler module looks
     async def run(job: JobContext, payload: Payload) -> None:
         async with job.connection() as conn:
             ...
+        await job.resources.gateway.complete(...)  # the worker's one gateway, never a module's own
 
     HANDLER = Handler(kind="embed_lead", payload=Payload, run=run, timeout=30)
 
@@ -28,13 +29,18 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import psycopg
 from pydantic import BaseModel
 
-KIND = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+from salesflow.db.constants import JOB_KIND_PATTERN
+
+if TYPE_CHECKING:
+    from salesflow.functions.resources import WorkerResources
+
+KIND = re.compile(JOB_KIND_PATTERN)  # the CHECK on salesflow.jobs.kind
 HANDLERS_PACKAGE = "salesflow.functions.handlers"
 
 
@@ -62,7 +68,7 @@ class RetryLater(Exception):
 
 @dataclass(frozen=True)
 class JobContext:
-    """What a handler knows about the job it runs, and its way to the database."""
+    """What a handler knows about the job it runs, its way to the database, and the worker's resources."""
 
     id: int
     kind: str
@@ -73,6 +79,8 @@ class JobContext:
     worker: str
     # an autocommit connection from the worker's handler pool, returned when the block exits
     connection: Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]] = field(repr=False)
+    # the worker process's gateway, embedders and validated LLM configuration (functions/resources.py)
+    resources: WorkerResources = field(repr=False)
 
     @property
     def last_attempt(self) -> bool:
@@ -101,7 +109,7 @@ class Handler:
     lease: float | None = None
 
     def __post_init__(self) -> None:
-        if not KIND.match(self.kind):
+        if not KIND.fullmatch(self.kind):
             raise RegistryError(
                 f"job kind {self.kind!r} must be lower-case letters, digits and _, starting with a letter"
             )

@@ -11,8 +11,6 @@ import asyncio
 import hashlib
 import time
 from datetime import UTC, datetime
-from functools import cache
-from importlib import resources
 from typing import Any
 from uuid import UUID
 
@@ -21,19 +19,10 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from salesflow.db.queries import parse_queries
+from salesflow.db.queries import query
 from salesflow.functions import scoring_model as sm
 
 HOLDOUT_BUCKETS = 5  # one lead in five, by a hash of its id, is held out for evaluation
-
-
-@cache
-def _queries() -> dict[str, str]:
-    return parse_queries(resources.files("salesflow.functions").joinpath("scoring_queries.sql").read_text())
-
-
-def q(name: str) -> str:
-    return _queries()[name]
 
 
 def in_holdout(lead_id: UUID) -> bool:
@@ -83,10 +72,10 @@ async def train_org_async(conn: psycopg.AsyncConnection[Any], org: UUID | str, c
     started = time.monotonic()
     cutoff = cutoff or datetime.now(UTC)
     cur = conn.cursor(row_factory=dict_row)
-    settings = await (await cur.execute(q("scoring_settings"), {"org": org})).fetchone()
+    settings = await (await cur.execute(query("scoring_settings"), {"org": org})).fetchone()
     if settings is None:
         return {"trained": False, "reason": "organisation not found"}
-    rows = await (await cur.execute(q("training_leads"), {"org": org, "cutoff": cutoff})).fetchall()
+    rows = await (await cur.execute(query("training_leads"), {"org": org, "cutoff": cutoff})).fetchall()
     y = np.array([r["y"] for r in rows], dtype=np.int64)
     conversions = int(y.sum()) if len(y) else 0
     if not force and (len(rows) < settings["min_leads"] or conversions < settings["min_conversions"]):
@@ -112,7 +101,7 @@ async def train_org_async(conn: psycopg.AsyncConnection[Any], org: UUID | str, c
     p_hold = trained.predict_proba(codes[hold_idx])
     metrics = sm.metrics(y[hold_idx], p_hold)
     metrics["cross_validated_auc"] = trained.measured
-    sensitive = [r["name"] for r in await (await cur.execute(q("sensitive_attributes"), {"org": org})).fetchall()]
+    sensitive = [r["name"] for r in await (await cur.execute(query("sensitive_attributes"), {"org": org})).fetchall()]
     segments = {}
     for name in sensitive:
         col = columns.get(f"attr.{name}")
@@ -120,17 +109,17 @@ async def train_org_async(conn: psycopg.AsyncConnection[Any], org: UUID | str, c
         values = col[1] if col and any(v is not None for v in col[1]) else (col[0] if col else None)
         if values is None:
             attrs = {r["lead_id"]: r["attributes"] for r in await (await cur.execute(
-                q("lead_attributes"), {"org": org, "leads": [leads[i] for i in hold_idx]})).fetchall()}
+                query("lead_attributes"), {"org": org, "leads": [leads[i] for i in hold_idx]})).fetchall()}
             segments[name] = [attrs.get(leads[i], {}).get(name) for i in hold_idx]
         else:
             segments[name] = [values[i] for i in hold_idx]
     bias = sm.bias_report(y[hold_idx], p_hold, segments, threshold=float(y[train_idx].mean()),
                           max_difference=settings["max_bias_difference"])
 
-    active = await (await cur.execute(q("active_model"), {"org": org})).fetchone()
+    active = await (await cur.execute(query("active_model"), {"org": org})).fetchone()
     champion_auc = None
     if active is not None and metrics.get("roc_auc") is not None:
-        scored = dict((r["lead_id"], r["log_odds"]) for r in await (await cur.execute(q("model_log_odds"), {
+        scored = dict((r["lead_id"], r["log_odds"]) for r in await (await cur.execute(query("model_log_odds"), {
             "org": org, "model": active["id"], "leads": [leads[i] for i in hold_idx],
             "as_of": [as_of[i] for i in hold_idx]})).fetchall())
         champion = np.array([scored[leads[i]] for i in hold_idx])
@@ -158,15 +147,15 @@ async def train_org_async(conn: psycopg.AsyncConnection[Any], org: UUID | str, c
                   "(new sources, markets) are less reliable.",
     }
     async with conn.transaction():
-        model = await (await cur.execute(q("insert_model"), {
+        model = await (await cur.execute(query("insert_model"), {
             "org": org, "learner": trained.learner.name, "library_versions": Jsonb(sm.library_versions()),
             "cutoff": cutoff, "training_rows": int(len(train_idx)), "training_conversions": int(y[train_idx].sum()),
             "intercept": trained.intercept, "metrics": Jsonb(metrics), "bias_report": Jsonb(bias),
             "bias_flagged": bool(bias["flagged"]), "card": Jsonb(card)})).fetchone()
         for row in _table_rows(trained):
-            await cur.execute(q("insert_feature"), {"org": org, "model": model["id"], **row,
+            await cur.execute(query("insert_feature"), {"org": org, "model": model["id"], **row,
                                                     "importance": importance[row["feature"]]})
-        rescored = (await (await cur.execute(q("decide_model"), {
+        rescored = (await (await cur.execute(query("decide_model"), {
             "org": org, "model": model["id"], "activate": activate, "decision": decision})).fetchone())["rescored"]
     extra = {"model": trained, "specs": specs} if keep_model else {}
     return {**extra, "trained": True, "model_id": str(model["id"]), "version": model["version"], "activated": activate,

@@ -8,6 +8,10 @@ While a handler runs its lease is extended by heartbeat; a handler whose lease c
 extended in time is cancelled, so two workers never run one job at once. Every worker also
 sweeps expired leases back into the queue and enqueues due schedules.
 
+The worker owns its handlers' resources (functions/resources.py): the pool, the AI gateway and the
+embedders are created by the worker (the configuration validated before it starts) and closed when
+it stops, and reach handlers through their JobContext.
+
 SIGTERM or SIGINT: stop claiming, let running handlers finish within the grace period, then
 cancel the rest and release their jobs (the attempt is not counted). A second signal skips the
 wait.
@@ -24,21 +28,21 @@ import signal
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
+from salesflow.db.constants import QUEUE_NAME_PATTERN
 from salesflow.functions.jobs import ClaimedJob, Outcome, execute
 from salesflow.functions.links import Link, listen
 from salesflow.functions.registry import JobContext, Registry
+from salesflow.functions.resources import WorkerResources
 
 log = logging.getLogger("salesflow.worker")
 
-QUEUE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+QUEUE = re.compile(QUEUE_NAME_PATTERN)  # the CHECK on salesflow.jobs.queue
 DB_ERRORS = (psycopg.Error, PoolTimeout, OSError)
 
 
@@ -61,7 +65,7 @@ class WorkerConfig:
     schedules: bool = True
 
     def __post_init__(self) -> None:
-        bad = [q for q in self.queues if not QUEUE.match(q)]
+        bad = [q for q in self.queues if not QUEUE.fullmatch(q)]
         if not self.queues or bad:
             raise WorkerConfigError(f"queue names must be lower-case letters, digits and _ (got {bad or 'none'})")
         if self.concurrency < 1:
@@ -99,10 +103,16 @@ def new_worker_id() -> str:
 
 
 class Worker:
-    """One worker process's queue loop; `await Worker(url, config, registry).run()`."""
+    """One worker process's queue loop; `await Worker(url, config, registry, resources=...).run()`.
 
-    def __init__(self, url: str, config: WorkerConfig, registry: Registry, *, worker_id: str | None = None) -> None:
+    Without `resources`, they are built from the environment here, so a bad LLM configuration
+    raises ConfigError before anything runs.
+    """
+
+    def __init__(self, url: str, config: WorkerConfig, registry: Registry, *,
+                 resources: WorkerResources | None = None, worker_id: str | None = None) -> None:
         registry.check_lease(config.lease)
+        self.resources = resources if resources is not None else WorkerResources.from_env()
         self.url = url
         self.config = config
         self.registry = registry
@@ -114,7 +124,6 @@ class Worker:
         self._running = 0
         self._outcomes: list[Outcome] = []
         self._releases: list[ClaimedJob] = []
-        self._pool: AsyncConnectionPool | None = None
         self._claim_uncertain = False
 
     # -- events (created inside the running loop) --------------------------------------------------
@@ -144,6 +153,8 @@ class Worker:
         if install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop)
+        await self.resources.open(self.url, max_size=self.config.concurrency,
+                                  application_name=f"salesflow-worker jobs {self.id}")
         log.info("worker started", extra={
             "worker": self.id, "queues": list(self.config.queues), "concurrency": self.config.concurrency,
             "lease": self.config.lease, "kinds": self.registry.kinds,
@@ -243,21 +254,7 @@ class Worker:
     def _context(self, job: ClaimedJob) -> JobContext:
         return JobContext(id=job.id, kind=job.kind, queue=job.queue, attempt=job.attempt,
                           max_attempts=job.max_attempts, org_id=job.org_id, worker=self.id,
-                          connection=self._handler_connection)
-
-    @asynccontextmanager
-    async def _handler_connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """A pooled autocommit connection for a handler; the pool opens on first use."""
-        if self._pool is None:
-            self._pool = AsyncConnectionPool(
-                self.url, min_size=1, max_size=self.config.concurrency, open=False,
-                kwargs={"autocommit": True, "application_name": f"salesflow-worker jobs {self.id}"[:63]},
-                # handlers are slow next to a round trip: check each connection before lending it
-                check=AsyncConnectionPool.check_connection, timeout=10,
-            )
-        await self._pool.open()  # a no-op once open
-        async with self._pool.connection() as conn:
-            yield conn
+                          connection=self.resources.connection, resources=self.resources)
 
     # -- recording outcomes ------------------------------------------------------------------------
     async def _record_loop(self) -> None:
@@ -414,8 +411,7 @@ class Worker:
                       extra={"worker": self.id, "jobs": len(self._outcomes) + len(self._releases)})
         await self._claims.close()
         await self._records.close()
-        if self._pool is not None:
-            await self._pool.close()
+        await self.resources.aclose()
         log.info("worker stopped", extra={"worker": self.id, **self.stats})
 
 

@@ -21,7 +21,7 @@ from statistics import mean
 import onnxruntime
 from packaging.requirements import Requirement
 
-from salesflow.functions.embeddings import LocalMiniLM
+from salesflow.gateway.embedders import LocalMiniLM
 
 EN_CLAUSES = [
     "{name} from {company} asked for a demo of the reporting module next {day}",

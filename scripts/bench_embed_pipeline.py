@@ -24,8 +24,8 @@ import psycopg
 
 from salesflow.db.embedded import EmbeddedServer, free_port
 from salesflow.db.migrate import migrate
-from salesflow.functions.embeddings import LocalMiniLM
 from salesflow.functions.handlers.embed_texts import BATCH
+from salesflow.gateway.embedders import LocalMiniLM
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench import bench_database, pct  # noqa: E402
 from _memory_eval import FACTS, FILLERS  # noqa: E402
 
-from salesflow.functions.embeddings import LocalMiniLM, vector_literal  # noqa: E402
+from salesflow.gateway.embedders import LocalMiniLM, vector_literal  # noqa: E402
 
 PER_LEAD = 100
 EMBEDDED_LEADS = 1000

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench import bench_database  # noqa: E402
 from _memory_eval import evaluation_set  # noqa: E402
 
-from salesflow.functions.embeddings import LocalMiniLM, vector_literal  # noqa: E402
+from salesflow.gateway.embedders import LocalMiniLM, vector_literal  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2"
 WORDS = re.compile(r"\w+")

@@ -29,7 +29,7 @@ from _bench import pct
 from salesflow.db.embedded import EmbeddedServer, free_port
 from salesflow.db.migrate import migrate
 from salesflow.demo import seed_sql
-from salesflow.functions.embeddings import LocalMiniLM, vector_literal
+from salesflow.gateway.embedders import LocalMiniLM, vector_literal
 
 MODEL = "all-MiniLM-L6-v2"
 

@@ -15,8 +15,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlparse
@@ -31,6 +31,9 @@ from pytest_postgresql.janitor import DatabaseJanitor
 from salesflow.db.embedded import EmbeddedServer, free_port
 from salesflow.db.migrate import migrate
 from salesflow.functions.registry import Handler, JobContext
+from salesflow.functions.resources import WorkerResources
+from salesflow.gateway.config import GatewayConfig, load_config
+from salesflow.gateway.embedders import Embedders
 
 ROOT = Path(__file__).resolve().parents[1]
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-000000"
@@ -165,23 +168,34 @@ def make_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+class _SessionEmbedders(Embedders):
+    """The test session's embedders: kept across run_handler calls, so MiniLM loads once."""
+
+    def close(self) -> None:
+        pass
+
+
+_EMBEDDERS = _SessionEmbedders()
+
+
 def run_handler(db: psycopg.Connection, url: str, handler: Handler, payload: object, *, job_id: int = 0,
-                org_id: uuid.UUID | None = None) -> None:
-    """Commit what the test wrote, then run one job of `handler` in this process, as a worker would
-    (on autocommit connections of its own)."""
+                org_id: uuid.UUID | None = None, llm_config: GatewayConfig | None = None) -> None:
+    """Commit what the test wrote, then run one job of `handler` in this process, as a worker would:
+    with worker resources of its own (a pool of autocommit connections, a gateway on `llm_config`,
+    default: the environment's), opened in the job's event loop and closed after it."""
     db.commit()
+    resources = WorkerResources(llm_config if llm_config is not None else load_config(), _EMBEDDERS)
 
-    @asynccontextmanager
-    async def connection() -> AsyncIterator[psycopg.AsyncConnection]:
-        conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    async def main() -> None:
+        await resources.open(url, max_size=2, application_name="salesflow-test handler")
         try:
-            yield conn
+            job = JobContext(id=job_id, kind=handler.kind, queue="default", attempt=1, max_attempts=5,
+                             org_id=org_id, worker="test", connection=resources.connection, resources=resources)
+            await handler.run(job, payload)
         finally:
-            await conn.close()
+            await resources.aclose()
 
-    job = JobContext(id=job_id, kind=handler.kind, queue="default", attempt=1, max_attempts=5, org_id=org_id,
-                     worker="test", connection=connection)
-    asyncio.run(handler.run(job, payload))
+    asyncio.run(main())
 
 
 # -- the API as a real process ------------------------------------------------------------------

@@ -10,8 +10,7 @@ import psycopg
 import pytest
 
 from salesflow.assistant.chat import ChatService
-from salesflow.functions.handlers import ai_suggest, summarize_conversation
-from salesflow.gateway.core import Gateway
+from salesflow.functions.handlers import summarize_conversation
 from salesflow.gateway.errors import GatewayError
 from tests.conftest import acting_as, run_handler
 from tests.fault_server import FaultServer, ok
@@ -28,7 +27,6 @@ def server() -> Iterator[FaultServer]:
 def _reset(server: FaultServer) -> Iterator[None]:
     server.reset()
     yield
-    ai_suggest._gateway = None
 
 
 def world(db: psycopg.Connection, consent: bool) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
@@ -79,9 +77,8 @@ def test_no_summary_is_written_without_consent(db: psycopg.Connection, db_url: s
     _, org, lead = world(db, consent)
     for m in (PRIMARY, SECONDARY, CLAUDE):
         server.script(m, ok("Ida wrote five notes."))
-    ai_suggest._gateway = Gateway(config_for(server, [PRIMARY]), ai_suggest._connection)
     run_handler(db, db_url, summarize_conversation.HANDLER, summarize_conversation.Payload(lead_id=lead),
-                org_id=org)
+                org_id=org, llm_config=config_for(server, [PRIMARY]))
     summary, version = db.execute("select summary, version from salesflow.conversation_summaries "
                                   "where lead_id = %s", (lead,)).fetchone()
     if consent:

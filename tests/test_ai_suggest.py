@@ -16,7 +16,6 @@ from psycopg.rows import dict_row
 
 from salesflow.functions.handlers import ai_suggest
 from salesflow.functions.registry import PermanentError, load_registry
-from salesflow.gateway.core import Gateway
 from tests.conftest import acting_as, run_handler
 from tests.fault_server import FaultServer, ok
 from tests.gateway_harness import CLAUDE, PRIMARY, SECONDARY, config_for
@@ -49,18 +48,16 @@ def world(db: psycopg.Connection) -> dict:
     return {"org": org, "owner": owner, "rep": rep, "analyst": analyst, "lead": lead}
 
 
-def run_job(db: psycopg.Connection, url: str, job_id: int) -> None:
-    """Run one queued ai_suggest job in this process, as the worker would."""
+def run_job(db: psycopg.Connection, url: str, job_id: int, server: FaultServer) -> None:
+    """Run one queued ai_suggest job in this process, as the worker would, its gateway on the fault server."""
     payload, org = db.execute("select payload, org_id from salesflow.jobs where id = %s", (job_id,)).fetchone()
-    run_handler(db, url, ai_suggest.HANDLER, ai_suggest.Payload.model_validate(payload), job_id=job_id, org_id=org)
+    run_handler(db, url, ai_suggest.HANDLER, ai_suggest.Payload.model_validate(payload), job_id=job_id, org_id=org,
+                llm_config=config_for(server, [PRIMARY]))
 
 
 @pytest.fixture(autouse=True)
-def gateway_on_fault_server(server: FaultServer) -> Iterator[None]:
+def fresh_fault_server(server: FaultServer) -> None:
     server.reset()
-    ai_suggest._gateway = Gateway(config_for(server, [PRIMARY]), ai_suggest._connection)
-    yield
-    ai_suggest._gateway = None
 
 
 def test_a_suggestion_is_made_once_and_waits_for_review(db, db_url, server, world) -> None:
@@ -71,7 +68,7 @@ def test_a_suggestion_is_made_once_and_waits_for_review(db, db_url, server, worl
         job_id = db.execute("select api.request_ai_suggestion(%s, %s, 'next_actions')", (org, lead)).fetchone()[0]
         again = db.execute("select api.request_ai_suggestion(%s, %s, 'next_actions')", (org, lead)).fetchone()[0]
     assert again == job_id  # asking twice while it is pending queues one job
-    run_job(db, db_url, job_id)
+    run_job(db, db_url, job_id, server)
     # the lead's email went to the provider as a placeholder and came back in the stored suggestion
     [sent] = server.requests_for(PRIMARY)
     assert "ada@robotics.example" not in json.dumps(sent.body) and "<untrusted_data>" in json.dumps(sent.body)
@@ -86,7 +83,7 @@ def test_a_suggestion_is_made_once_and_waits_for_review(db, db_url, server, worl
     assert logged == ("classify", "suggest.next_actions", "recommendation_engine.en", "ok")
 
     # delivered again after a crash: no second model call, no second suggestion
-    run_job(db, db_url, job_id)
+    run_job(db, db_url, job_id, server)
     assert len(server.requests_for(PRIMARY)) == 1
     assert db.execute("select count(*) from salesflow.ai_suggestions where org_id = %s", (org,)).fetchone()[0] == 1
 
@@ -111,7 +108,7 @@ def test_an_answer_that_fails_its_schema_twice_stores_nothing(db, db_url, server
         job_id = db.execute("select api.request_ai_suggestion(%s, %s, 'next_actions', 'de')",
                             (world["org"], world["lead"])).fetchone()[0]
     with pytest.raises(PermanentError, match="schema twice"):
-        run_job(db, db_url, job_id)
+        run_job(db, db_url, job_id, server)
     assert db.execute("select count(*) from salesflow.ai_suggestions").fetchone()[0] == 0
     assert db.execute("select prompt_name, status from salesflow.llm_requests where org_id = %s",
                       (world["org"],)).fetchone() == ("recommendation_engine.de", "error")
@@ -126,7 +123,7 @@ def test_memory_facts_and_bad_requests(db, db_url, server, world) -> None:
     with acting_as(db, world["rep"]):
         job_id = db.execute("select api.request_ai_suggestion(%s, %s, 'memory_facts')",
                             (world["org"], world["lead"])).fetchone()[0]
-    run_job(db, db_url, job_id)
+    run_job(db, db_url, job_id, server)
     content = db.execute("select content from salesflow.ai_suggestions where job_id = %s", (job_id,)).fetchone()[0]
     assert content == facts
     with pytest.raises(psycopg.Error) as bad, acting_as(db, world["rep"]):

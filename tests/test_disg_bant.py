@@ -18,14 +18,12 @@ import pytest
 from psycopg.rows import dict_row
 
 from salesflow.assistant.chat import ChatService
-from salesflow.functions.handlers import _gateway_job as ai
+from salesflow.db.queries import query
 from salesflow.functions.handlers import analyze_personality, propose_bant
-from salesflow.gateway.config import load_config, parse_config
-from salesflow.gateway.core import Gateway
+from salesflow.gateway.config import GatewayConfig, load_config, parse_config
 from salesflow.gateway.errors import GatewayError
 from salesflow.gateway.local import LocalLLMServer
 from salesflow.gateway.product_prompts import product_prompt
-from salesflow.gateway.queries import QUERIES
 from tests.conftest import acting_as, run_handler
 from tests.fault_server import FaultServer, ok
 from tests.gateway_harness import CLAUDE, PRIMARY, SECONDARY, Harness, config_for
@@ -44,12 +42,16 @@ def server() -> Iterator[FaultServer]:
         yield faults
 
 
+# the LLM configuration the next job runs with (each job gets worker resources of its own)
+LLM: dict[str, GatewayConfig] = {}
+
+
 @pytest.fixture(autouse=True)
 def fault_gateway(server: FaultServer) -> Iterator[None]:
     server.reset()
-    ai.use(Gateway(config_for(server, [PRIMARY]), ai._connection))
+    LLM["config"] = config_for(server, [PRIMARY])
     yield
-    ai.use(None)
+    LLM.clear()
 
 
 @pytest.fixture
@@ -79,7 +81,8 @@ def run_job(db: psycopg.Connection, url: str, job_id: int) -> None:
     kind, payload, org = db.execute("select kind, payload, org_id from salesflow.jobs where id = %s",
                                     (job_id,)).fetchone()
     module = {"analyze_personality": analyze_personality, "propose_bant": propose_bant}[kind]
-    run_handler(db, url, module.HANDLER, module.Payload.model_validate(payload), job_id=job_id, org_id=org)
+    run_handler(db, url, module.HANDLER, module.Payload.model_validate(payload), job_id=job_id, org_id=org,
+                llm_config=LLM["config"])
 
 
 def script_all(server: FaultServer, answer: dict) -> None:
@@ -123,7 +126,7 @@ def test_a_profile_keeps_only_the_leads_own_quotes_and_the_database_picks_the_ty
     sent = json.dumps([r.body for m in (PRIMARY, SECONDARY, CLAUDE) for r in server.requests_for(m)])
     assert "Budget is about 40k EUR" in sent and "guarantee the best onboarding" not in sent
     # the profile reaches drafting and chat prompts through the lead context they share
-    context = db.cursor(row_factory=dict_row).execute(QUERIES["lead_context"], {"org_id": org, "lead_id": lead}
+    context = db.cursor(row_factory=dict_row).execute(query("lead_context"), {"org_id": org, "lead_id": lead}
                                                       ).fetchone()
     assert context["communication_style"].startswith("DISG G (hypothesis from 4 messages, confidence 0.800")
     with acting_as(db, rep):
@@ -244,14 +247,12 @@ def offline_config(server: FaultServer):
 
 def test_when_the_offline_model_gives_nothing_usable_the_labelled_baseline_is_stored(db, db_url, server, world):
     org, lead, rep = world["org"], world["lead"], world["rep"]
-    ai.use(Gateway(offline_config(server), ai._connection))
+    LLM["config"] = offline_config(server)
     server.script(PRIMARY, *[ok("I think this lead is nice.")] * 4)
     with acting_as(db, rep):
         profile_job = db.execute("select api.analyze_personality(%s, %s)", (org, lead)).fetchone()[0]
         bant_job = db.execute("select api.request_bant_assessment(%s, %s)", (org, lead)).fetchone()[0]
     run_job(db, db_url, profile_job)
-    # each job runs on its own event loop here: a gateway (its HTTP clients) per loop
-    ai.use(Gateway(offline_config(server), ai._connection))
     run_job(db, db_url, bant_job)
     got = recommendations(db, rep, org, lead)
     assert got["source"] == "baseline" and got["offline_model"] is True
@@ -271,7 +272,7 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLLMServer]:
 
 def test_the_offline_model_path_stores_a_schema_valid_labelled_profile(db, db_url, world, llama, tmp_path: Path):
     org, lead, rep = world["org"], world["lead"], world["rep"]
-    ai.use(Gateway(load_config(env={"SALESFLOW_LOCAL_LLM_URL": llama.base_url}), ai._connection))
+    LLM["config"] = load_config(env={"SALESFLOW_LOCAL_LLM_URL": llama.base_url})
     with acting_as(db, rep):
         job = db.execute("select api.analyze_personality(%s, %s)", (org, lead)).fetchone()[0]
     run_job(db, db_url, job)

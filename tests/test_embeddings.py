@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from salesflow.functions.embeddings import (
+from salesflow.gateway.embedders import (
     DEFAULT_MAX_CHARS,
     Embedder,
     EmbeddingError,
@@ -109,7 +109,7 @@ def test_local_model_makes_no_network_calls() -> None:
         "import sys\n"
         "events = []\n"
         "sys.addaudithook(lambda event, args: events.append(event) if event.startswith('socket.') else None)\n"
-        "from salesflow.functions.embeddings import LocalMiniLM\n"
+        "from salesflow.gateway.embedders import LocalMiniLM\n"
         "print(LocalMiniLM().embed(['Could we schedule a demo next week?']).shape, events)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)

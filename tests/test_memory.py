@@ -20,9 +20,9 @@ import pytest
 from psycopg.rows import dict_row
 
 from salesflow.db.embedded import free_port
-from salesflow.functions.embeddings import LocalMiniLM, vector_literal
 from salesflow.functions.handlers import embed_texts, maintain_embedding_index
 from salesflow.functions.registry import PermanentError
+from salesflow.gateway.embedders import LocalMiniLM, vector_literal
 from tests.conftest import ROOT, acting_as, authenticate_as, make_token, run_api, run_handler
 
 PRICING_DE = "Was kostet das Enterprise-Paket pro Nutzer und Monat? Gibt es Rabatt ab 50 Lizenzen?"

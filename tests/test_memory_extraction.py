@@ -20,8 +20,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from salesflow.functions.fact_evidence import RULES_VERSION, Source, cite, rule_facts
-from salesflow.functions.handlers import ai_suggest, extract_memory
-from salesflow.gateway.core import Gateway
+from salesflow.functions.handlers import extract_memory
 from salesflow.gateway.local import LocalLLMServer
 from tests.conftest import ROOT, acting_as, run_handler
 from tests.fault_server import FaultServer, ok
@@ -41,7 +40,6 @@ def server() -> Iterator[FaultServer]:
 def _reset(server: FaultServer) -> Iterator[None]:
     server.reset()
     yield
-    ai_suggest._gateway = None
 
 
 def setup(db: psycopg.Connection) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
@@ -68,8 +66,8 @@ def facts_job(db: psycopg.Connection, lead: uuid.UUID) -> int | None:
 
 
 def run_job(db: psycopg.Connection, url: str, server: FaultServer, org: uuid.UUID, lead: uuid.UUID) -> None:
-    ai_suggest._gateway = Gateway(config_for(server, [PRIMARY]), ai_suggest._connection)
-    run_handler(db, url, extract_memory.HANDLER, extract_memory.Payload(lead_id=lead), org_id=org)
+    run_handler(db, url, extract_memory.HANDLER, extract_memory.Payload(lead_id=lead), org_id=org,
+                llm_config=config_for(server, [PRIMARY]))
 
 
 def answer(server: FaultServer, *facts: tuple[str, str, float]) -> None:

@@ -11,7 +11,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from salesflow.backlog import backlog_line
-from salesflow.functions.embedding_pipeline import query as pipeline_query
+from salesflow.db.queries import query as pipeline_query
 from tests.conftest import acting_as, authenticate_as
 from tests.test_memory import DEMO_EN, add_message, drain, make_org, vector
 

@@ -11,8 +11,7 @@ import psycopg
 import pytest
 
 from salesflow.functions import sentiment
-from salesflow.functions.handlers import ai_suggest, score_sentiment, summarize_conversation
-from salesflow.gateway.core import Gateway
+from salesflow.functions.handlers import score_sentiment, summarize_conversation
 from tests.conftest import acting_as, run_handler
 from tests.fault_server import FaultServer, ok
 from tests.gateway_harness import CLAUDE, PRIMARY, SECONDARY, config_for
@@ -113,12 +112,8 @@ def test_no_consent_no_reading_and_the_summary_keeps_a_snapshot(db: psycopg.Conn
     server.reset()
     for m in (PRIMARY, SECONDARY, CLAUDE):
         server.script(m, ok("Ida is pleased with the offer."))
-    ai_suggest._gateway = Gateway(config_for(server, [PRIMARY]), ai_suggest._connection)
-    try:
-        run_handler(db, db_url, summarize_conversation.HANDLER, summarize_conversation.Payload(lead_id=lead),
-                    org_id=org)
-    finally:
-        ai_suggest._gateway = None
+    run_handler(db, db_url, summarize_conversation.HANDLER, summarize_conversation.Payload(lead_id=lead),
+                org_id=org, llm_config=config_for(server, [PRIMARY]))
     snapshot = db.execute("select sentiment from salesflow.conversation_summaries where lead_id = %s",
                           (lead,)).fetchone()[0]
     assert snapshot["messages"] == 5 and snapshot["negative"] == 1 and snapshot["mean"] > 0

@@ -12,9 +12,8 @@ import httpx
 import psycopg
 import pytest
 
-from salesflow.functions.handlers import ai_suggest, summarize_conversation
+from salesflow.functions.handlers import summarize_conversation
 from salesflow.gateway.config import GatewayConfig, parse_config
-from salesflow.gateway.core import Gateway
 from salesflow.gateway.local import LocalLLMServer
 from tests.conftest import acting_as, make_token, run_api, run_handler
 from tests.fault_server import FaultServer, ok
@@ -31,10 +30,8 @@ def server() -> Iterator[FaultServer]:
 
 
 @pytest.fixture(autouse=True)
-def gateway_on_fault_server(server: FaultServer) -> Iterator[None]:
+def fresh_fault_server(server: FaultServer) -> None:
     server.reset()
-    yield
-    ai_suggest._gateway = None
 
 
 def setup(db: psycopg.Connection) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
@@ -61,12 +58,12 @@ def summary_job(db: psycopg.Connection, lead: uuid.UUID) -> int | None:
 
 
 def run_summary(db: psycopg.Connection, url: str, job_id: int, server: FaultServer | GatewayConfig) -> None:
-    # a gateway per run: each run_handler call has its own event loop, and the SDK clients belong to one
+    # a gateway per run (run_handler opens worker resources in the job's own event loop)
     config = config_for(server, [PRIMARY]) if isinstance(server, FaultServer) else server
-    ai_suggest._gateway = Gateway(config, ai_suggest._connection)
     payload, org = db.execute("select payload, org_id from salesflow.jobs where id = %s", (job_id,)).fetchone()
     run_handler(db, url, summarize_conversation.HANDLER,
-                summarize_conversation.Payload.model_validate(payload), job_id=job_id, org_id=org)
+                summarize_conversation.Payload.model_validate(payload), job_id=job_id, org_id=org,
+                llm_config=config)
     db.execute("update salesflow.jobs set status = 'completed', finished_at = now() where id = %s", (job_id,))
 
 

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from salesflow.functions.handlers import ai_suggest, erase_lead, evaluate_recommendations
 from salesflow.functions.jobs import ClaimedJob, execute
 from salesflow.functions.registry import Handler, JobContext, Registry
+from salesflow.functions.resources import WorkerResources
+from salesflow.gateway.config import load_config
 from tests.channel_harness import make_org
 from tests.conftest import acting_as, run_handler
 
@@ -91,7 +93,8 @@ def _run(db_url: str, payload: _Write, kind: str, sql: str) -> object:
 
     def context(j: ClaimedJob) -> JobContext:
         return JobContext(id=j.id, kind=j.kind, queue=j.queue, attempt=j.attempt, max_attempts=j.max_attempts,
-                          org_id=j.org_id, worker="test", connection=None)  # type: ignore[arg-type]
+                          org_id=j.org_id, worker="test", connection=None,  # type: ignore[arg-type]
+                          resources=WorkerResources(load_config(env={})))
 
     return asyncio.run(execute(job, Registry({kind: handler}), context, max_payload_bytes=10_000))
 

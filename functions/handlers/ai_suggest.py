@@ -1,19 +1,16 @@
 """`ai_suggest`: next actions or memory facts for a lead, through the AI gateway, for a person to review.
 
-Asked for with `api.request_ai_suggestion`. The gateway runs in the worker's process with the
-job's own database connections; its deadline is shorter than this handler's timeout, which is
-shorter than the lease (this kind's own, longer than the worker's: the offline model is slow), so
-a job is never running twice at once. A job delivered again after a
+Asked for with `api.request_ai_suggestion`. The gateway is the worker's own (`job.resources`), on
+the worker's handler pool; its deadline is shorter than this handler's timeout, which is shorter
+than the lease (this kind's own, longer than the worker's: the offline model is slow), so a job is
+never running twice at once. A job delivered again after a
 crash finds its suggestion and does not call the model again. The answer must match its prompt's
 JSON schema (one corrective retry); a rejected answer is logged and stored nowhere.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, Literal
 from uuid import UUID
 
@@ -22,13 +19,12 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 
-from salesflow.functions.links import query
+from salesflow.db.queries import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError
-from salesflow.gateway.config import ConfigError, ModelConfig, load_config
-from salesflow.gateway.core import Gateway, LLMCall, PromptCall
+from salesflow.gateway.config import ModelConfig
+from salesflow.gateway.core import LLMCall, PromptCall
 from salesflow.gateway.errors import BudgetExceeded, CallFailed, GatewayError
 from salesflow.gateway.providers import ChatMessage
-from salesflow.gateway.queries import QUERIES
 
 log = logging.getLogger("salesflow.worker")
 
@@ -47,10 +43,6 @@ LEASE = TIMEOUT + 20.0
 OFFLINE_HISTORY, OFFLINE_CLIP = 6, 200
 PROMPTS = {"next_actions": ("recommendation_engine", "classify"), "memory_facts": ("memory_extraction", "summarize")}
 
-# the running job's connection factory, so one gateway per worker process (and its cooldowns) serves every job
-_job: contextvars.ContextVar[JobContext] = contextvars.ContextVar("ai_suggest_job")
-_gateway: Gateway | None = None
-
 
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -61,42 +53,25 @@ class Payload(BaseModel):
     user_id: UUID | None = None
 
 
-@asynccontextmanager
-async def _connection() -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    async with _job.get().connection() as conn:
-        yield conn
-
-
-def gateway() -> Gateway:
-    global _gateway
-    if _gateway is None:
-        try:
-            _gateway = Gateway(load_config(), _connection)
-        except ConfigError as exc:
-            raise PermanentError(str(exc)) from exc
-    return _gateway
-
-
-def offline_only() -> bool:
+def offline_only(job: JobContext) -> bool:
     """Whether only the offline model is configured (no provider key, SALESFLOW_LOCAL_LLM_URL set)."""
-    return all(m.offline for m in gateway().config.available_models())
+    return all(m.offline for m in job.resources.llm_config.available_models())
 
 
-def deadline() -> float:
+def deadline(job: JobContext) -> float:
     """The gateway's deadline for one job's call: the offline model gets the time it needs."""
-    return OFFLINE_DEADLINE if offline_only() else DEADLINE
+    return OFFLINE_DEADLINE if offline_only(job) else DEADLINE
 
 
 async def run(job: JobContext, payload: Payload) -> None:
     if job.org_id is None:
         raise PermanentError("ai_suggest needs the job's org_id")
     org, params = job.org_id, {"org_id": job.org_id, "lead_id": payload.lead_id, "job_id": job.id}
-    _job.set(job)
     async with job.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         if await (await cur.execute(query("suggestion_of_job"), params)).fetchone():
             return  # delivered again after the first run stored it
-        lead = await (await cur.execute(QUERIES["lead_context"], params)).fetchone()
+        lead = await (await cur.execute(query("lead_context"), params)).fetchone()
         history = await (await cur.execute(query("lead_history"), params)).fetchall()
         consent = await (await cur.execute(query("ai_processing_allowed"), params)).fetchone()
     if lead is None:
@@ -107,7 +82,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         # the person withdrew consent to AI processing (lead_consents): no model reads their data
         raise PermanentError(f"lead {payload.lead_id} does not consent to AI processing")
     lead = {k: v for k, v in lead.items() if v is not None}
-    if offline_only():
+    if offline_only(job):
         # only the offline model can answer: on two cores it reads a few hundred tokens a second, so
         # it gets the most recent history, short, and its answer still fits inside the deadline
         history, clip = history[:OFFLINE_HISTORY], OFFLINE_CLIP
@@ -126,7 +101,7 @@ async def run(job: JobContext, payload: Payload) -> None:
     call = LLMCall(org, task, [ChatMessage("user", ask)],
                    prompt=PromptCall(prompt_name, variables, payload.language, subject_id=str(payload.lead_id)),
                    user_id=payload.user_id, feature=f"suggest.{payload.kind}", importance="medium",
-                   cost_sensitivity="high", deadline=deadline())
+                   cost_sensitivity="high", deadline=deadline(job))
 
     async def store(conn: psycopg.AsyncConnection[Any], request_id: int, text: str, data: Any,
                     model: ModelConfig) -> None:
@@ -135,7 +110,7 @@ async def run(job: JobContext, payload: Payload) -> None:
                                    "content": Jsonb(data), "offline_model": model.offline})
 
     try:
-        await gateway().complete(call, store=store)
+        await job.resources.gateway.complete(call, store=store)
     except BudgetExceeded as exc:
         raise PermanentError(str(exc)) from exc
     except CallFailed as exc:

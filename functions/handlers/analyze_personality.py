@@ -18,9 +18,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 
+from salesflow.db.queries import query
 from salesflow.functions import intelligence_baseline
 from salesflow.functions.handlers import _gateway_job as ai
-from salesflow.functions.links import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError
 from salesflow.gateway.config import ModelConfig
 from salesflow.gateway.core import LLMCall, PromptCall
@@ -44,7 +44,6 @@ class Payload(BaseModel):
 async def run(job: JobContext, payload: Payload) -> None:
     if job.org_id is None:
         raise PermanentError("analyze_personality needs the job's org_id")
-    ai.bind(job)
     params: dict[str, Any] = {"org_id": job.org_id, "lead_id": payload.lead_id, "job_id": job.id,
                               "language": payload.language}
     async with job.connection() as conn:
@@ -57,7 +56,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         raise PermanentError(f"lead {payload.lead_id} does not consent to AI processing")
     if not messages:
         raise PermanentError(f"lead {payload.lead_id} has no messages of their own to profile")
-    offline = ai.only_offline()
+    offline = ai.only_offline(job)
     shown, clip = (messages[-OFFLINE_MESSAGES:], OFFLINE_CLIP) if offline else (messages, 1000)
     text = "\n".join(f"- {' '.join(m.split())[:clip]}" for m in shown)
     ask = "Profile this lead's communication style." if payload.language == "en" else \
@@ -76,7 +75,7 @@ async def run(job: JobContext, payload: Payload) -> None:
             "confidence": data["confidence"], "source": "ai", "offline_model": model.offline})
 
     try:
-        await ai.gateway().complete(call, store=store)
+        await job.resources.gateway.complete(call, store=store)
         return
     except BudgetExceeded as exc:
         raise PermanentError(str(exc)) from exc

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from salesflow.channels.queries import query
+from salesflow.db.queries import query
 from salesflow.functions.registry import Handler, JobContext
 
 

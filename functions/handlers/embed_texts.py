@@ -16,9 +16,9 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from salesflow.functions.embedding_pipeline import NoEmbedder, embedder_for, query
-from salesflow.functions.embeddings import DEFAULT_MAX_CHARS, TransientEmbeddingError, vector_literal
+from salesflow.db.queries import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError, RetryLater
+from salesflow.gateway.embedders import DEFAULT_MAX_CHARS, NoEmbedder, TransientEmbeddingError, vector_literal
 
 log = logging.getLogger("salesflow.worker")
 
@@ -42,7 +42,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         raise PermanentError(f"embedding model {payload.model!r} is not in salesflow.embedding_models")
     _, dimension, state = model
     try:
-        embedder = embedder_for(payload.model)
+        embedder = job.resources.embedders.for_model(payload.model)
     except (NoEmbedder, ValueError) as exc:
         raise PermanentError(str(exc)) from exc
 

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from salesflow.channels.queries import query
+from salesflow.db.queries import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError
 
 

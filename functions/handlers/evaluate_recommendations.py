@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from salesflow.functions.links import query
+from salesflow.db.queries import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError
 
 log = logging.getLogger("salesflow.worker")

@@ -23,9 +23,9 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict
 
+from salesflow.db.queries import query
 from salesflow.functions.fact_evidence import RULES_VERSION, Fact, Source, model_facts, rule_facts
 from salesflow.functions.handlers import ai_suggest
-from salesflow.functions.links import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError
 from salesflow.gateway.config import ModelConfig
 from salesflow.gateway.core import LLMCall, PromptCall
@@ -80,8 +80,7 @@ async def run(job: JobContext, payload: Payload) -> None:
     if not new:
         return
     sources = [Source(m["id"], m["text"]) for m in new]
-    ai_suggest._job.set(job)  # one gateway per worker process, shared with ai_suggest
-    gateway = ai_suggest.gateway()
+    gateway = job.resources.gateway
     offline = all(m.offline for m in gateway.config.available_models())
     read, clip = (new[-OFFLINE_BATCH:], OFFLINE_CLIP) if offline else (new, 1000)
     if offline:

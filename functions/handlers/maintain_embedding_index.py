@@ -18,7 +18,7 @@ import os
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 
-from salesflow.functions.embedding_pipeline import query
+from salesflow.db.queries import query
 from salesflow.functions.registry import Handler, JobContext
 
 log = logging.getLogger("salesflow.worker")

@@ -24,7 +24,7 @@ from uuid import UUID
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
-from salesflow.functions.links import query
+from salesflow.db.queries import query
 from salesflow.functions.registry import Handler, JobContext
 
 log = logging.getLogger("salesflow.worker")

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from salesflow.channels import email_inbound, generic, whatsapp
 from salesflow.channels.base import InboundMessage
 from salesflow.channels.identity import wa_user_address
-from salesflow.channels.queries import query
+from salesflow.db.queries import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError, RetryLater
 
 # a delivery status may overtake the send that gives its message an id: wait for that, this long

@@ -18,15 +18,14 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 
+from salesflow.db.queries import query
 from salesflow.functions import intelligence_baseline
 from salesflow.functions.handlers import _gateway_job as ai
-from salesflow.functions.links import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError
 from salesflow.gateway.config import ModelConfig
 from salesflow.gateway.core import LLMCall, PromptCall
 from salesflow.gateway.errors import BudgetExceeded, CallFailed, GatewayError
 from salesflow.gateway.providers import ChatMessage
-from salesflow.gateway.queries import QUERIES
 
 log = logging.getLogger("salesflow.worker")
 
@@ -44,13 +43,12 @@ class Payload(BaseModel):
 async def run(job: JobContext, payload: Payload) -> None:
     if job.org_id is None:
         raise PermanentError("propose_bant needs the job's org_id")
-    ai.bind(job)
     params: dict[str, Any] = {"org_id": job.org_id, "lead_id": payload.lead_id, "job_id": job.id}
     async with job.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         if await (await cur.execute(query("bant_of_job"), params)).fetchone():
             return
-        lead = await (await cur.execute(QUERIES["lead_context"], params)).fetchone()
+        lead = await (await cur.execute(query("lead_context"), params)).fetchone()
         history = await (await cur.execute(query("lead_history"), params)).fetchall()
         own = [r["body"] for r in await (await cur.execute(query("lead_own_messages"), params)).fetchall()]
         consent = await (await cur.execute(query("ai_processing_allowed"), params)).fetchone()
@@ -58,7 +56,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         raise PermanentError(f"lead {payload.lead_id} not found")
     if consent is not None and not consent["allowed"]:
         raise PermanentError(f"lead {payload.lead_id} does not consent to AI processing")
-    offline = ai.only_offline()
+    offline = ai.only_offline(job)
     if offline:
         history, clip = history[:OFFLINE_HISTORY], OFFLINE_CLIP
     else:
@@ -79,7 +77,7 @@ async def run(job: JobContext, payload: Payload) -> None:
                                                           "offline_model": model.offline})
 
     try:
-        await ai.gateway().complete(call, store=store)
+        await job.resources.gateway.complete(call, store=store)
         return
     except BudgetExceeded as exc:
         raise PermanentError(str(exc)) from exc

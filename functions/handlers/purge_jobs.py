@@ -6,7 +6,7 @@ import logging
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from salesflow.functions.links import query
+from salesflow.db.queries import query
 from salesflow.functions.registry import Handler, JobContext
 
 log = logging.getLogger("salesflow.worker")

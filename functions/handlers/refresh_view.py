@@ -10,7 +10,7 @@ from __future__ import annotations
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field
 
-from salesflow.functions.links import query
+from salesflow.db.queries import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError
 
 

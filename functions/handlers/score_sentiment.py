@@ -14,8 +14,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field
 
+from salesflow.db.queries import query
 from salesflow.functions import sentiment
-from salesflow.functions.links import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError
 
 

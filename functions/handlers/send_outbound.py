@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from salesflow.channels import email_inbound, whatsapp
 from salesflow.channels.base import SendError
 from salesflow.channels.identity import normalize_phone
-from salesflow.channels.queries import query
+from salesflow.db.queries import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError, RetryLater
 
 

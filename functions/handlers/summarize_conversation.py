@@ -17,8 +17,8 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict
 
+from salesflow.db.queries import query
 from salesflow.functions.handlers import ai_suggest
-from salesflow.functions.links import query
 from salesflow.functions.registry import Handler, JobContext, PermanentError
 from salesflow.gateway.config import ModelConfig
 from salesflow.gateway.core import LLMCall, PromptCall
@@ -43,7 +43,7 @@ async def run(job: JobContext, payload: Payload) -> None:
     if job.org_id is None:
         raise PermanentError("summarize_conversation needs the job's org_id")
     params: dict[str, Any] = {"org_id": job.org_id, "lead_id": payload.lead_id}
-    offline = ai_suggest.offline_only()
+    offline = ai_suggest.offline_only(job)
     clip = OFFLINE_CLIP if offline else 1000
     async with job.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
@@ -67,7 +67,7 @@ async def run(job: JobContext, payload: Payload) -> None:
     call = LLMCall(job.org_id, "summarize", [ChatMessage("user", ask)],
                    prompt=PromptCall("conversation_summary", variables, language, subject_id=str(payload.lead_id)),
                    feature="memory.summary", importance="low", cost_sensitivity="high",
-                   deadline=ai_suggest.deadline())
+                   deadline=ai_suggest.deadline(job))
 
     async def store(conn: psycopg.AsyncConnection[Any], request_id: int, text: str, data: Any,
                     model: ModelConfig) -> None:
@@ -76,9 +76,8 @@ async def run(job: JobContext, payload: Payload) -> None:
             "covered_until": new[-1]["sent_at"], "covered_message_id": new[-1]["id"], "n": len(new),
             "model": model.model, "offline_model": model.offline, "request_id": request_id})
 
-    ai_suggest._job.set(job)  # one gateway per worker process, shared with ai_suggest
     try:
-        await ai_suggest.gateway().complete(call, store=store)
+        await job.resources.gateway.complete(call, store=store)  # the worker's one gateway
     except BudgetExceeded as exc:
         raise PermanentError(str(exc)) from exc
     except CallFailed as exc:

@@ -28,7 +28,7 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import DictRow, dict_row
 
-from salesflow.assistant.queries import QUERIES
+from salesflow.db.queries import query
 from salesflow.gateway.config import ModelConfig
 from salesflow.gateway.core import Attempting, Gateway, LLMCall, LLMResult, PromptCall, Token
 from salesflow.gateway.errors import GatewayError
@@ -118,7 +118,7 @@ class ChatService:
         """A cursor in a transaction of its own, running as `member`; RPC refusals as GatewayErrors."""
         try:
             async with self.gateway.connect() as conn, conn.transaction():
-                await conn.execute(QUERIES["act_as"], member.context())
+                await conn.execute(query("act_as"), member.context())
                 yield conn.cursor(row_factory=dict_row)
         except psycopg.Error as exc:
             refusal = _refusal(exc)
@@ -136,9 +136,9 @@ class ChatService:
         member = Member(user_id, claims or {}, str((claims or {}).get("role") or "authenticated"))
         async with self._as(member) as cur:
             # the organisation's feature flag may switch chat off for this user or lead (PT403)
-            await cur.execute(QUERIES["require_ai_feature"], {"org_id": org_id, "feature": "chat",
+            await cur.execute(query("require_ai_feature"), {"org_id": org_id, "feature": "chat",
                                                               "lead_id": lead_id, "user_id": user_id})
-            row = await (await cur.execute(QUERIES["open_conversation"], {
+            row = await (await cur.execute(query("open_conversation"), {
                 "org_id": org_id, "conversation_id": conversation_id, "lead_id": lead_id, "language": language,
             })).fetchone()
         assert row is not None
@@ -147,7 +147,7 @@ class ChatService:
 
     async def _turns(self, org_id: UUID, conversation: Conversation) -> list[Turn]:
         async with self._as(conversation.member) as cur:
-            rows = await (await cur.execute(QUERIES["conversation_turns"], {
+            rows = await (await cur.execute(query("conversation_turns"), {
                 "org_id": org_id, "conversation_id": conversation.id})).fetchall()
         return [Turn(r["id"], r["role"], r["content"], r["tokens"]) for r in rows]
 
@@ -155,13 +155,13 @@ class ChatService:
         if conversation.lead_id is None:
             return "(no lead selected)"
         async with self._as(conversation.member) as cur:
-            consent = await (await cur.execute(QUERIES["lead_ai_consent"], {
+            consent = await (await cur.execute(query("lead_ai_consent"), {
                 "org_id": org_id, "lead_id": conversation.lead_id})).fetchone()
             if consent is not None and not consent["allowed"]:
                 # the person withdrew consent to AI processing: no turn about them goes to a model
                 raise GatewayError("consent_withdrawn", f"lead {conversation.lead_id} does not consent to AI "
                                    "processing; chat about this lead is off until they consent again", status=403)
-            row = await (await cur.execute(QUERIES["lead_chat_context"], {
+            row = await (await cur.execute(query("lead_chat_context"), {
                 "org_id": org_id, "lead_id": conversation.lead_id})).fetchone()
         return json.dumps({k: v for k, v in (row or {}).items() if v is not None}, ensure_ascii=False)
 
@@ -218,7 +218,7 @@ class ChatService:
         if not summary:
             return conversation.summary, False
         async with self._as(conversation.member) as cur:
-            await cur.execute(QUERIES["save_conversation_summary"], {
+            await cur.execute(query("save_conversation_summary"), {
                 "org_id": org_id, "conversation_id": conversation.id, "summary": summary, "summary_upto": upto})
         return summary, True
 
@@ -247,12 +247,12 @@ class ChatService:
         async def store(conn: psycopg.AsyncConnection[Any], request_id: int, text: str, _: Any,
                         model: ModelConfig) -> None:
             # the ledger row is the gateway's; the turns are the member's, written as them
-            await conn.execute(QUERIES["act_as"], conversation.member.context())
-            await conn.execute(QUERIES["add_chat_turns"], {
+            await conn.execute(query("act_as"), conversation.member.context())
+            await conn.execute(query("add_chat_turns"), {
                 "org_id": org_id, "conversation_id": conversation.id, "message": message, "answer": text,
                 "answer_request_id": request_id, "message_tokens": output_counter.count(message),
                 "answer_tokens": output_counter.count(text), "offline_model": model.offline})
-            await conn.execute(QUERIES["act_as_owner"])
+            await conn.execute(query("act_as_owner"))
 
         call = LLMCall(
             org_id, "chat", fitted.messages,

@@ -41,3 +41,21 @@ on conflict (checksum) do update set applied_at = now(), files = excluded.files;
 select coalesce(sum(b.pending), 0)::bigint, coalesce(sum(b.pending_fresh), 0)::bigint,
        coalesce(extract(epoch from now() - min(b.oldest_queued_at)), 0)::double precision
 from salesflow.embedding_backlog as b;
+
+-- name: catalog_facts
+-- the SQL definitions Python repeats (salesflow/db/constants.py is generated from this)
+select
+    enum_range(null::salesflow.channel)::text [] as channels,
+    enum_range(null::salesflow.job_status)::text [] as job_statuses,
+    (
+        select pg_get_constraintdef(c.oid)
+        from pg_constraint as c
+        inner join pg_attribute as a on a.attrelid = c.conrelid and a.attnum = any(c.conkey)
+        where c.conrelid = 'salesflow.jobs'::regclass and c.contype = 'c' and a.attname = 'kind'
+    ) as kind_check,
+    (
+        select pg_get_constraintdef(c.oid)
+        from pg_constraint as c
+        inner join pg_attribute as a on a.attrelid = c.conrelid and a.attnum = any(c.conkey)
+        where c.conrelid = 'salesflow.jobs'::regclass and c.contype = 'c' and a.attname = 'queue'
+    ) as queue_check;

@@ -37,6 +37,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from salesflow.db.queries import query
 from salesflow.gateway import compliance
 from salesflow.gateway.config import OFFLINE_NOTICE, GatewayConfig, ModelConfig
 from salesflow.gateway.errors import (
@@ -50,7 +51,6 @@ from salesflow.gateway.errors import (
 from salesflow.gateway.pii import PlaceholderVault, Redactor, StreamRestorer
 from salesflow.gateway.prompting import SystemPrompt, resolve_prompt
 from salesflow.gateway.providers import ChatMessage, Delta, Provider, ProviderError, Usage, make_provider
-from salesflow.gateway.queries import QUERIES
 from salesflow.gateway.resilience import Cooldowns, backoff
 from salesflow.gateway.routing import Route, estimate_complexity, route
 from salesflow.gateway.schema import parse_json_answer
@@ -210,7 +210,7 @@ class Gateway:
         """Write the configured prices to salesflow.llm_models, so the log prices what routing priced."""
         async with self.connect() as conn, conn.transaction():
             for m in self.config.models:
-                await conn.execute(QUERIES["sync_model"], {
+                await conn.execute(query("sync_model"), {
                     "provider": m.provider, "model": m.model, "effective_from": m.effective_from,
                     "context_window": m.context_window, "input_price_per_mtok": m.input_price_per_mtok,
                     "output_price_per_mtok": m.output_price_per_mtok})
@@ -224,7 +224,7 @@ class Gateway:
             await self.sync_catalogue()
         async with self.connect() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            row = await (await cur.execute(QUERIES["org_ai_settings"], {"org_id": call.org_id})).fetchone()
+            row = await (await cur.execute(query("org_ai_settings"), {"org_id": call.org_id})).fetchone()
             if row is None:
                 raise GatewayError("not_found", f"organization {call.org_id} not found", status=404)
             settings = row["settings"] or {}
@@ -267,7 +267,7 @@ class Gateway:
             estimate = max(m.cost(input_tokens, max_out) for m in chosen.chain)
             try:
                 async with conn.transaction():
-                    reserved = await (await conn.execute(QUERIES["reserve_budget"], {
+                    reserved = await (await conn.execute(query("reserve_budget"), {
                         "org_id": call.org_id, "user_id": call.user_id, "feature": call.feature,
                         "estimated_cost": round(estimate, 6)})).fetchone()
             except psycopg.Error as exc:
@@ -380,11 +380,11 @@ class Gateway:
                          data: Any = None, verdict: compliance.ComplianceResult | None = None,
                          store: Store | None = None) -> int:
         async with self.connect() as conn, conn.transaction():
-            row = await (await conn.execute(QUERIES["settle_request"], self._settle_params(p, status, error))
+            row = await (await conn.execute(query("settle_request"), self._settle_params(p, status, error))
                          ).fetchone()
             request_id = int(row[0])
             if verdict is not None and text is not None:
-                await conn.execute(QUERIES["log_compliance"], {
+                await conn.execute(query("log_compliance"), {
                     "org_id": p.call.org_id, "request_id": request_id, "user_id": p.call.user_id,
                     "task": p.call.task, "purpose": p.call.purpose, "passed": verdict.passed,
                     "findings": Jsonb(verdict.log_findings()), "rules_version": verdict.rules_version,

@@ -23,9 +23,9 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from salesflow.db.queries import query
 from salesflow.gateway.errors import GatewayError
 from salesflow.gateway.product_prompts import PRODUCT_PROMPTS, ProductPrompt
-from salesflow.gateway.queries import QUERIES
 
 _TAG = re.compile(r"<\s*/?\s*untrusted_data\s*>", re.IGNORECASE)
 _PRODUCT: dict[str, ProductPrompt] = {p.name: p for p in PRODUCT_PROMPTS}
@@ -70,12 +70,12 @@ async def register_product_prompt(conn: psycopg.AsyncConnection[Any], org_id: UU
             "where p.org_id = %s and p.name = %s and l.label = 'production'", (org_id, prompt.name))).fetchone()
         if labelled:
             return
-        row = await (await conn.execute(QUERIES["register_prompt"], {
+        row = await (await conn.execute(query("register_prompt"), {
             "org_id": org_id, "name": prompt.name, "template": prompt.template,
             "variables": Jsonb(dict(prompt.variables)), "model_config": Jsonb(dict(prompt.model_config)),
             "output_schema": Jsonb(dict(prompt.output_schema)) if prompt.output_schema else None})).fetchone()
         assert row is not None
-        await conn.execute(QUERIES["label_prompt"], {"org_id": org_id, "name": prompt.name, "version": row[0]})
+        await conn.execute(query("label_prompt"), {"org_id": org_id, "name": prompt.name, "version": row[0]})
 
 
 async def resolve_prompt(conn: psycopg.AsyncConnection[Any], org_id: UUID, name: str, language: str,
@@ -87,7 +87,7 @@ async def resolve_prompt(conn: psycopg.AsyncConnection[Any], org_id: UUID, name:
         try:
             async with conn.transaction():
                 cur = conn.cursor(row_factory=dict_row)
-                assigned = await (await cur.execute(QUERIES["assign_prompt_version"], {
+                assigned = await (await cur.execute(query("assign_prompt_version"), {
                     "org_id": org_id, "name": full, "subject_id": subject})).fetchone()
             break
         except psycopg.Error as exc:
@@ -99,12 +99,12 @@ async def resolve_prompt(conn: psycopg.AsyncConnection[Any], org_id: UUID, name:
             await register_product_prompt(conn, org_id, _PRODUCT[full])
     assert assigned is not None
     cur = conn.cursor(row_factory=dict_row)
-    version = await (await cur.execute(QUERIES["prompt_version"], {
+    version = await (await cur.execute(query("prompt_version"), {
         "org_id": org_id, "name": full, "version": assigned["version"]})).fetchone()
     assert version is not None
     try:
         async with conn.transaction():
-            rendered = await (await conn.execute(QUERIES["render_prompt"], {
+            rendered = await (await conn.execute(query("render_prompt"), {
                 "org_id": org_id, "name": full, "label": assigned["label"],
                 "variables": Jsonb(strip_tags(dict(variables)))})).fetchone()
     except psycopg.Error as exc:

@@ -62,7 +62,7 @@ class WordPieceCounter:
     def __init__(self) -> None:
         from tokenizers import Tokenizer
 
-        from salesflow.functions.embeddings import installed_tokenizer_path
+        from salesflow.gateway.embedders import installed_tokenizer_path
 
         self._tokenizer = Tokenizer.from_file(str(installed_tokenizer_path()))
         self._tokenizer.no_truncation()

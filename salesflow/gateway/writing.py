@@ -20,11 +20,11 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from salesflow.db.queries import query
 from salesflow.gateway.config import OFFLINE_NOTICE, ModelConfig
 from salesflow.gateway.core import Gateway, LLMCall, LLMResult, PromptCall
 from salesflow.gateway.errors import GatewayError
 from salesflow.gateway.providers import ChatMessage
-from salesflow.gateway.queries import QUERIES
 
 # the memory a prompt gets (token budget of api.writing_context), and what one message may put in it
 CONTEXT_TOKENS, OFFLINE_CONTEXT_TOKENS = 1500, 300
@@ -162,7 +162,7 @@ class WritingService:
                         model: ModelConfig) -> None:
             subject, body = self._draft_fields(req, data)
             cur = conn.cursor(row_factory=dict_row)
-            row = await (await cur.execute(QUERIES["store_ai_draft"], {
+            row = await (await cur.execute(query("store_ai_draft"), {
                 "org_id": req.org_id, "lead_id": lead_id, "kind": req.kind, "language": req.language,
                 "tone": req.tone, "purpose": req.purpose, "content": Jsonb(data), "subject": subject,
                 "body": body, "source_message_id": message_id, "request_id": request_id, "inputs": Jsonb(inputs),

@@ -1,4 +1,4 @@
-"""Embedding models for the worker: all-MiniLM-L6-v2 on this machine, or any OpenAI-compatible endpoint.
+"""Embedding models for the worker and the API: all-MiniLM-L6-v2 on this machine, or any OpenAI-compatible endpoint.
 
 Every implementation returns L2-normalised float32 rows, one per input text, in input order.
 Input the model cannot take (None, empty, longer than the char cap) raises ValueError naming the
@@ -35,7 +35,9 @@ __all__ = [
     "DEFAULT_MAX_CHARS",
     "Embedder",
     "EmbeddingError",
+    "Embedders",
     "LocalMiniLM",
+    "NoEmbedder",
     "OpenAICompatibleEmbedder",
     "TransientEmbeddingError",
     "embedder_from_env",
@@ -316,6 +318,10 @@ class OpenAICompatibleEmbedder:
         assert self._dimension is not None
         return self._dimension
 
+    def close(self) -> None:
+        """Close the SDK's HTTP client."""
+        self._client.close()
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts` into an (n, dimension) float32 array of unit rows, in input order."""
         items = validate_texts(texts, self.max_chars)
@@ -417,3 +423,50 @@ def embedder_from_env(environ: Mapping[str, str] | None = None) -> Embedder:
             timeout=_env_float(env, "SALESFLOW_EMBEDDINGS_TIMEOUT", 30.0),
         )
     raise ValueError(f"SALESFLOW_EMBEDDINGS must be 'local' or 'openai', got {env.get('SALESFLOW_EMBEDDINGS')!r}")
+
+
+class NoEmbedder(LookupError):
+    """No embedder is configured for a model the database asks for."""
+
+
+class Embedders:
+    """The embedders one process owns, one per model: the bundled MiniLM, or the configured provider.
+
+    The worker and the API each create one at start and close it at shutdown; handlers and routes
+    receive it, so no module keeps embedders of its own. `configured` is the environment's embedder
+    (`embedder_from_env`), built at start by a process that validates its configuration; without
+    it, `environ` is read when a provider model is first asked for (default: os.environ).
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None, *, configured: Embedder | None = None) -> None:
+        self._environ = environ
+        self._configured = configured
+        self._lock = threading.Lock()
+        self._by_model: dict[str, Embedder] = {}
+
+    def for_model(self, model: str) -> Embedder:
+        """The embedder that produces `model`'s vectors; NoEmbedder or ValueError says what is missing."""
+        with self._lock:
+            if model not in self._by_model:
+                if self._configured is not None and self._configured.name == model:
+                    self._by_model[model] = self._configured
+                elif model == LocalMiniLM.name:
+                    self._by_model[model] = LocalMiniLM()
+                else:
+                    configured = self._configured or embedder_from_env(self._environ)
+                    if configured.name != model:
+                        raise NoEmbedder(
+                            f"the database wants embeddings from {model!r}, but this process is configured for "
+                            f"{configured.name!r} (SALESFLOW_EMBEDDINGS_MODEL)"
+                        )
+                    self._by_model[model] = configured
+            return self._by_model[model]
+
+    def close(self) -> None:
+        """Drop every embedder (and a provider's HTTP client with it)."""
+        with self._lock:
+            embedders, self._by_model = list(self._by_model.values()), {}
+        for embedder in embedders:
+            close = getattr(embedder, "close", None)
+            if callable(close):
+                close()
