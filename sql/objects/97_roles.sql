@@ -210,3 +210,56 @@ comment on function salesflow.refresh_analytics_view(text, boolean) is
 'owner and the worker owns nothing; the name is checked against pg_matviews in analytics and quoted.';
 revoke execute on function salesflow.refresh_analytics_view(text, boolean) from public;
 grant execute on function salesflow.refresh_analytics_view(text, boolean) to salesflow_worker;
+
+-- == the worker, for the jobs and triggers of lead intelligence, recommendations, memory and
+-- sentiment (analyze_personality, propose_bant, monitor_scoring_models, extract_memory,
+-- score_sentiment, refresh_contact_patterns; the statement triggers its writes fire) ============
+grant select on
+salesflow.ai_feature_flags, salesflow.disg_guidance, salesflow.calling_code_zones, salesflow.lead_health,
+salesflow.deal_stage_changes, salesflow.playbooks, salesflow.playbook_steps, salesflow.recommendation_reactions,
+salesflow.embedding_backlog
+to salesflow_worker;
+grant select, insert, update on
+salesflow.bant_assessments, salesflow.personality_profiles, salesflow.memory_facts, salesflow.model_alerts,
+salesflow.lead_score_history, salesflow.playbook_executions, salesflow.playbook_execution_steps
+to salesflow_worker;
+grant select, insert, update, delete on salesflow.contact_pattern_fits, salesflow.lead_channel_stats
+to salesflow_worker;
+grant execute on function
+salesflow.advance_facts_cursor(uuid, uuid, timestamp with time zone, uuid, integer),
+salesflow.advance_playbook(uuid, uuid, salesflow.playbook_step_status, timestamp with time zone),
+salesflow.as_api_recommendation(salesflow.ai_recommendations, timestamp with time zone),
+salesflow.attribute_name(text),
+salesflow.decayed_priority(real, interval, timestamp with time zone, timestamp with time zone),
+salesflow.disg_guidance_for(text, text),
+salesflow.enqueue_lead_evaluation(uuid, uuid[]),
+salesflow.evidence_text(text),
+salesflow.feature_enabled(uuid, text, uuid, text),
+salesflow.feature_label(text, text),
+salesflow.finish_playbook_step_of(salesflow.ai_recommendations, text, timestamp with time zone),
+salesflow.infer_value_type(text[]),
+salesflow.lead_channel_touch_stats(uuid, uuid[]),
+salesflow.like_anywhere(text),
+salesflow.llm_registry(),
+salesflow.model_card(uuid, uuid),
+salesflow.model_live_metrics(uuid, uuid),
+salesflow.monitor_scoring_models(uuid),
+salesflow.normalize_domain(text),
+salesflow.prior_probability(uuid),
+salesflow.recommend_playbook_step(uuid, uuid, integer, timestamp with time zone),
+salesflow.record_extracted_fact(
+    uuid, uuid, salesflow.fact_category, text, uuid, text, real, text, text, bigint
+),
+salesflow.refresh_lead_channel_stats(uuid, uuid[]),
+salesflow.replace_word(text, text, text),
+salesflow.require_ai_feature(uuid, text, uuid, uuid),
+salesflow.score_leads(uuid, uuid[]),
+salesflow.sigmoid(double precision),
+salesflow.store_bant_proposal(uuid, uuid, bigint, bigint, jsonb, boolean),
+salesflow.store_personality_profile(
+    uuid, uuid, bigint, bigint, jsonb, jsonb, double precision, text, boolean, text
+),
+salesflow.store_sentiments(uuid, jsonb),
+salesflow.typed_value(text, text),
+salesflow.visible_lead(uuid, uuid)
+to salesflow_worker;

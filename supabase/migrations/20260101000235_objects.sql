@@ -1064,7 +1064,7 @@ comment on function api.open_conversation(uuid, uuid, uuid, text) is
 create or replace function api.lead_chat_context(org_id uuid, lead_id uuid)
 returns table (
     first_name text, last_name text, title text, stage text, source text, language text, company text,
-    industry text
+    industry text, communication_style text
 )
 language sql
 stable
@@ -1073,13 +1073,24 @@ set search_path = ''
 as $$
     select
         l.first_name, l.last_name, l.title, l.lifecycle_stage::text, l.source::text, l.language,
-        c.name, c.industry
+        c.name, c.industry,
+        -- the latest DISG profile: a hypothesis, and it says how strong
+        (
+            select
+                'DISG ' || p.dominant_type || ' (hypothesis from ' || p.message_count || ' messages, confidence '
+                || p.confidence || case when p.little_evidence then ', little evidence' else '' end || ')'
+            from salesflow.personality_profiles as p
+            where p.org_id = l.org_id and p.lead_id = l.id
+            order by p.created_at desc, p.id desc
+            limit 1
+        )
     from salesflow.leads as l
     left join salesflow.companies as c on c.org_id = l.org_id and c.id = l.company_id
     where l.org_id = lead_chat_context.org_id and l.id = lead_chat_context.lead_id
 $$;
 comment on function api.lead_chat_context(uuid, uuid) is
-'The facts about a lead the AI coach is given (names, title, stage, company): no email address or phone number.';
+'The facts about a lead the AI coach is given (names, title, stage, company, the latest DISG hypothesis): '
+'no email address or phone number.';
 
 -- The caller's own conversation, or PT404 (owners and admins read others' but do not write them).
 create or replace function salesflow.own_conversation(org_id uuid, conversation_id uuid)
@@ -2437,6 +2448,8 @@ $$;
 -- stale finish: a job whose lease expired and was claimed again is left to its new holder. A job
 -- asked for again while it ran (rerun_requested) goes back to pending once, with a fresh attempt
 -- budget, keeping its idempotency key: no twin was queued, so none can collide.
+-- last_error describes the job as it stands: a successful attempt clears it (an earlier attempt's
+-- reason stays in the worker's log, "handler raised" with its traceback, and in llm_requests).
 create or replace function salesflow.complete_jobs(worker text, job_ids bigint[], attempts integer[])
 returns integer
 language plpgsql
@@ -2454,7 +2467,8 @@ begin
             attempts = case when j.rerun_requested then 0 else j.attempts end,
             run_after = case when j.rerun_requested then pg_catalog.now() else j.run_after end,
             rerun_requested = false,
-            lease_expires_at = null
+            lease_expires_at = null,
+            last_error = null
         from rows from (pg_catalog.unnest(complete_jobs.job_ids), pg_catalog.unnest(complete_jobs.attempts)) as f (id, attempt)
         where j.id = f.id and j.attempts = f.attempt and j.status = 'running' and j.worker = complete_jobs.worker
         returning j.id, j.queue, j.status
@@ -5395,6 +5409,7 @@ begin
     if language is null or language not in ('de', 'en') then
         raise sqlstate '22023' using message = 'language must be de or en';
     end if;
+    perform salesflow.require_ai_feature(request_ai_suggestion.org_id, 'suggestions', request_ai_suggestion.lead_id);
     -- while one is pending or running for the lead and kind, asking again returns the same job
     -- (and does not make the running one run again: it reads the lead when it starts)
     return salesflow.enqueue(
@@ -6877,6 +6892,36 @@ $$;
 comment on function api.get_model_card(uuid, uuid) is
 'The model card (JSON) of a scoring model: the active or latest one when model_id is null.';
 
+-- The registry's other half: the gateway's LLM catalogue (salesflow.llm_models, global), as
+-- registry entries of kind llm. A catalogue row is a version (its effective_from): the newest per
+-- model is active, older price rows are retired when the next one took effect.
+create or replace function salesflow.llm_registry() returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+        'kind', 'llm', 'name', x.provider || '/' || x.model, 'provider', x.provider, 'model', x.model,
+        'version', x.effective_from, 'status', case when x.next_from is null then 'active' else 'retired' end,
+        'deployed_at', x.effective_from, 'retired_at', x.next_from, 'context_window', x.context_window,
+        'input_price_per_mtok', x.input_price_per_mtok, 'output_price_per_mtok', x.output_price_per_mtok,
+        -- the local plumbing model (DESIGN.md decision 8): its text is labelled wherever a person reads it
+        'offline', x.provider = 'llama.cpp'
+    ) order by x.provider, x.model, x.effective_from desc), '[]'::jsonb)
+    from (
+        select m.*, pg_catalog.lead(m.effective_from) over (partition by m.provider, m.model order by m.effective_from)
+            as next_from
+        from salesflow.llm_models as m
+        where m.effective_from <= current_date
+    ) as x
+$$;
+comment on function salesflow.llm_registry() is
+'The LLM catalogue as model-registry entries (kind llm). security definer, justified: the catalogue is '
+'global reference data (provider prices) with no policies; this returns only catalogue columns.';
+revoke all on function salesflow.llm_registry() from public;
+grant execute on function salesflow.llm_registry() to authenticated, service_role;
+
 create or replace function api.list_ai_models(org_id uuid)
 returns jsonb
 language sql
@@ -6885,14 +6930,19 @@ set search_path = ''
 as $$
     select pg_catalog.jsonb_build_object(
         'scoring', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-            'model_id', m.id, 'name', m.name, 'version', m.version, 'status', m.status, 'learner', m.learner,
+            'model_id', m.id, 'kind', m.model_kind, 'name', m.name, 'version', m.version, 'status', m.status,
+            'learner', m.learner,
             'roc_auc', m.metrics -> 'roc_auc', 'bias_flagged', m.bias_flagged, 'created_at', m.created_at,
             'activated_at', m.activated_at, 'retired_at', m.retired_at) order by m.version desc)
-            from salesflow.ai_models as m where m.org_id = list_ai_models.org_id), '[]'::jsonb)
+            from salesflow.ai_models as m where m.org_id = list_ai_models.org_id), '[]'::jsonb),
+        -- the gateway's LLM catalogue, kind llm (salesflow.llm_registry above)
+        'llm', salesflow.llm_registry()
     )
     where list_ai_models.org_id = any(salesflow.my_org_ids())
 $$;
-comment on function api.list_ai_models(uuid) is 'The organisation''s model registry: scoring models, newest first.';
+comment on function api.list_ai_models(uuid) is
+'The organisation''s model registry: its scoring models, newest first, and the gateway''s LLM catalogue '
+'(kind llm: provider/model, price version, active or retired, context window, prices).';
 
 -- weekly retraining of every organisation with enough data (the job skips the others)
 select salesflow.schedule_job('train_scoring_models', 'train_scoring_model', cron => '0 3 * * 0');
@@ -6980,13 +7030,19 @@ as $$
     select pg_catalog.jsonb_build_object(
         'current', (select pg_catalog.to_jsonb(b) from salesflow.bant_assessments as b
                     where b.org_id = get_bant.org_id and b.lead_id = get_bant.lead_id and b.status = 'accepted'
-                    order by b.assessed_at desc limit 1),
+                    order by coalesce(b.reviewed_at, b.assessed_at) desc limit 1),
+        -- AI proposals waiting for a member's verdict (api.review_bant_proposal); they count only once accepted
+        'proposals', coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(b) order by b.assessed_at desc)
+                    from salesflow.bant_assessments as b
+                    where b.org_id = get_bant.org_id and b.lead_id = get_bant.lead_id and b.status = 'proposed'),
+                    '[]'::jsonb),
         'history', coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(b) order by b.assessed_at desc)
                     from salesflow.bant_assessments as b
                     where b.org_id = get_bant.org_id and b.lead_id = get_bant.lead_id), '[]'::jsonb))
     where exists (select from salesflow.leads as l where l.org_id = get_bant.org_id and l.id = get_bant.lead_id)
 $$;
-comment on function api.get_bant(uuid, uuid) is 'The current accepted BANT assessment of a lead and its history.';
+comment on function api.get_bant(uuid, uuid) is
+'The current accepted BANT assessment of a lead, the AI proposals awaiting review, and the history.';
 
 -- Health per lead, 0-100: 40 % conversion probability, 25 % BANT (total / 12), 25 % engagement
 -- recency (full within 7 days of the last activity, message or event, none after 90), 10 % for no
@@ -7017,7 +7073,7 @@ from (
     left join lateral (
         select b.total_score from salesflow.bant_assessments as b
         where b.org_id = l.org_id and b.lead_id = l.id and b.status = 'accepted'
-        order by b.assessed_at desc limit 1
+        order by coalesce(b.reviewed_at, b.assessed_at) desc limit 1
     ) as b on true
     left join lateral (
         select greatest(l.last_activity_at, (
@@ -7109,6 +7165,541 @@ api.get_ai_feature_flags(uuid), api.get_lead_intelligence(uuid, uuid, text) from
 grant execute on function api.assess_bant(uuid, uuid, smallint, smallint, smallint, smallint, uuid, text),
 api.get_bant(uuid, uuid), api.set_ai_feature_flag(uuid, text, boolean, integer, text, text[]),
 api.get_ai_feature_flags(uuid), api.get_lead_intelligence(uuid, uuid, text) to authenticated, service_role;
+
+-- source: sql/objects/74_disg_bant_ai.sql
+-- DISG profiles and BANT proposals made by the worker through the AI gateway, DISG guidance as
+-- data, and the feature-flag check every AI request RPC makes.
+
+alter table salesflow.disg_guidance enable row level security;
+-- no policies: app roles read the guidance only through salesflow.disg_guidance_for
+revoke all on salesflow.disg_guidance from anon, authenticated, service_role;
+
+-- The shipped guidance, re-applied on every deploy (an edit here replaces the row's text).
+insert into salesflow.disg_guidance as g (dominant_type, language, aspect, position, guidance)
+values
+('D', 'en', 'summary', 1, 'Direct and brief, results first, decides quickly.'),
+('D', 'en', 'do', 1, 'Lead with the outcome and the decision you need.'),
+('D', 'en', 'do', 2, 'Offer two or three clear options instead of one long explanation.'),
+('D', 'en', 'do', 3, 'Keep commitments short and concrete: who, what, by when.'),
+('D', 'en', 'avoid', 1, 'Small talk and long introductions before the point.'),
+('D', 'en', 'avoid', 2, 'Vague answers to direct questions.'),
+('D', 'en', 'pace', 1, 'Fast: answer promptly and keep meetings short.'),
+('D', 'en', 'email', 1, 'Three to five lines, the ask in the first sentence.'),
+('D', 'de', 'summary', 1, 'Direkt und knapp, Ergebnisse zuerst, entscheidet schnell.'),
+('D', 'de', 'do', 1, 'Beginnen Sie mit dem Ergebnis und der Entscheidung, die Sie brauchen.'),
+('D', 'de', 'do', 2, 'Bieten Sie zwei oder drei klare Optionen statt einer langen Erklärung.'),
+('D', 'de', 'do', 3, 'Halten Sie Vereinbarungen kurz und konkret: wer, was, bis wann.'),
+('D', 'de', 'avoid', 1, 'Smalltalk und lange Einleitungen vor dem eigentlichen Punkt.'),
+('D', 'de', 'avoid', 2, 'Ausweichende Antworten auf direkte Fragen.'),
+('D', 'de', 'pace', 1, 'Schnell: antworten Sie zügig und halten Sie Termine kurz.'),
+('D', 'de', 'email', 1, 'Drei bis fünf Zeilen, die Bitte im ersten Satz.'),
+('I', 'en', 'summary', 1, 'Open and enthusiastic, people and ideas first.'),
+('I', 'en', 'do', 1, 'Make room for conversation and share the bigger picture.'),
+('I', 'en', 'do', 2, 'Use stories and examples of people who succeeded with it.'),
+('I', 'en', 'do', 3, 'Confirm the details in writing afterwards, kindly.'),
+('I', 'en', 'avoid', 1, 'Dry lists of figures without context.'),
+('I', 'en', 'avoid', 2, 'Cutting the conversation short.'),
+('I', 'en', 'pace', 1, 'Lively, but agree on the next step before you part.'),
+('I', 'en', 'email', 1, 'Personal and warm, one clear ask, a short recap of what you agreed.'),
+('I', 'de', 'summary', 1, 'Offen und begeisterungsfähig, Menschen und Ideen zuerst.'),
+('I', 'de', 'do', 1, 'Lassen Sie Raum für das Gespräch und zeigen Sie das große Ganze.'),
+('I', 'de', 'do', 2, 'Arbeiten Sie mit Geschichten und Beispielen von Menschen, die damit Erfolg hatten.'),
+('I', 'de', 'do', 3, 'Halten Sie die Details danach freundlich schriftlich fest.'),
+('I', 'de', 'avoid', 1, 'Trockene Zahlenlisten ohne Zusammenhang.'),
+('I', 'de', 'avoid', 2, 'Das Gespräch abrupt zu beenden.'),
+('I', 'de', 'pace', 1, 'Lebhaft, aber vereinbaren Sie den nächsten Schritt, bevor Sie auseinandergehen.'),
+('I', 'de', 'email', 1, 'Persönlich und herzlich, eine klare Bitte, eine kurze Zusammenfassung des Vereinbarten.'),
+('S', 'en', 'summary', 1, 'Calm and patient, values reliability and a steady pace.'),
+('S', 'en', 'do', 1, 'Explain the steps ahead and what stays the same for their team.'),
+('S', 'en', 'do', 2, 'Give them time to consult colleagues before deciding.'),
+('S', 'en', 'do', 3, 'Keep every promise, however small.'),
+('S', 'en', 'avoid', 1, 'Pressure, surprises and sudden changes of plan.'),
+('S', 'en', 'avoid', 2, 'Pushing for a decision in the first conversation.'),
+('S', 'en', 'pace', 1, 'Steady: regular, predictable contact.'),
+('S', 'en', 'email', 1, 'Friendly and calm, the next steps in order, no deadline pressure.'),
+('S', 'de', 'summary', 1, 'Ruhig und geduldig, schätzt Verlässlichkeit und ein gleichmäßiges Tempo.'),
+('S', 'de', 'do', 1, 'Erklären Sie die nächsten Schritte und was für das Team gleich bleibt.'),
+('S', 'de', 'do', 2, 'Geben Sie Zeit, sich vor der Entscheidung mit Kollegen abzustimmen.'),
+('S', 'de', 'do', 3, 'Halten Sie jede Zusage ein, auch die kleinste.'),
+('S', 'de', 'avoid', 1, 'Druck, Überraschungen und plötzliche Planänderungen.'),
+('S', 'de', 'avoid', 2, 'Im ersten Gespräch auf eine Entscheidung zu drängen.'),
+('S', 'de', 'pace', 1, 'Gleichmäßig: regelmäßiger, vorhersehbarer Kontakt.'),
+('S', 'de', 'email', 1, 'Freundlich und ruhig, die nächsten Schritte der Reihe nach, ohne Termindruck.'),
+('G', 'en', 'summary', 1, 'Precise and analytical, wants facts, details and proof.'),
+('G', 'en', 'do', 1, 'Bring data, references and documentation they can check.'),
+('G', 'en', 'do', 2, 'Answer questions completely and in writing.'),
+('G', 'en', 'do', 3, 'Name limits and risks openly before they find them.'),
+('G', 'en', 'avoid', 1, 'Superlatives and claims without evidence.'),
+('G', 'en', 'avoid', 2, 'Rushing them past their questions.'),
+('G', 'en', 'pace', 1, 'Thorough: allow time for evaluation and follow up with substance.'),
+('G', 'en', 'email', 1, 'Structured, with figures and sources; attachments they can review.'),
+('G', 'de', 'summary', 1, 'Genau und analytisch, will Fakten, Details und Belege.'),
+('G', 'de', 'do', 1, 'Bringen Sie Daten, Referenzen und Unterlagen, die sich prüfen lassen.'),
+('G', 'de', 'do', 2, 'Beantworten Sie Fragen vollständig und schriftlich.'),
+('G', 'de', 'do', 3, 'Nennen Sie Grenzen und Risiken offen, bevor sie selbst darauf stoßen.'),
+('G', 'de', 'avoid', 1, 'Superlative und Behauptungen ohne Beleg.'),
+('G', 'de', 'avoid', 2, 'Über offene Fragen hinwegzugehen.'),
+('G', 'de', 'pace', 1, 'Gründlich: lassen Sie Zeit für die Prüfung und liefern Sie Inhalte nach.'),
+('G', 'de', 'email', 1, 'Gegliedert, mit Zahlen und Quellen; Anhänge zum Nachprüfen.')
+on conflict (dominant_type, language, aspect, position) do update set guidance = excluded.guidance;
+
+-- The guidance for one type and language as {summary, do[], avoid[], pace, email}.
+create or replace function salesflow.disg_guidance_for(p_type text, p_language text) returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select pg_catalog.jsonb_object_agg(x.aspect, case when x.aspect in ('do', 'avoid') then x.texts else x.texts -> 0 end)
+    from (
+        select g.aspect, pg_catalog.jsonb_agg(g.guidance order by g.position) as texts
+        from salesflow.disg_guidance as g
+        where g.dominant_type = p_type and g.language = p_language
+        group by g.aspect
+    ) as x
+$$;
+comment on function salesflow.disg_guidance_for(text, text) is
+'Shipped DISG guidance for a type and language. security definer, justified: the guidance table is '
+'global reference data with no policies; this returns only its text, never tenant data.';
+
+-- Refuse an AI request when its feature flag is off for the caller (or the lead, by the flag's
+-- rollout_by) or the lead's lifecycle stage is outside the flag's segments: 403 with the reason.
+create or replace function salesflow.require_ai_feature(
+    p_org uuid, p_feature text, p_lead uuid default null, p_user uuid default null
+) returns void
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+    subject uuid;
+    stage text;
+begin
+    select case f.rollout_by when 'lead' then p_lead else coalesce(p_user, (select auth.uid())) end
+    into subject
+    from salesflow.ai_feature_flags as f
+    where f.org_id = p_org and f.feature = p_feature;
+    select l.lifecycle_stage::text into stage from salesflow.leads as l where l.org_id = p_org and l.id = p_lead;
+    if not salesflow.feature_enabled(p_org, p_feature, subject, stage) then
+        raise sqlstate 'PT403' using
+            message = pg_catalog.format('the AI feature %s is switched off here', p_feature),
+            detail = 'Its flag is disabled, or this user or lead is outside its rollout or segments.',
+            hint = 'An owner or admin can change it with api.set_ai_feature_flag.';
+    end if;
+end
+$$;
+comment on function salesflow.require_ai_feature(uuid, text, uuid, uuid) is
+'Raise PT403 when an AI feature is off for this user or lead. security definer, justified: it reads '
+'only the flag and the lead''s stage of the organisation it is given, and returns nothing.';
+
+-- Queue the DISG profiler over the lead's own messages. Security definer because app roles may
+-- not write the queue; it checks membership and the lead through the caller's rights first.
+create or replace function api.analyze_personality(org_id uuid, lead_id uuid, language text default 'en')
+returns bigint
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    if not analyze_personality.org_id = any(salesflow.my_org_ids('{owner,admin,rep}')) then
+        raise sqlstate 'PT404' using
+            message = pg_catalog.format('organization %s not found', analyze_personality.org_id),
+            hint = 'Owners, admins and reps of an organisation may ask for a profile.';
+    end if;
+    perform from salesflow.leads as l
+    where l.org_id = analyze_personality.org_id and l.id = analyze_personality.lead_id;
+    if not found then
+        perform salesflow.not_found('lead', analyze_personality.lead_id);
+    end if;
+    if analyze_personality.language is null or analyze_personality.language not in ('de', 'en') then
+        raise sqlstate '22023' using message = 'language must be de or en';
+    end if;
+    perform from salesflow.messages as m
+    where
+        m.org_id = analyze_personality.org_id and m.lead_id = analyze_personality.lead_id
+        and m.direction = 'inbound';
+    if not found then
+        raise sqlstate 'PT422' using
+            message = pg_catalog.format('lead %s has no messages of their own to profile', analyze_personality.lead_id),
+            hint = 'A DISG profile reads only what the lead wrote; record an inbound message first.';
+    end if;
+    perform salesflow.require_ai_feature(analyze_personality.org_id, 'profiling', analyze_personality.lead_id);
+    return salesflow.enqueue(
+        'analyze_personality',
+        pg_catalog.jsonb_build_object(
+            'lead_id', analyze_personality.lead_id, 'language', analyze_personality.language,
+            'user_id', (select auth.uid())
+        ),
+        org_id => analyze_personality.org_id,
+        idempotency_key => pg_catalog.format('analyze_personality:%s', analyze_personality.lead_id),
+        rerun_if_running => false
+    );
+end
+$$;
+comment on function api.analyze_personality(uuid, uuid, text) is
+'Queue a DISG profile of a lead from the lead''s own messages; returns the job id. '
+'Runs as security definer, justified: app roles may not write the job queue; it checks the caller is an '
+'owner, admin or rep, that the lead exists there and that the profiling flag is on before it enqueues one job.';
+
+-- The worker stores a profile: quotes that do not occur in the lead's own (inbound) messages are
+-- dropped, and a profile with little evidence keeps a confidence of at most 0.4.
+create or replace function salesflow.store_personality_profile(
+    p_org uuid, p_lead uuid, p_job bigint, p_request bigint, p_scores jsonb, p_quotes jsonb,
+    p_confidence double precision, p_source text, p_offline boolean, p_language text
+) returns uuid
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+    found_quotes jsonb;
+    messages integer;
+    little boolean;
+    made uuid;
+begin
+    select pg_catalog.count(*) into messages from salesflow.messages as m
+    where m.org_id = p_org and m.lead_id = p_lead and m.direction = 'inbound';
+    select coalesce(pg_catalog.jsonb_agg(q.quote order by q.n), '[]'::jsonb) into found_quotes
+    from (
+        select distinct on (pg_catalog.lower(q.quote)) q.quote, q.n
+        from (
+            select pg_catalog.btrim(pg_catalog.regexp_replace(e.value, '\s+', ' ', 'g')) as quote, e.n
+            from pg_catalog.jsonb_array_elements_text(coalesce(p_quotes, '[]')) with ordinality as e (value, n)
+        ) as q
+        where
+            pg_catalog.length(q.quote) between 3 and 300
+            and exists (
+                select from salesflow.messages as m
+                where
+                    m.org_id = p_org and m.lead_id = p_lead and m.direction = 'inbound'
+                    and pg_catalog.strpos(
+                        pg_catalog.lower(pg_catalog.regexp_replace(m.body, '\s+', ' ', 'g')), pg_catalog.lower(q.quote)
+                    ) > 0
+            )
+        order by pg_catalog.lower(q.quote), q.n
+    ) as q;
+    found_quotes := coalesce((select pg_catalog.jsonb_agg(v) from (
+        select v from pg_catalog.jsonb_array_elements(found_quotes) with ordinality as a (v, n) order by a.n limit 5
+    ) as f), '[]'::jsonb);
+    little := messages < 3 or pg_catalog.jsonb_array_length(found_quotes) < 2;
+    insert into salesflow.personality_profiles (org_id, lead_id, d, i, s, g, confidence, evidence_quotes,
+                                                message_count, source, offline_model, request_id, job_id, language)
+    values (p_org, p_lead,
+            pg_catalog.round(greatest(0, least(1, (p_scores ->> 'd')::numeric)), 3),
+            pg_catalog.round(greatest(0, least(1, (p_scores ->> 'i')::numeric)), 3),
+            pg_catalog.round(greatest(0, least(1, (p_scores ->> 's')::numeric)), 3),
+            pg_catalog.round(greatest(0, least(1, (p_scores ->> 'g')::numeric)), 3),
+            pg_catalog.round(greatest(0, least(case when little then 0.4 else 1 end, p_confidence))::numeric, 3),
+            found_quotes, messages, p_source, p_offline, p_request, p_job, p_language)
+    on conflict (org_id, job_id) where job_id is not null do nothing
+    returning id into made;
+    return made;
+end
+$$;
+
+-- How to talk to this lead: the latest profile's dominant type and the shipped guidance for it.
+create or replace function api.get_personality_recommendations(org_id uuid, lead_id uuid, language text default 'en')
+returns jsonb
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+    p salesflow.personality_profiles;
+begin
+    if get_personality_recommendations.language is null or get_personality_recommendations.language not in ('de', 'en')
+        then
+        raise sqlstate '22023' using message = 'language must be de or en';
+    end if;
+    perform api.get_lead(get_personality_recommendations.org_id, get_personality_recommendations.lead_id);
+    select * into p from salesflow.personality_profiles as x
+    where x.org_id = get_personality_recommendations.org_id and x.lead_id = get_personality_recommendations.lead_id
+    order by x.created_at desc, x.id desc limit 1;
+    if p.id is null then
+        raise sqlstate 'PT404' using
+            message = pg_catalog.format('lead %s has no personality profile yet', get_personality_recommendations.lead_id),
+            hint = 'Ask for one with api.analyze_personality.';
+    end if;
+    return pg_catalog.jsonb_build_object(
+        'lead_id', p.lead_id, 'profile_id', p.id, 'dominant_type', p.dominant_type,
+        'scores', pg_catalog.jsonb_build_object('d', p.d, 'i', p.i, 's', p.s, 'g', p.g),
+        'confidence', p.confidence, 'little_evidence', p.little_evidence, 'message_count', p.message_count,
+        'evidence_quotes', p.evidence_quotes, 'source', p.source, 'offline_model', p.offline_model,
+        'created_at', p.created_at,
+        'guidance', salesflow.disg_guidance_for(p.dominant_type, get_personality_recommendations.language),
+        'caveat', case
+            when get_personality_recommendations.language = 'de' then
+                'Eine Hypothese über den Schreibstil, keine psychologische Beurteilung'
+                || case when p.little_evidence then '; wenig Belege: mit Vorsicht verwenden.' else '.' end
+            else 'A hypothesis about writing style, not a psychological assessment'
+                || case when p.little_evidence then '; little evidence: use with care.' else '.' end
+        end
+    );
+end
+$$;
+comment on function api.get_personality_recommendations(uuid, uuid, text) is
+'How to communicate with a lead (DE/EN guidance kept as data) for the dominant DISG type of their latest '
+'profile, with its scores, evidence quotes and a caveat; little_evidence marks a profile from few messages.';
+
+-- Queue the deal medic's BANT reading of the conversation: it arrives as a proposal.
+create or replace function api.request_bant_assessment(org_id uuid, lead_id uuid, language text default 'en')
+returns bigint
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    if not request_bant_assessment.org_id = any(salesflow.my_org_ids('{owner,admin,rep}')) then
+        raise sqlstate 'PT404' using
+            message = pg_catalog.format('organization %s not found', request_bant_assessment.org_id),
+            hint = 'Owners, admins and reps of an organisation may ask for a BANT proposal.';
+    end if;
+    perform from salesflow.leads as l
+    where l.org_id = request_bant_assessment.org_id and l.id = request_bant_assessment.lead_id;
+    if not found then
+        perform salesflow.not_found('lead', request_bant_assessment.lead_id);
+    end if;
+    if request_bant_assessment.language is null or request_bant_assessment.language not in ('de', 'en') then
+        raise sqlstate '22023' using message = 'language must be de or en';
+    end if;
+    perform salesflow.require_ai_feature(request_bant_assessment.org_id, 'bant', request_bant_assessment.lead_id);
+    return salesflow.enqueue(
+        'propose_bant',
+        pg_catalog.jsonb_build_object(
+            'lead_id', request_bant_assessment.lead_id, 'language', request_bant_assessment.language,
+            'user_id', (select auth.uid())
+        ),
+        org_id => request_bant_assessment.org_id,
+        idempotency_key => pg_catalog.format('propose_bant:%s', request_bant_assessment.lead_id),
+        rerun_if_running => false
+    );
+end
+$$;
+comment on function api.request_bant_assessment(uuid, uuid, text) is
+'Queue an AI BANT assessment of a lead from its conversation; returns the job id. The result is a proposal '
+'(status proposed) that counts only once a member accepts it with api.review_bant_proposal. '
+'Runs as security definer, justified: app roles may not write the job queue; it checks the caller is an '
+'owner, admin or rep, that the lead exists there and that the bant flag is on before it enqueues one job.';
+
+-- The worker stores the model's answer as a proposal, once per job.
+create or replace function salesflow.store_bant_proposal(
+    p_org uuid, p_lead uuid, p_job bigint, p_request bigint, p_answer jsonb, p_offline boolean
+) returns uuid
+language sql
+security invoker
+set search_path = ''
+as $$
+    insert into salesflow.bant_assessments (org_id, lead_id, budget, authority, need, timeline, notes, method,
+                                            status, request_id, job_id, evidence, offline_model)
+    values (p_org, p_lead, (p_answer ->> 'budget')::smallint, (p_answer ->> 'authority')::smallint,
+            (p_answer ->> 'need')::smallint, (p_answer ->> 'timeline')::smallint,
+            -- no request: the word-list baseline answered (the offline model gave nothing usable)
+            case
+                when p_request is null then
+                    pg_catalog.format('Offline word-list baseline, not a model; confidence %s', p_answer ->> 'confidence')
+                else pg_catalog.format('AI proposal, confidence %s', p_answer ->> 'confidence')
+            end, 'ai', 'proposed', p_request,
+            p_job, coalesce(p_answer -> 'evidence', '{}'), p_offline)
+    on conflict (org_id, job_id) where job_id is not null do nothing
+    returning id
+$$;
+
+-- Accept or reject an AI proposal. An accepted one becomes the lead's current BANT from then on.
+create or replace function api.review_bant_proposal(org_id uuid, assessment_id uuid, decision text)
+returns jsonb
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+    r salesflow.bant_assessments;
+begin
+    if review_bant_proposal.decision is null or review_bant_proposal.decision not in ('accepted', 'rejected') then
+        raise sqlstate '22023' using message = 'decision must be accepted or rejected';
+    end if;
+    update salesflow.bant_assessments as b
+    -- current BANT orders by coalesce(reviewed_at, assessed_at): an accepted proposal is current from now on
+    set status = review_bant_proposal.decision, reviewed_at = pg_catalog.now(), reviewed_by = (select auth.uid())
+    where
+        b.org_id = review_bant_proposal.org_id and b.id = review_bant_proposal.assessment_id
+        and b.status = 'proposed'
+    returning b.* into r;
+    if r.id is null then
+        raise sqlstate 'PT404' using
+            message = pg_catalog.format('BANT proposal %s not found', review_bant_proposal.assessment_id),
+            hint = 'It does not exist, was reviewed already, or you may not review in this organisation.';
+    end if;
+    return pg_catalog.to_jsonb(r);
+end
+$$;
+comment on function api.review_bant_proposal(uuid, uuid, text) is
+'Accept or reject an AI BANT proposal (owners, admins, reps); an accepted one becomes the current assessment, '
+'a rejected one stays in the history. Nothing the AI proposes counts before this.';
+
+revoke all on function salesflow.disg_guidance_for(text, text), salesflow.require_ai_feature(uuid, text, uuid, uuid),
+salesflow.store_personality_profile(uuid, uuid, bigint, bigint, jsonb, jsonb, double precision, text, boolean, text),
+salesflow.store_bant_proposal(uuid, uuid, bigint, bigint, jsonb, boolean),
+api.analyze_personality(uuid, uuid, text), api.get_personality_recommendations(uuid, uuid, text),
+api.request_bant_assessment(uuid, uuid, text), api.review_bant_proposal(uuid, uuid, text) from public;
+grant execute on function salesflow.disg_guidance_for(text, text), salesflow.require_ai_feature(uuid, text, uuid, uuid),
+api.analyze_personality(uuid, uuid, text), api.get_personality_recommendations(uuid, uuid, text),
+api.request_bant_assessment(uuid, uuid, text), api.review_bant_proposal(uuid, uuid, text)
+to authenticated, service_role;
+
+-- source: sql/objects/74_model_monitoring.sql
+-- Monitoring of the active scoring model as outcomes arrive: its AUC and calibration on leads it
+-- scored before their outcome was known, against the figures it was activated with.
+--
+-- Which scores count: the lead's last score by the active model (lead_score_history) made before
+-- the lead's outcome became known (lead_conversions.decided_at); outcomes without a date (imports)
+-- do not count, they are training data. History keeps score changes only, so a lead whose score
+-- did not move when this model was activated is not judged until its score moves once.
+--
+-- Thresholds: judged only with at least 50 such leads, 10 of each outcome. Drift is an AUC more than
+-- 0.05 below the hold-out AUC (auc_drop), or a calibration error (10 bins, weighted mean of
+-- |predicted - observed|) more than 0.05 above the hold-out one (calibration_drift). Either writes
+-- one alert row per model and kind, marks the model for retraining and queues its training job.
+
+create or replace function salesflow.model_live_metrics(p_org uuid, p_model uuid) returns jsonb
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    with judged as (
+        select h.probability as p, (c.status = 'converted')::integer as y
+        from salesflow.lead_conversions as c
+        cross join lateral (
+            select x.probability from salesflow.lead_score_history as x
+            where
+                x.org_id = c.org_id and x.lead_id = c.lead_id and x.model_id = p_model
+                and x.scored_at < c.decided_at
+            order by x.scored_at desc, x.id desc
+            limit 1
+        ) as h
+        where c.org_id = p_org and c.status in ('converted', 'lost') and c.decided_at is not null
+    ),
+    ranked as (
+        -- mid-ranks for ties, as the Mann-Whitney statistic needs
+        select j.y, j.p, pg_catalog.rank() over (order by j.p) + (pg_catalog.count(*) over (partition by j.p) - 1) / 2.0
+            as r
+        from judged as j
+    ),
+    counts as (
+        select pg_catalog.count(*) filter (where y = 1) as pos, pg_catalog.count(*) filter (where y = 0) as neg,
+            pg_catalog.sum(r) filter (where y = 1) as pos_ranks
+        from ranked
+    ),
+    bins as (
+        select
+            least(pg_catalog.floor(j.p * 10), 9) as bin, pg_catalog.count(*) as n, pg_catalog.avg(j.p) as predicted,
+            pg_catalog.avg(j.y) as observed
+        from judged as j
+        group by 1
+    )
+    select pg_catalog.jsonb_build_object(
+        'leads', c.pos + c.neg, 'conversions', c.pos,
+        'roc_auc', case when c.pos > 0 and c.neg > 0
+            then (c.pos_ranks - c.pos * (c.pos + 1) / 2.0) / (c.pos * c.neg) end,
+        'calibration_error', (select pg_catalog.sum(b.n * abs(b.predicted - b.observed)) / nullif(c.pos + c.neg, 0)
+                              from bins as b)
+    )
+    from counts as c
+$$;
+
+create or replace function salesflow.monitor_scoring_models(p_org uuid default null) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    m record;
+    live jsonb;
+    auc_drop double precision;
+    calibration_rise double precision;
+    checked jsonb := '[]';
+    drifted boolean;
+begin
+    for m in
+        select a.org_id, a.id, a.version, a.metrics from salesflow.ai_models as a
+        where a.status = 'active' and a.name = 'lead_conversion' and (p_org is null or a.org_id = p_org)
+    loop
+        live := salesflow.model_live_metrics(m.org_id, m.id);
+        drifted := false;
+        if (live ->> 'conversions')::integer >= 10 and (live ->> 'leads')::integer - (live ->> 'conversions')::integer >= 10
+            and (live ->> 'leads')::integer >= 50 then
+            auc_drop := (m.metrics ->> 'roc_auc')::double precision - (live ->> 'roc_auc')::double precision;
+            calibration_rise := (live ->> 'calibration_error')::double precision
+                - coalesce((m.metrics ->> 'calibration_error')::double precision, 0);
+            if auc_drop > 0.05 then
+                drifted := true;
+                insert into salesflow.model_alerts (org_id, model_id, alert, details)
+                select m.org_id, m.id, 'auc_drop', live || pg_catalog.jsonb_build_object(
+                    'holdout_roc_auc', m.metrics -> 'roc_auc', 'threshold', 0.05)
+                where not exists (select from salesflow.model_alerts as x
+                                  where x.org_id = m.org_id and x.model_id = m.id and x.alert = 'auc_drop');
+            end if;
+            if calibration_rise > 0.05 then
+                drifted := true;
+                insert into salesflow.model_alerts (org_id, model_id, alert, details)
+                select m.org_id, m.id, 'calibration_drift', live || pg_catalog.jsonb_build_object(
+                    'holdout_calibration_error', m.metrics -> 'calibration_error', 'threshold', 0.05)
+                where not exists (select from salesflow.model_alerts as x
+                                  where x.org_id = m.org_id and x.model_id = m.id and x.alert = 'calibration_drift');
+            end if;
+            if drifted then
+                update salesflow.ai_models as a set needs_retraining = true
+                where a.org_id = m.org_id and a.id = m.id and not a.needs_retraining;
+                if found then
+                    perform salesflow.enqueue('train_scoring_model', pg_catalog.jsonb_build_object('org_id', m.org_id),
+                                              org_id => m.org_id,
+                                              idempotency_key => 'train_scoring_model:' || m.org_id);
+                end if;
+            end if;
+        end if;
+        checked := checked || pg_catalog.jsonb_build_object('org_id', m.org_id, 'model_id', m.id, 'live', live,
+                                                            'drifted', drifted);
+    end loop;
+    return checked;
+end
+$$;
+comment on function salesflow.monitor_scoring_models(uuid) is
+'Re-measure every active scoring model on leads it scored before their outcome; drift writes an alert, '
+'marks the model for retraining and queues training. security definer, justified: the scheduled worker job '
+'runs it across organisations, and it writes only alerts, the retraining mark and the training job.';
+
+-- Owners, admins and analysts: the live figures of the active model and its alerts.
+create or replace function api.get_model_monitoring(org_id uuid)
+returns jsonb
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select pg_catalog.jsonb_build_object(
+        'model_id', m.id, 'version', m.version, 'needs_retraining', m.needs_retraining,
+        'holdout', pg_catalog.jsonb_build_object('roc_auc', m.metrics -> 'roc_auc',
+                                                 'calibration_error', m.metrics -> 'calibration_error'),
+        'live', salesflow.model_live_metrics(m.org_id, m.id),
+        'alerts', coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(a) order by a.created_at desc)
+                            from salesflow.model_alerts as a where a.org_id = m.org_id and a.model_id = m.id),
+                           '[]'::jsonb)
+    )
+    from salesflow.ai_models as m
+    where m.org_id = get_model_monitoring.org_id and m.name = 'lead_conversion' and m.status = 'active'
+$$;
+comment on function api.get_model_monitoring(uuid) is
+'The active scoring model''s AUC and calibration on leads it scored before their outcome, beside its hold-out '
+'figures, with its drift alerts (thresholds: 0.05 AUC drop or calibration-error rise, from 50 judged leads).';
+
+select salesflow.schedule_job('monitor_scoring_models', 'monitor_scoring_models', cron => '30 * * * *');
+
+revoke all on function salesflow.model_live_metrics(uuid, uuid), salesflow.monitor_scoring_models(uuid),
+api.get_model_monitoring(uuid) from public;
+grant execute on function salesflow.model_live_metrics(uuid, uuid), api.get_model_monitoring(uuid)
+to authenticated, service_role;
 
 -- source: sql/objects/75_recommendations.sql
 -- Next best actions: rules as data, their detectors, the re-evaluation triggers, decay at read,
@@ -9568,8 +10159,9 @@ values
 ('salesflow.engagement_events', 'cascade', null, '{properties}', '{idempotency_key}'),
 ('salesflow.lead_scores', 'cascade', null, '{}', '{trend}'),
 ('salesflow.lead_score_history', 'cascade', null, '{}', '{}'),
-('salesflow.bant_assessments', 'cascade', null, '{notes}', '{traffic_light,method,status}'),
-('salesflow.personality_profiles', 'cascade', null, '{evidence_quotes}', '{dominant_type,source}'),
+('salesflow.bant_assessments', 'cascade', null, '{notes,evidence}', '{traffic_light,method,status}'),
+('salesflow.personality_profiles', 'cascade', null, '{evidence_quotes}', '{dominant_type,source,language}'),
+('salesflow.disg_guidance', 'none', null, '{}', '{dominant_type,language,aspect,guidance}'),
 (
     'salesflow.ai_recommendations', 'cascade', null, '{reason,evidence}',
     '{reason_key,source,rule_key,score_model,segment,score_band,closed_reason}'
@@ -12872,7 +13464,7 @@ salesflow.phone_timezone(text),
 salesflow.purge_jobs(interval, interval),
 salesflow.recommendation_candidates(uuid, uuid[], timestamp with time zone),
 salesflow.record_opt_out(uuid, uuid, salesflow.channel, uuid),
-salesflow.refresh_contact_patterns(uuid),
+salesflow.refresh_contact_patterns(uuid, integer),
 salesflow.release_jobs(text, bigint[], integer[]),
 salesflow.release_unknown_jobs(text, bigint[]),
 salesflow.rescore_org(uuid),
@@ -12914,6 +13506,59 @@ comment on function salesflow.refresh_analytics_view(text, boolean) is
 'owner and the worker owns nothing; the name is checked against pg_matviews in analytics and quoted.';
 revoke execute on function salesflow.refresh_analytics_view(text, boolean) from public;
 grant execute on function salesflow.refresh_analytics_view(text, boolean) to salesflow_worker;
+
+-- == the worker, for the jobs and triggers of lead intelligence, recommendations, memory and
+-- sentiment (analyze_personality, propose_bant, monitor_scoring_models, extract_memory,
+-- score_sentiment, refresh_contact_patterns; the statement triggers its writes fire) ============
+grant select on
+salesflow.ai_feature_flags, salesflow.disg_guidance, salesflow.calling_code_zones, salesflow.lead_health,
+salesflow.deal_stage_changes, salesflow.playbooks, salesflow.playbook_steps, salesflow.recommendation_reactions,
+salesflow.embedding_backlog
+to salesflow_worker;
+grant select, insert, update on
+salesflow.bant_assessments, salesflow.personality_profiles, salesflow.memory_facts, salesflow.model_alerts,
+salesflow.lead_score_history, salesflow.playbook_executions, salesflow.playbook_execution_steps
+to salesflow_worker;
+grant select, insert, update, delete on salesflow.contact_pattern_fits, salesflow.lead_channel_stats
+to salesflow_worker;
+grant execute on function
+salesflow.advance_facts_cursor(uuid, uuid, timestamp with time zone, uuid, integer),
+salesflow.advance_playbook(uuid, uuid, salesflow.playbook_step_status, timestamp with time zone),
+salesflow.as_api_recommendation(salesflow.ai_recommendations, timestamp with time zone),
+salesflow.attribute_name(text),
+salesflow.decayed_priority(real, interval, timestamp with time zone, timestamp with time zone),
+salesflow.disg_guidance_for(text, text),
+salesflow.enqueue_lead_evaluation(uuid, uuid[]),
+salesflow.evidence_text(text),
+salesflow.feature_enabled(uuid, text, uuid, text),
+salesflow.feature_label(text, text),
+salesflow.finish_playbook_step_of(salesflow.ai_recommendations, text, timestamp with time zone),
+salesflow.infer_value_type(text[]),
+salesflow.lead_channel_touch_stats(uuid, uuid[]),
+salesflow.like_anywhere(text),
+salesflow.llm_registry(),
+salesflow.model_card(uuid, uuid),
+salesflow.model_live_metrics(uuid, uuid),
+salesflow.monitor_scoring_models(uuid),
+salesflow.normalize_domain(text),
+salesflow.prior_probability(uuid),
+salesflow.recommend_playbook_step(uuid, uuid, integer, timestamp with time zone),
+salesflow.record_extracted_fact(
+    uuid, uuid, salesflow.fact_category, text, uuid, text, real, text, text, bigint
+),
+salesflow.refresh_lead_channel_stats(uuid, uuid[]),
+salesflow.replace_word(text, text, text),
+salesflow.require_ai_feature(uuid, text, uuid, uuid),
+salesflow.score_leads(uuid, uuid[]),
+salesflow.sigmoid(double precision),
+salesflow.store_bant_proposal(uuid, uuid, bigint, bigint, jsonb, boolean),
+salesflow.store_personality_profile(
+    uuid, uuid, bigint, bigint, jsonb, jsonb, double precision, text, boolean, text
+),
+salesflow.store_sentiments(uuid, jsonb),
+salesflow.typed_value(text, text),
+salesflow.visible_lead(uuid, uuid)
+to salesflow_worker;
 
 -- source: sql/objects/98_reservation_sweep.sql
 -- Orphaned budget reservations (issue 9, section 2): reserve_budget sweeps its own organisation's
