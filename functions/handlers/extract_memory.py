@@ -95,7 +95,7 @@ async def run(job: JobContext, payload: Payload) -> None:
     call = LLMCall(job.org_id, "summarize", [ChatMessage("user", ask)],
                    prompt=PromptCall("memory_extraction", {"conversation": turns, "known_facts": facts_known},
                                      language, subject_id=str(payload.lead_id)),
-                   feature="memory.facts", importance="low", cost_sensitivity="high", deadline=ai_suggest.DEADLINE)
+                   feature="memory.facts", importance="low", cost_sensitivity="high", deadline=ai_suggest.deadline(job))
 
     async def store(conn: psycopg.AsyncConnection[Any], request_id: int, text: str, data: Any,
                     model: ModelConfig) -> None:
@@ -118,4 +118,5 @@ async def run(job: JobContext, payload: Payload) -> None:
             **params, "read_until": new[-1]["sent_at"], "read_message_id": new[-1]["id"], "n": len(new)})
 
 
-HANDLER = Handler(kind="extract_memory", payload=Payload, run=run, timeout=TIMEOUT, backoff_base=30.0)
+HANDLER = Handler(kind="extract_memory", payload=Payload, run=run, timeout=TIMEOUT, backoff_base=30.0,
+                  lease=ai_suggest.LEASE)
