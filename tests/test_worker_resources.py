@@ -43,7 +43,8 @@ def test_a_bad_llm_configuration_stops_the_worker_at_start_with_one_line_and_run
     if config is not None:
         path.write_text(config)
     job = pending_noop(db)
-    env = {**os.environ, "DATABASE_URL": db_url, "SALESFLOW_LLM_CONFIG": str(path)}
+    env = {**os.environ, "DATABASE_URL": db_url, "SALESFLOW_WORKER_DATABASE_URL": db_url,
+           "SALESFLOW_LLM_CONFIG": str(path)}
     done = subprocess.run(worker_cmd(), env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert done.stdout == ""
@@ -54,7 +55,8 @@ def test_a_bad_llm_configuration_stops_the_worker_at_start_with_one_line_and_run
 
 
 def test_a_bad_embedding_configuration_stops_the_worker_at_start(db_url: str) -> None:
-    env = {**os.environ, "DATABASE_URL": db_url, "SALESFLOW_EMBEDDINGS": "openai"}
+    env = {**os.environ, "DATABASE_URL": db_url, "SALESFLOW_WORKER_DATABASE_URL": db_url,
+           "SALESFLOW_EMBEDDINGS": "openai"}
     env.pop("SALESFLOW_EMBEDDINGS_BASE_URL", None)
     done = subprocess.run(worker_cmd(), env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
@@ -124,7 +126,8 @@ def test_a_real_worker_process_runs_ai_suggest_on_its_own_gateway(
         config = tmp_path / "llm.toml"
         config.write_text(FAULT_CONFIG.format(base_url=server.base_url, model=PRIMARY))
         log = tmp_path / "worker.log"
-        env = {**os.environ, "DATABASE_URL": db_url, "SALESFLOW_LLM_CONFIG": str(config)}
+        env = {**os.environ, "DATABASE_URL": db_url, "SALESFLOW_WORKER_DATABASE_URL": db_url,
+               "SALESFLOW_LLM_CONFIG": str(config)}
         with open(log, "wb") as out:
             worker = subprocess.Popen(worker_cmd(), env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         try:
