@@ -7,12 +7,6 @@ registry does not take it for a job kind.
 
 from __future__ import annotations
 
-from salesflow.functions.registry import JobContext
-
 TIMEOUT = 55.0  # seconds; the worker's default lease is 60
 DEADLINE = TIMEOUT - 5.0  # the gateway's whole call, retries and fallbacks included
 
-
-def only_offline(job: JobContext) -> bool:
-    """True when no model but the offline one could answer (or none at all)."""
-    return all(m.offline for m in job.resources.llm_config.available_models())

@@ -53,14 +53,9 @@ class Payload(BaseModel):
     user_id: UUID | None = None
 
 
-def offline_only(job: JobContext) -> bool:
-    """Whether only the offline model is configured (no provider key, SALESFLOW_LOCAL_LLM_URL set)."""
-    return all(m.offline for m in job.resources.llm_config.available_models())
-
-
 def deadline(job: JobContext) -> float:
     """The gateway's deadline for one job's call: the offline model gets the time it needs."""
-    return OFFLINE_DEADLINE if offline_only(job) else DEADLINE
+    return OFFLINE_DEADLINE if job.resources.llm_config.offline_only() else DEADLINE
 
 
 async def run(job: JobContext, payload: Payload) -> None:
@@ -82,7 +77,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         # the person withdrew consent to AI processing (lead_consents): no model reads their data
         raise PermanentError(f"lead {payload.lead_id} does not consent to AI processing")
     lead = {k: v for k, v in lead.items() if v is not None}
-    if offline_only(job):
+    if job.resources.llm_config.offline_only():
         # only the offline model can answer: on two cores it reads a few hundred tokens a second, so
         # it gets the most recent history, short, and its answer still fits inside the deadline
         history, clip = history[:OFFLINE_HISTORY], OFFLINE_CLIP

@@ -56,7 +56,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         raise PermanentError(f"lead {payload.lead_id} does not consent to AI processing")
     if not messages:
         raise PermanentError(f"lead {payload.lead_id} has no messages of their own to profile")
-    offline = ai.only_offline(job)
+    offline = job.resources.llm_config.offline_only()
     shown, clip = (messages[-OFFLINE_MESSAGES:], OFFLINE_CLIP) if offline else (messages, 1000)
     text = "\n".join(f"- {' '.join(m.split())[:clip]}" for m in shown)
     ask = "Profile this lead's communication style." if payload.language == "en" else \

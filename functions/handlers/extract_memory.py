@@ -81,7 +81,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         return
     sources = [Source(m["id"], m["text"]) for m in new]
     gateway = job.resources.gateway
-    offline = all(m.offline for m in gateway.config.available_models())
+    offline = gateway.config.offline_only()
     read, clip = (new[-OFFLINE_BATCH:], OFFLINE_CLIP) if offline else (new, 1000)
     if offline:
         async with job.connection() as conn:

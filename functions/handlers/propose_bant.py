@@ -56,7 +56,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         raise PermanentError(f"lead {payload.lead_id} not found")
     if consent is not None and not consent["allowed"]:
         raise PermanentError(f"lead {payload.lead_id} does not consent to AI processing")
-    offline = ai.only_offline(job)
+    offline = job.resources.llm_config.offline_only()
     if offline:
         history, clip = history[:OFFLINE_HISTORY], OFFLINE_CLIP
     else:

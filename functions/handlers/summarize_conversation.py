@@ -43,7 +43,7 @@ async def run(job: JobContext, payload: Payload) -> None:
     if job.org_id is None:
         raise PermanentError("summarize_conversation needs the job's org_id")
     params: dict[str, Any] = {"org_id": job.org_id, "lead_id": payload.lead_id}
-    offline = ai_suggest.offline_only(job)
+    offline = job.resources.llm_config.offline_only()
     clip = OFFLINE_CLIP if offline else 1000
     async with job.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)

@@ -139,6 +139,11 @@ class GatewayConfig:
                 newest[m.ref] = m
         return list(newest.values())
 
+    def offline_only(self) -> bool:
+        """Whether no model but the offline one could answer (or none at all): jobs and the assistant
+        then bound what they send, since the offline model reads slowly."""
+        return all(m.offline for m in self.available_models())
+
     def model(self, ref: str) -> ModelConfig | None:
         return next((m for m in self.available_models() if m.ref == ref), None)
 

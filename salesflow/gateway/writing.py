@@ -107,7 +107,7 @@ class WritingService:
     @property
     def offline_only(self) -> bool:
         """Only the tiny local model can answer: prompts get less context, so it reads them in time."""
-        return all(m.offline for m in self.gateway.config.available_models())
+        return self.gateway.config.offline_only()
 
     def context_tokens(self) -> int:
         return OFFLINE_CONTEXT_TOKENS if self.offline_only else CONTEXT_TOKENS
