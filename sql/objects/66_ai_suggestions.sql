@@ -65,12 +65,12 @@ create or replace function api.list_ai_suggestions(
     org_id uuid, lead_id uuid default null, status salesflow.suggestion_status default null,
     page_size integer default 50
 )
-returns setof salesflow.ai_suggestions
+returns setof api.ai_suggestions
 language sql
 stable
 set search_path = ''
 as $$
-    select s.*
+    select salesflow.api_ai_suggestion(s)
     from salesflow.ai_suggestions as s
     where s.org_id = list_ai_suggestions.org_id
       and (list_ai_suggestions.lead_id is null or s.lead_id = list_ai_suggestions.lead_id)
@@ -85,7 +85,7 @@ comment on function api.list_ai_suggestions(uuid, uuid, salesflow.suggestion_sta
 create or replace function api.review_ai_suggestion(
     org_id uuid, suggestion_id uuid, decision salesflow.suggestion_status
 )
-returns salesflow.ai_suggestions
+returns api.ai_suggestions
 language plpgsql
 set search_path = ''
 as $$
@@ -119,7 +119,7 @@ begin
             or reviewed.org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
         )
     on conflict do nothing;
-    return reviewed;
+    return salesflow.api_ai_suggestion(reviewed);
 end
 $$;
 comment on function api.review_ai_suggestion(uuid, uuid, salesflow.suggestion_status) is

@@ -122,13 +122,13 @@ create or replace function api.list_ai_drafts(
     org_id uuid, lead_id uuid default null, kind text default null, status text default null,
     page_size integer default 50
 )
-returns setof salesflow.ai_drafts
+returns setof api.ai_drafts
 language sql
 stable
 security invoker
 set search_path = ''
 as $$
-    select d.*
+    select salesflow.api_ai_draft(d)
     from salesflow.ai_drafts as d
     where d.org_id = list_ai_drafts.org_id
       and (list_ai_drafts.lead_id is null or d.lead_id = list_ai_drafts.lead_id)
@@ -143,7 +143,7 @@ comment on function api.list_ai_drafts(uuid, uuid, text, text, integer) is
 
 -- A member's edit of a pending draft; the edit is what will be sent.
 create or replace function api.edit_ai_draft(org_id uuid, draft_id uuid, body text, subject text default null)
-returns salesflow.ai_drafts
+returns api.ai_drafts
 language plpgsql
 volatile
 security invoker
@@ -168,7 +168,7 @@ begin
             message = pg_catalog.format('editable draft %s not found', edit_ai_draft.draft_id),
             hint = 'It does not exist, was approved or rejected already, or you may not edit in this organisation.';
     end if;
-    return r;
+    return salesflow.api_ai_draft(r);
 end
 $$;
 comment on function api.edit_ai_draft(uuid, uuid, text, text) is
@@ -199,7 +199,7 @@ $$;
 -- Which variant a rep picked: for reply variants its text becomes the draft's body, for subject
 -- variants its subject the draft's subject. Prompt experiments compare versions by these picks.
 create or replace function api.pick_ai_variant(org_id uuid, draft_id uuid, variant integer)
-returns salesflow.ai_drafts
+returns api.ai_drafts
 language plpgsql
 volatile
 security invoker
@@ -236,7 +236,7 @@ begin
         raise sqlstate '42501' using message = 'you may not pick variants in this organisation';
     end if;
     perform salesflow.draft_feedback(r, 'accepted', pg_catalog.format('picked variant %s', pick_ai_variant.variant));
-    return r;
+    return salesflow.api_ai_draft(r);
 end
 $$;
 comment on function api.pick_ai_variant(uuid, uuid, integer) is
@@ -247,7 +247,7 @@ comment on function api.pick_ai_variant(uuid, uuid, integer) is
 create or replace function api.review_ai_draft(
     org_id uuid, draft_id uuid, decision text, channel salesflow.channel default 'email'
 )
-returns salesflow.ai_drafts
+returns api.ai_drafts
 language plpgsql
 volatile
 security invoker
@@ -302,7 +302,7 @@ begin
         end::salesflow.llm_outcome,
         null
     );
-    return r;
+    return salesflow.api_ai_draft(r);
 end
 $$;
 comment on function api.review_ai_draft(uuid, uuid, text, salesflow.channel) is
