@@ -27,19 +27,9 @@ security definer
 set search_path = ''
 as $$
 begin
-    if not request_ai_suggestion.org_id = any(salesflow.my_org_ids('{owner,admin,rep}')) then
-        raise sqlstate 'PT404' using
-            message = pg_catalog.format('organization %s not found', request_ai_suggestion.org_id),
-            hint = 'Owners, admins and reps of an organisation may ask for suggestions.';
-    end if;
-    perform from salesflow.leads as l
-    where l.org_id = request_ai_suggestion.org_id and l.id = request_ai_suggestion.lead_id;
-    if not found then
-        perform salesflow.not_found('lead', request_ai_suggestion.lead_id);
-    end if;
-    if language is null or language not in ('de', 'en') then
-        raise sqlstate '22023' using message = 'language must be de or en';
-    end if;
+    perform salesflow.check_ai_request(
+        request_ai_suggestion.org_id, request_ai_suggestion.lead_id, request_ai_suggestion.language, 'suggestions'
+    );
     perform salesflow.require_ai_feature(request_ai_suggestion.org_id, 'suggestions', request_ai_suggestion.lead_id);
     -- while one is pending or running for the lead and kind, asking again returns the same job
     -- (and does not make the running one run again: it reads the lead when it starts)

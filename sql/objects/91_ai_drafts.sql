@@ -56,11 +56,8 @@ begin
         raise sqlstate '22023' using message = 'lead_id or message_id is required';
     end if;
     the_lead := api.get_lead(writing_context.org_id, coalesce(writing_context.lead_id, msg.lead_id));
-    if not salesflow.ai_processing_allowed(the_lead.org_id, the_lead.id) then
-        raise sqlstate 'PT409' using
-            message = pg_catalog.format('lead %s does not consent to AI processing', the_lead.id),
-            hint = 'Write this one yourself; the assistant reads nothing of a lead who withdrew consent.';
-    end if;
+    -- PT403, as chat refuses it (api.lead_chat_context)
+    perform salesflow.require_ai_consent(the_lead.org_id, the_lead.id, 'AI writing');
     -- the organisation's switch for AI writing (issue 11's feature flags; no flag row: on)
     if not salesflow.feature_enabled(
         the_lead.org_id, 'drafting', (select auth.uid()), the_lead.lifecycle_stage::text
