@@ -140,6 +140,21 @@ def test_rpcs_and_plain_updates_store_the_same_form(db: psycopg.Connection, org:
         ("bo@x.example", "+491701234567"), "x.example", "bo@y.example", "+491707654321")
 
 
+def test_one_trigger_function_normalises_every_table_by_its_arguments(db: psycopg.Connection, org: Org) -> None:
+    triggers = dict(db.execute("""
+        select t.tgname::text, t.tgfoid::regproc::text from pg_catalog.pg_trigger as t
+        where t.tgname in ('leads_normalize', 'companies_normalize', 'channel_identities_normalize')
+    """).fetchall())
+    assert set(triggers.values()) == {"salesflow.normalize_columns"} and len(triggers) == 3
+    # a table wired with a form the function does not know is refused with the reason, not stored raw
+    with db.transaction(force_rollback=True):
+        db.execute("create trigger zz_bad before update of title on salesflow.leads for each row "
+                   "execute function salesflow.normalize_columns('title:shouting')")
+        lead = lead_of(db, org, org.rep)
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="unknown form shouting of column title"):
+            db.execute("update salesflow.leads set title = 'x' where id = %s", (lead,))
+
+
 def test_the_suppression_trigger_sees_the_normalised_address(db: psycopg.Connection, org: Org) -> None:
     db.execute("insert into salesflow.suppressions (org_id, identifier_hash) "
                "values (%s, salesflow.identifier_hash('email:gone@example.com'))", (org.id,))
