@@ -343,7 +343,7 @@ comment on function api.list_prompts(uuid) is
 create or replace function api.get_prompt_version(
     org_id uuid, prompt_name text, label text default 'production', version integer default null
 )
-returns salesflow.prompt_versions
+returns api.prompt_versions
 language plpgsql
 stable
 set search_path = ''
@@ -366,7 +366,7 @@ begin
                                         coalesce('version ' || get_prompt_version.version, 'label ' || get_prompt_version.label)),
             hint = 'The prompt or label does not exist or belongs to an organisation you are not a member of.';
     end if;
-    return found_row;
+    return salesflow.api_prompt_version(found_row);
 end
 $$;
 comment on function api.get_prompt_version(uuid, text, text, integer) is

@@ -263,3 +263,10 @@ salesflow.store_sentiments(uuid, jsonb),
 salesflow.typed_value(text, text),
 salesflow.visible_lead(uuid, uuid)
 to salesflow_worker;
+-- extract_memory records a fact through salesflow.record_extracted_fact, which calls
+-- api.record_memory_fact (its evidence check) and that RPC's row type (14_api_row_types.sql);
+-- found by tests/test_worker_grants.py
+grant execute on function
+api.record_memory_fact(uuid, uuid, salesflow.fact_category, text, uuid, text, real, text, uuid),
+salesflow.api_memory_fact(salesflow.memory_facts)
+to salesflow_worker;
