@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--database-url", help="a migrated database where an earlier run (or load_demo with "
                         "org_name 'Bench Demo') left the demo organisation: measure there instead of loading one "
                         "(the run adds activities and recommendations to it)")
+    parser.add_argument("--channel-stats-only", type=int, nargs="+", metavar="ROWS",
+                        help="only measure the channel-stats trigger alone on COPYs of these sizes")
     args = parser.parse_args()
     with ExitStack() as stack:
         if args.database_url:
@@ -108,6 +110,11 @@ def run(conn: psycopg.Connection, args: argparse.Namespace) -> None:
                      "where l.org_id = %s", (reps, org))
     conn.execute("delete from salesflow.jobs")
     conn.execute("analyze")
+    if args.channel_stats_only:
+        leads = [r[0] for r in conn.execute("select id from salesflow.leads where org_id = %s order by id", (org,))]
+        for n in args.channel_stats_only:
+            channel_stats_cost(conn, org, leads, n)
+        return
     now = conn.execute("select now()").fetchone()[0]
 
     # evaluate every lead, in the jobs' chunks of 500
@@ -179,6 +186,7 @@ def run(conn: psycopg.Connection, args: argparse.Namespace) -> None:
               f"({single / base_single:.2f}x), COPY of {args.copy_rows:,} calls {bulk:.2f} s "
               f"({bulk / base_bulk:.2f}x), jobs enqueued {jobs}")
     conn.execute("delete from salesflow.jobs")
+    channel_stats_cost(conn, org, leads, args.copy_rows)
     # the new activities were recomputed by the triggers except in the last variant: rebuild
     # those leads' stats so the views below read complete figures
     conn.execute("select salesflow.refresh_lead_channel_stats(%s, %s)", (org, leads))
@@ -291,6 +299,36 @@ def backtest(conn: psycopg.Connection, org: uuid.UUID, n: int) -> None:
         if split == "validation":
             print(f"  ... {len(GRID)} settings; shipped {rates[SHIPPED]:.3f}, worst {ranked[-1][1]:.3f}")
             chosen = ranked[0][0]
+
+
+def channel_stats_cost(conn: psycopg.Connection, org: uuid.UUID, leads: list[uuid.UUID], n: int) -> None:
+    """The channel-stats trigger alone on a COPY of n outbound calls (one per lead), every other
+    insert trigger off, each variant in a transaction rolled back: no trigger; the trigger taking
+    its in-place path; the trigger made to recompute every touched lead (no latest touch kept, as
+    every insert did before migration 0026)."""
+    others = [r[0] for r in conn.execute(
+        "select tgname from pg_trigger where tgrelid = 'salesflow.activities'::regclass and not tgisinternal "
+        "and tgname <> 'activities_channel_stats_insert'")]
+    figures = {}
+    for variant in ("no trigger", "in place", "recompute", "no trigger again"):
+        with conn.transaction(force_rollback=True):
+            for name in [*others, *(("activities_channel_stats_insert",) if variant.startswith("no") else ())]:
+                conn.execute(sql.SQL("alter table salesflow.activities disable trigger {}").format(
+                    sql.Identifier(name)))
+            if variant == "recompute":
+                conn.execute("update salesflow.lead_channel_stats set last_at = null where org_id = %s "
+                             "and lead_id = any(%s)", (org, leads[:n]))
+            t = time.perf_counter()
+            with conn.cursor().copy("copy salesflow.activities (org_id, lead_id, kind, direction, body) "
+                                    "from stdin") as copy:
+                for i in range(n):
+                    copy.write_row((org, leads[i % len(leads)], "call", "outbound", "bulk"))
+            figures[variant] = time.perf_counter() - t
+    base = (figures["no trigger"] + figures["no trigger again"]) / 2
+    print(f"COPY of {n:,} calls, the channel-stats trigger alone: none {figures['no trigger']:.2f} s / "
+          f"{figures['no trigger again']:.2f} s, in place {figures['in place']:.2f} s "
+          f"({figures['in place'] / base:.2f}x), recomputing the touched leads {figures['recompute']:.2f} s "
+          f"({figures['recompute'] / base:.2f}x)")
 
 
 def adoption(conn: psycopg.Connection, org: uuid.UUID, leads: list[uuid.UUID]) -> None:
