@@ -10,9 +10,12 @@ leads spread over 10 reps. Prints, side by side in one run:
   without the recommendation trigger, and without it and the channel-stats trigger;
 - each analytics materialized view: REFRESH CONCURRENTLY next to its plain query (EXPLAIN ANALYZE
   of the same definition), and the ratio; followups_scored (a plain view) read whole;
-- the contact-window back-test on a validation and a test split: hide each lead's most recent
-  response(s), ask for the top 3 hours of the week as of just before the hidden one, and count
-  hits, for three settings of the shrinkage, next to the organisation-wide top 3 as baseline;
+- leads_scored again without migration 0026's open-tasks index, and the channel-stats trigger
+  alone on a COPY (in place, recomputing, none);
+- the contact-window back-test on a validation and a test split (disjoint leads): hide each lead's
+  most recent response(s), ask for the top 3 hours of the week as of just before the hidden one,
+  and count hits; a grid of settings is scored on validation, the best there and the shipped one
+  on test, next to the organisation-wide top 3 as baseline;
 - the replayed adoption proxy on the demo history (it has no reactions; see the README).
 """
 
