@@ -228,6 +228,7 @@ to salesflow_worker;
 grant execute on function
 salesflow.advance_facts_cursor(uuid, uuid, timestamp with time zone, uuid, integer),
 salesflow.advance_playbook(uuid, uuid, salesflow.playbook_step_status, timestamp with time zone),
+salesflow.append_lead_channel_touches(uuid, uuid[], text[], salesflow.direction[], timestamptz[]),
 salesflow.as_api_recommendation(salesflow.ai_recommendations, timestamp with time zone),
 salesflow.attribute_name(text),
 salesflow.decayed_priority(real, interval, timestamp with time zone, timestamp with time zone),
