@@ -113,6 +113,16 @@ SEEDS = {
         "select salesflow.set_prompt_label(%(org)s, 'followup_email', l, 1) "
         "from unnest('{production,candidate}'::text[]) as l"
     ),
+    # a test case, a run of version 1 and its one result (the label seed above logged the moves)
+    "salesflow.prompt_test_cases": (
+        "select salesflow.save_prompt_test_case(%(org)s, 'followup_email', 'probe', '', '{}', "
+        "'{\"schema_valid\": true}', 'custom', null)"
+    ),
+    "salesflow.prompt_test_runs": "select salesflow.create_prompt_test_run(%(org)s, 'followup_email', 1, null)",
+    "salesflow.prompt_test_results": (
+        "insert into salesflow.prompt_test_results (org_id, run_id, case_name, passed, checks) "
+        "select r.org_id, r.id, 'probe', true, '[]' from salesflow.prompt_test_runs as r where r.org_id = %(org)s"
+    ),
     "salesflow.prompt_experiments": (
         "select salesflow.start_prompt_experiment(%(org)s, 'followup_email', '{\"production\": 1, \"candidate\": 1}')"
     ),
@@ -922,7 +932,8 @@ LOOSENED_SELECT = LOOSENED_ALL + [f"{t}_select" for t in dict.fromkeys((
                                            "compliance_log", "ai_suggestions", "embedding_queue",
                                            "conversation_summaries", "memory_facts",
                                            "compliance_log", "ai_suggestions", "deal_stage_changes",
-                                           "ai_drafts"))]
+                                           "ai_drafts", "prompt_test_cases", "prompt_test_runs",
+                                           "prompt_test_results", "prompt_label_moves"))]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update",
                   "conversations_insert", "conversations_update", "conversation_turns_insert"]
 
