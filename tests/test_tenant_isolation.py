@@ -346,6 +346,13 @@ def build_world(conn: psycopg.Connection) -> World:
             for t in (a, b):
                 t.rows["suggestion"] = one(conn, "select min(id::text) from salesflow.ai_suggestions "
                                                  "where org_id = %s", (t.org_id,))
+        if "salesflow.prompt_test_runs" in tables:
+            # B runs a suite of its own, so that RPCs taking a run_id can be given B's own or A's
+            conn.execute(SEEDS["salesflow.prompt_versions"], {"org": b.org_id})
+            conn.execute(SEEDS["salesflow.prompt_test_runs"], {"org": b.org_id})
+            for t in (a, b):
+                t.rows["prompt_test_run"] = one(conn, "select min(id::text) from salesflow.prompt_test_runs "
+                                                      "where org_id = %s", (t.org_id,))
         if "salesflow.ai_drafts" in tables:
             conn.execute(SEEDS["salesflow.ai_drafts"], {"org": b.org_id})
             for t in (a, b):
@@ -695,7 +702,8 @@ FIXED: dict[str, Any] = {
     "category": "other", "fact": "They said hello.", "quote": "Hello", "confidence": 0.9, "fact_key": None,
     "include_closed": True, "period": "week", "inbound_only": False,
     "rating": 1, "comment": "Useful",  # record_llm_feedback's outcome is the activities' None above
-    "prompt_name": "followup_email", "label": "production", "version": None,
+    "prompt_name": "followup_email", "label": "production", "version": 1,
+    "case_name": "probe", "assertions": {"schema_valid": True}, "inputs": {}, "override_reason": "intruder",
     "settings": {"pii": {"kinds": ["email"]}},
     "horizon_days": 30, "periods": 1, "period_days": 30,
     "status": None, "decision": "accepted",
@@ -733,7 +741,7 @@ KEYS = {"company_id": "company", "lead_id": "lead", "deal_id": "deal", "activity
     "playbook_id": "playbook", "execution_id": "execution",
     "keep_id": "lead", "merge_id": "lead2", "lead_merge_id": "lead_merge", "outbox_id": "outbox",
     "erasure_id": "erasure", "route_key": "route_key", "draft_id": "draft", "answer_request_id": "chat_request",
-    "summary_upto": "turn", "assessment_id": "bant_proposal"}
+    "summary_upto": "turn", "assessment_id": "bant_proposal", "run_id": "prompt_test_run"}
 
 
 def changes_for(entity: str, refs: Tenant) -> dict[str, Any] | None:
