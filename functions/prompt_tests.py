@@ -53,7 +53,7 @@ def _strings(value: Any) -> list[str]:
 
 def judge(assertions: Mapping[str, Any], *, text: str | None, data: Any, schema: Mapping[str, Any] | None,
           schema_error: str | None, verdict: bool | None, failure: str | None) -> list[dict[str, Any]]:
-    """One {"check", "passed", "detail"} per assertion, in the case's order.
+    """One {"check", "passed", "detail"} per assertion.
 
     `text` is the answer (None when none came back), `data` its parsed JSON, `schema_error` why the
     gateway rejected it, `verdict` the compliance check's (None when it did not run), `failure` why

@@ -283,3 +283,4 @@ def test_judging_covers_each_assertion_and_the_shipped_cases_are_well_formed(db,
     for case in load_prompt_tests():
         assert db.execute("select salesflow.prompt_test_assertion_problems(%s)", (Jsonb(dict(case.assertions)),)
                           ).fetchone() == (None,), case
+

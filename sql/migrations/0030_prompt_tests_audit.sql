@@ -59,7 +59,7 @@ create table salesflow.prompt_test_results (
     -- the case's name as it was run (the case may be edited or deleted later)
     case_name text not null,
     passed boolean not null,
-    -- [{"check", "passed", "detail"}], one per assertion, in the case's order
+    -- [{"check", "passed", "detail"}], one per assertion
     checks jsonb not null check (jsonb_typeof(checks) = 'array'),
     -- the answer (placeholders restored), cut to 4000 characters; null when none came back
     output text check (length(output) <= 4000),
