@@ -121,8 +121,9 @@ limit 20;
 select s.id from salesflow.ai_suggestions as s where s.org_id = %(org_id)s and s.job_id = %(job_id)s;
 
 -- name: store_suggestion
-insert into salesflow.ai_suggestions (org_id, lead_id, kind, content, request_id, job_id, offline_model)
-values (%(org_id)s, %(lead_id)s, %(kind)s, %(content)s, %(request_id)s, %(job_id)s, %(offline_model)s)
+-- inputs: the identifiers of what the model was shown (the AI decision audit)
+insert into salesflow.ai_suggestions (org_id, lead_id, kind, content, request_id, job_id, offline_model, inputs)
+values (%(org_id)s, %(lead_id)s, %(kind)s, %(content)s, %(request_id)s, %(job_id)s, %(offline_model)s, %(inputs)s)
 on conflict (org_id, job_id) where job_id is not null do nothing;
 
 -- name: evaluate_recommendations
@@ -312,10 +313,6 @@ select salesflow.monitor_scoring_models();
 
 -- The AI decision audit (issue 14): the identifiers of what the job's stored answer read, set in
 -- the transaction that stores it.
--- name: note_suggestion_inputs
-update salesflow.ai_suggestions as t set inputs = %(inputs)s
-where t.org_id = %(org_id)s and t.job_id = %(job_id)s;
-
 -- name: note_bant_inputs
 update salesflow.bant_assessments as t set inputs = %(inputs)s
 where t.org_id = %(org_id)s and t.job_id = %(job_id)s;

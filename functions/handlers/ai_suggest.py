@@ -104,8 +104,7 @@ async def run(job: JobContext, payload: Payload) -> None:
                     model: ModelConfig) -> None:
         # `data`: the answer as parsed and validated against the prompt's schema (an object)
         await conn.execute(query("store_suggestion"), {**params, "kind": payload.kind, "request_id": request_id,
-                                   "content": Jsonb(data), "offline_model": model.offline})
-        await conn.execute(query("note_suggestion_inputs"), {**params, "inputs": inputs})
+                                   "content": Jsonb(data), "offline_model": model.offline, "inputs": inputs})
 
     try:
         await job.resources.gateway.complete(call, store=store)
