@@ -90,10 +90,24 @@ salesflow.subject_hash(uuid, text),
 salesflow.assign_prompt_version(uuid, text, text),
 salesflow.create_prompt_version(uuid, text, text, jsonb, jsonb, jsonb, uuid),
 salesflow.set_prompt_label(uuid, text, text, integer, uuid),
+salesflow.move_prompt_label(uuid, text, text, integer, uuid, text),
 salesflow.render_prompt(uuid, text, text, jsonb),
+salesflow.render_prompt_version(uuid, text, integer, jsonb),
 salesflow.prompt_version_by_label(uuid, text, text),
 salesflow.prompt_type_accepts(text, jsonb)
 to salesflow_api, salesflow_worker;
+-- registering a prompt moves its first production label, which reads the suite's runs and logs the move
+grant select on salesflow.prompt_test_runs to salesflow_api, salesflow_worker;
+grant select, insert on salesflow.prompt_label_moves to salesflow_api, salesflow_worker;
+-- the `test_prompt` job (functions/handlers/test_prompt.py) syncs shipped cases and stores results
+grant select, insert, update on salesflow.prompt_test_cases, salesflow.prompt_test_results to salesflow_worker;
+grant update on salesflow.prompt_test_runs to salesflow_worker;
+grant execute on function
+salesflow.prompt_test_assertion_problems(jsonb),
+salesflow.save_prompt_test_case(uuid, text, text, text, jsonb, jsonb, text, uuid),
+salesflow.finish_prompt_test_run(uuid, uuid, text),
+salesflow.prompt_test_report(uuid, uuid)
+to salesflow_worker;
 -- The assistant's drafts are stored in the transaction that settles the call (salesflow/gateway/
 -- writing.py), as the ledger row is; every read, edit and approval goes through api RPCs as the caller.
 grant select, insert on salesflow.ai_drafts to salesflow_api;
