@@ -94,6 +94,17 @@ values
 ('salesflow.conversation_summaries', 'cascade', null, '{summary,key_facts}', '{sentiment,model}'),
 ('salesflow.memory_facts', 'cascade', null, '{fact,quote}', '{fact_key,extracted_by}'),
 ('salesflow.deal_stage_changes', 'none', null, '{}', '{}'),  -- a deal outlives its contact
+-- listening (issue 14): transcripts and recordings go with the call, insights with the call and the lead
+(
+    'salesflow.call_transcripts', 'cascade', null, '{status_detail,transcript,segments,rep_speaker,audio,audio_filename}',
+    '{status,source,language,audio_content_type,audio_sha256,provider,model}'
+),
+('salesflow.competitors', 'none', null, '{}', '{name,aliases}'),  -- other companies, not people
+(
+    'salesflow.conversation_insights', 'cascade', null,
+    '{error,summary,topics,sentiment,action_items,key_moments,objections,competitor_mentions,coaching,inputs}',
+    '{status,requested_method,method,language,baseline_version,prompt_name,model}'
+),
 ('salesflow.personal_data_catalog', 'none', null, '{}', '{table_name,erasure,lead_column,personal,not_personal}')
 on conflict (table_name) do update set
     erasure = excluded.erasure, lead_column = excluded.lead_column,

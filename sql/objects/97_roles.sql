@@ -263,3 +263,8 @@ salesflow.store_sentiments(uuid, jsonb),
 salesflow.typed_value(text, text),
 salesflow.visible_lead(uuid, uuid)
 to salesflow_worker;
+
+-- == the worker, for listening (issue 14): transcribe_call and analyze_conversation ===========
+grant select on salesflow.competitors to salesflow_worker;
+grant select, update on salesflow.call_transcripts, salesflow.conversation_insights to salesflow_worker;
+grant execute on function salesflow.recording_limits(), salesflow.clean_segments(jsonb) to salesflow_worker;
