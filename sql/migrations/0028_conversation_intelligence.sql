@@ -50,7 +50,7 @@ create table salesflow.competitors (
     id uuid not null default gen_random_uuid(),
     name text not null check (length(btrim(name)) between 2 and 100),
     -- other spellings matched as the same competitor ("SFDC" for Salesforce)
-    aliases text [] not null default '{}' check (cardinality(aliases) <= 20),
+    aliases text[] not null default '{}' check (cardinality(aliases) <= 20),
     created_by uuid,
     created_at timestamptz not null default now(),
     primary key (org_id, id)
