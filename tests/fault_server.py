@@ -29,6 +29,8 @@ from typing import Any, Literal
 
 import uvicorn
 
+from tests import fault_transcripts
+
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
@@ -70,7 +72,7 @@ class Slow:
     chunk_delay: float
 
 
-Fault = Ok | Status | Hang | Cut | Slow
+Fault = Ok | Status | Hang | Cut | Slow | fault_transcripts.Heard
 
 
 def ok(text: str | None = None, *, input_tokens: int | None = None, output_tokens: int | None = None) -> Ok:
@@ -310,6 +312,8 @@ class FaultServer:
             parsed = None
         body = parsed if isinstance(parsed, dict) else {}
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if scope["path"] == fault_transcripts.PATH and scope["method"] == "POST":
+            return await self._transcribe(send, headers, raw)
         rec = Recorded(scope["path"], str(body.get("model", "")), body, headers, time.monotonic())
         with self._lock:
             self.requests.append(rec)
@@ -389,6 +393,22 @@ class FaultServer:
         if cut_at is not None:
             return await _drop(send, gone)
         await send({"type": "http.response.body", "body": b"".join(tail), "more_body": False})
+
+    async def _transcribe(self, send: Send, headers: dict[str, str], raw: bytes) -> None:
+        """OpenAI's speech-to-text endpoint (tests/fault_transcripts.py): Heard, Status or Hang per model."""
+        form = fault_transcripts.parse_form(headers.get("content-type", ""), raw)
+        rec = Recorded(fault_transcripts.PATH, str(form.get("model", "")), form, headers, time.monotonic())
+        with self._lock:
+            self.requests.append(rec)
+        if not rec.model or not isinstance(form.get("file"), dict):
+            return await self._error(send, "openai", Status(400, message="model and file are required", code_name=""))
+        fault = self._next(rec.model)
+        if isinstance(fault, Status):
+            return await self._error(send, "openai", fault)
+        if isinstance(fault, Hang):
+            await asyncio.sleep(fault.seconds)
+        answer = fault if isinstance(fault, fault_transcripts.Heard) else fault_transcripts.Heard()
+        await _send_json(send, 200, fault_transcripts.verbose_json(answer))
 
     async def _error(self, send: Send, proto: Protocol, fault: Status) -> None:
         headers: list[tuple[bytes, bytes]] = []

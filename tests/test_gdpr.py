@@ -79,6 +79,15 @@ def plant(conn: psycopg.Connection, org: Org, lead: uuid.UUID, canary: str) -> N
         conn.execute("select api.create_activity(%s, 'note', lead_id => %s, body => %s)", (org.id, lead, canary))
         conn.execute("select api.queue_outbound_message(%s, %s, 'whatsapp', %s, ai_generated => true)",
                      (org.id, lead, f"Draft: {canary}"))
+        # a call's transcript and its analysis, and a recording not yet transcribed (issue 14)
+        calls = [conn.execute("select id from api.create_activity(%s, 'call', lead_id => %s, direction => 'outbound')",
+                              (org.id, lead)).fetchone()[0] for _ in range(2)]
+        conn.execute("select api.set_call_transcript(%s, %s, %s::jsonb)", (org.id, calls[0], json.dumps(
+            [{"start": 0, "end": 2, "speaker": "customer", "text": f"I am {canary}"}])))
+        insight = conn.execute("select id from api.request_conversation_analysis(%s, %s, 'baseline')",
+                               (org.id, calls[0])).fetchone()[0]
+        conn.execute("select api.upload_call_recording(%s, %s, %s, 'audio/wav', %s)",
+                     (org.id, calls[1], canary.encode(), f"{canary}.wav"))
     with acting_as(conn, org.owner):
         conn.execute("select api.update_lead(%s, %s, %s)", (org.id, lead, json.dumps(
             {"title": f"Head of {canary}", "attributes": {"note": canary}})))
@@ -109,6 +118,9 @@ def plant(conn: psycopg.Connection, org: Org, lead: uuid.UUID, canary: str) -> N
                      "request_id, prompt_name, prompt_version) values (%s, %s, 'email', 'en', %s, %s, %s, %s, "
                      "'email_composer.en', 1)", (org.id, lead, json.dumps({"body": canary}), f"Hi {canary}",
                                                  f"follow up {canary}", request))
+        conn.execute("update salesflow.conversation_insights set status = 'done', method = 'baseline', summary = %s, "
+                     "competitor_mentions = %s where id = %s", (f"{canary} talked", json.dumps([{"quote": canary}]),
+                                                                 insight))
         # a job about the lead that has not run
         conn.execute("insert into salesflow.jobs (kind, org_id, payload, run_after) values ('follow_up', %s, %s, "
                      "now() + interval '1 day')", (org.id, json.dumps({"lead_id": str(lead), "note": canary})))

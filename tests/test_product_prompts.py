@@ -12,14 +12,15 @@ from salesflow.gateway.product_prompts import PRODUCT_PROMPTS, ProductPrompt, pr
 BASE_NAMES = {"ai_coach", "deal_medic", "personality_profiler", "objection_handler", "compliance_filter",
               "memory_extraction", "script_generation", "recommendation_engine", "conversation_summary",
               "email_composer", "reply_suggestions", "subject_optimizer", "search_parser",
-              "disg_profiler", "bant_assessor"}
+              "disg_profiler", "bant_assessor", "conversation_analysis"}
 TASKS = {"chat", "draft", "summarize", "classify", "compliance", "personality", "script"}
 TYPES = {"string", "number", "boolean", "array", "object", "any"}
 NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")  # the check on salesflow.prompts.name
 # the placeholder pattern salesflow.create_prompt_version and render_prompt use
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # set by the product or the rep; everything else can carry lead text and must sit inside the tags
-TRUSTED = {"org_name", "rep_name", "goal", "channel", "purpose", "score", "tone", "today"}
+TRUSTED = {"org_name", "rep_name", "goal", "channel", "purpose", "score", "tone", "today",
+           "competitors"}  # the organisation's own competitor list
 JSON_PROMPTS = BASE_NAMES - {"ai_coach", "conversation_summary"}
 
 ids = [p.name for p in PRODUCT_PROMPTS]
@@ -153,7 +154,17 @@ VALID: dict[str, dict[str, Any]] = {
                       "evidence": {"budget": "about 40k this year", "authority": "I sign off on tools",
                                    "need": "our reports take days", "timeline": ""}, "confidence": 0.6},
 }
+VALID["conversation_analysis"] = {
+    "summary": "Anna finds the price high; her boss decides.", "topics": ["pricing"],
+    "action_items": [{"text": "Send the proposal by Friday", "owner": "rep"}],
+    "key_moments": [{"quote": "too expensive for us", "why": "price objection"}],
+    "objections": [{"kind": "price", "quote": "too expensive for us"}]}
 INVALID: dict[str, list[dict[str, Any]]] = {
+    "conversation_analysis": [
+        {**VALID["conversation_analysis"], "objections": [{"kind": "weather", "quote": "rain"}]},
+        {**VALID["conversation_analysis"], "topics": ["x"] * 7},
+        {**VALID["conversation_analysis"], "summary": "x" * 1501},
+        {k: v for k, v in VALID["conversation_analysis"].items() if k != "action_items"}],
     "deal_medic": [{**VALID["deal_medic"], "health": "dying"}, {**VALID["deal_medic"], "confidence": 1.5},
                    {k: v for k, v in VALID["deal_medic"].items() if k != "risks"}],
     "personality_profiler": [{**VALID["personality_profiler"], "style": "introvert"},

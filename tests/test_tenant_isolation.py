@@ -153,6 +153,21 @@ SEEDS = {
         "'{\"variants\": [{\"label\": \"direct\", \"text\": \"Yes, Tuesday works.\"}]}', 'Yes, Tuesday works.', "
         "(select min(r.id) from salesflow.llm_requests as r where r.org_id = %(org)s), 'reply_suggestions.en', 1, 0"
     ),
+    # listening (issue 14): A's call has a transcript with speakers, a competitor on the list, and an
+    # analysis with a proposed action item, so every listening RPC has something to leak
+    "salesflow.call_transcripts": (
+        "insert into salesflow.call_transcripts (org_id, activity_id, status, source, transcript, segments, "
+        "speakers_marked) select %(org)s, a.id, 'done', 'manual', 'rep: Hello', "
+        "'[{\"start\": 0, \"end\": 2, \"speaker\": \"rep\", \"text\": \"Hello\"}]', true "
+        "from salesflow.activities as a where a.org_id = %(org)s and a.kind = 'call' limit 1"
+    ),
+    "salesflow.competitors": "insert into salesflow.competitors (org_id, name) values (%(org)s, 'Globex')",
+    "salesflow.conversation_insights": (
+        "insert into salesflow.conversation_insights (org_id, activity_id, lead_id, status, method, summary, "
+        "action_items) select %(org)s, a.id, a.lead_id, 'done', 'baseline', 'A call.', "
+        "'[{\"text\": \"Send the offer\", \"owner\": \"rep\", \"status\": \"proposed\"}]' "
+        "from salesflow.activities as a where a.org_id = %(org)s and a.kind = 'call' limit 1"
+    ),
     # an outbound email of A's that got a reply: propose_reply_templates has a template to leak
     "salesflow.messages": (
         "insert into salesflow.messages (org_id, lead_id, channel, direction, subject, body, sent_at) "
@@ -376,6 +391,14 @@ def build_world(conn: psycopg.Connection) -> World:
                                                     "authority, need, timeline, method, status) "
                                                     "values (%s, %s, 1, 1, 1, 1, 'ai', 'proposed') returning id::text",
                                               (t.org_id, t.rows["lead"]))
+        if "salesflow.conversation_insights" in tables:
+            for table in ("salesflow.call_transcripts", "salesflow.competitors", "salesflow.conversation_insights"):
+                conn.execute(SEEDS[table], {"org": b.org_id})
+            for t in (a, b):
+                t.rows["competitor"] = one(conn, "select min(id::text) from salesflow.competitors where org_id = %s",
+                                           (t.org_id,))
+                t.rows["insight"] = one(conn, "select min(id::text) from salesflow.conversation_insights "
+                                              "where org_id = %s", (t.org_id,))
         for table in ("salesflow.outbox", "salesflow.erasure_requests"):
             if table in tables:
                 conn.execute(SEEDS[table], {"org": b.org_id})
@@ -729,6 +752,10 @@ FIXED: dict[str, Any] = {
     "passed": True, "findings": [],
     "rules_version": "test-rules", "text_sha256": "0" * 64, "stages": None, "min_amount": None,
     "max_amount": None, "close_from": None, "close_to": None, "competitor": None, "company": None,
+    # listening (issue 14)
+    "audio": b"RIFF-probe", "content_type": "audio/wav", "filename": "call.wav", "rep_speaker": "rep",
+    "transcript_segments": [{"start": 0, "end": 2, "speaker": "rep", "text": "Hello"}], "aliases": [],
+    "method": "baseline", "item": 0,
 }
 # the same name with different types: each must still match org A's data for the owner's control call
 BY_TYPE: dict[str, dict[str, str]] = {
@@ -741,7 +768,8 @@ KEYS = {"company_id": "company", "lead_id": "lead", "deal_id": "deal", "activity
     "playbook_id": "playbook", "execution_id": "execution",
     "keep_id": "lead", "merge_id": "lead2", "lead_merge_id": "lead_merge", "outbox_id": "outbox",
     "erasure_id": "erasure", "route_key": "route_key", "draft_id": "draft", "answer_request_id": "chat_request",
-    "summary_upto": "turn", "assessment_id": "bant_proposal", "run_id": "prompt_test_run"}
+    "summary_upto": "turn", "assessment_id": "bant_proposal", "run_id": "prompt_test_run",
+    "competitor_id": "competitor", "insight_id": "insight"}
 
 
 def changes_for(entity: str, refs: Tenant) -> dict[str, Any] | None:
@@ -941,7 +969,8 @@ LOOSENED_SELECT = LOOSENED_ALL + [f"{t}_select" for t in dict.fromkeys((
                                            "conversation_summaries", "memory_facts",
                                            "compliance_log", "ai_suggestions", "deal_stage_changes",
                                            "ai_drafts", "prompt_test_cases", "prompt_test_runs",
-                                           "prompt_test_results", "prompt_label_moves"))]
+                                           "prompt_test_results", "prompt_label_moves", "call_transcripts",
+                                           "competitors", "conversation_insights"))]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update",
                   "conversations_insert", "conversations_update", "conversation_turns_insert"]
 

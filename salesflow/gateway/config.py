@@ -128,6 +128,14 @@ class GatewayConfig:
     retry: RetryConfig = RetryConfig()
     cooldown: CooldownConfig = CooldownConfig()
     source: str = "built-in defaults"
+    # speech-to-text models (OpenAI's /v1/audio/transcriptions protocol), best first; never chat-routed.
+    # Priced per million input units: audio seconds for models that bill by duration (whisper-1), tokens
+    # for models that report token usage
+    transcription_models: tuple[ModelConfig, ...] = ()
+
+    def available_transcription_models(self) -> list[ModelConfig]:
+        """The transcription models whose provider is configured, in the configured order."""
+        return [m for m in self.transcription_models if m.provider in self.providers]
 
     def available_models(self) -> list[ModelConfig]:
         """The newest catalogue entry of every model whose provider is configured."""
@@ -174,6 +182,12 @@ DEFAULT_MODELS: tuple[dict[str, Any], ...] = (
      "quality": 0.66},
     {"provider": "local", "model": LOCAL_MODEL, "context_window": LOCAL_CONTEXT, "input_price_per_mtok": 0.0,
      "output_price_per_mtok": 0.0, "effective_from": date(2024, 1, 1), "quality": 0.05, "offline": True},
+)
+
+# OpenAI's speech-to-text list prices: whisper-1 at 0.006 USD a minute (100 USD per million audio seconds)
+DEFAULT_TRANSCRIPTION_MODELS: tuple[dict[str, Any], ...] = (
+    {"provider": "openai", "model": "whisper-1", "context_window": 1500, "input_price_per_mtok": 100.0,
+     "output_price_per_mtok": 0.0, "effective_from": date(2023, 3, 1), "quality": 0.8},
 )
 
 # The least quality each task needs by importance. Drafts and compliance reach customers or judge
@@ -289,7 +303,10 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], source: str = 
         )
     retry = RetryConfig(**(data.get("retry") or {}))
     cooldown = CooldownConfig(**(data.get("cooldown") or {}))
-    return GatewayConfig(providers, models, tasks, retry, cooldown, source)
+    raw_stt = data.get("transcription_models")
+    stt = tuple(_model(f"transcription_models[{i}]", m) for i, m in enumerate(
+        raw_stt if raw_stt is not None else DEFAULT_TRANSCRIPTION_MODELS))
+    return GatewayConfig(providers, models, tasks, retry, cooldown, source, stt)
 
 
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> GatewayConfig:

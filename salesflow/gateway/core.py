@@ -211,7 +211,7 @@ class Gateway:
     async def sync_catalogue(self) -> None:
         """Write the configured prices to salesflow.llm_models, so the log prices what routing priced."""
         async with self.connect() as conn, conn.transaction():
-            for m in self.config.models:
+            for m in (*self.config.models, *self.config.transcription_models):
                 await conn.execute(query("sync_model"), {
                     "provider": m.provider, "model": m.model, "effective_from": m.effective_from,
                     "context_window": m.context_window, "input_price_per_mtok": m.input_price_per_mtok,

@@ -368,6 +368,69 @@ as $$
           and (f.pp_id is null or f.pp_at < recommendation_candidates.as_of
                - pg_catalog.make_interval(days => coalesce((r.params ->> 'stale_days')::integer, 180)))
         union all
+        -- conversation analysis (sql/objects/86_conversation_rules.sql): the latest finished analysis of
+        -- each recent call or meeting with the lead; a competitor alert, and coaching for the call's rep
+        select f.id, null, coalesce(ci.owner_id, f.owner_id), k.rule_key, 'call', k.rule_key || ':' || ci.activity_id,
+               k.reason,
+               pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('table', 'conversation_insights',
+                                                                         'id', ci.id, 'at', ci.completed_at)),
+               f.seg, f.lifecycle_stage, f.score, f.score_model
+        from facts as f
+        cross join lateral (
+            select distinct on (i.activity_id) i.id, i.activity_id, i.completed_at, i.coaching,
+                   i.competitor_mentions, a.owner_id, a.occurred_at, a.kind::text as kind
+            from salesflow.conversation_insights as i
+            join salesflow.activities as a on a.org_id = i.org_id and a.id = i.activity_id
+            where i.org_id = f.org_id and i.lead_id = f.id and i.status = 'done'
+              and i.completed_at <= recommendation_candidates.as_of
+              and a.occurred_at > recommendation_candidates.as_of - interval '90 days'
+            order by i.activity_id, i.completed_at desc
+        ) as ci
+        cross join lateral (
+            select r.rule_key,
+                   case r.rule_key
+                       when 'competitor_mentioned' then pg_catalog.format(
+                           '%s came up on the %s with %s on %s: prepare the comparison before the next call.',
+                           (select pg_catalog.string_agg(distinct m ->> 'competitor', ', ')
+                            from pg_catalog.jsonb_array_elements(ci.competitor_mentions) as m),
+                           ci.kind, f.name, pg_catalog.to_char(ci.occurred_at, 'YYYY-MM-DD'))
+                       when 'coaching_talk_ratio' then pg_catalog.format(
+                           'On the %s with %s on %s you spoke %s%% of the time (threshold %s%%): ask more, listen more.',
+                           ci.kind, f.name, pg_catalog.to_char(ci.occurred_at, 'YYYY-MM-DD'),
+                           pg_catalog.round(100 * (ci.coaching ->> 'rep_talk_share')::numeric),
+                           pg_catalog.round(100 * (r.params ->> 'max_rep_share')::numeric))
+                       when 'coaching_monologue' then pg_catalog.format(
+                           'On the %s with %s on %s your longest monologue ran %s s (threshold %s s): check in sooner.',
+                           ci.kind, f.name, pg_catalog.to_char(ci.occurred_at, 'YYYY-MM-DD'),
+                           pg_catalog.round((ci.coaching ->> 'rep_longest_monologue_seconds')::numeric),
+                           r.params ->> 'max_seconds')
+                       when 'coaching_questions' then pg_catalog.format(
+                           'On the %s with %s on %s you asked %s questions (at least %s expected): prepare discovery questions.',
+                           ci.kind, f.name, pg_catalog.to_char(ci.occurred_at, 'YYYY-MM-DD'),
+                           ci.coaching ->> 'rep_questions', r.params ->> 'min_questions')
+                       else pg_catalog.format(
+                           'On the %s with %s on %s you interrupted %s times (threshold %s): let them finish.',
+                           ci.kind, f.name, pg_catalog.to_char(ci.occurred_at, 'YYYY-MM-DD'),
+                           ci.coaching ->> 'rep_interruptions', r.params ->> 'max_interruptions')
+                   end as reason
+            from rules as r
+            where ci.occurred_at > recommendation_candidates.as_of
+                - pg_catalog.make_interval(days => coalesce((r.params ->> 'days')::integer, 14))
+              and case r.rule_key
+                  when 'competitor_mentioned' then pg_catalog.jsonb_array_length(ci.competitor_mentions) > 0
+                  when 'coaching_talk_ratio'
+                      then (ci.coaching ->> 'rep_talk_share')::real > (r.params ->> 'max_rep_share')::real
+                  when 'coaching_monologue' then (ci.coaching ->> 'rep_longest_monologue_seconds')::real
+                      > (r.params ->> 'max_seconds')::real
+                  when 'coaching_questions' then (ci.coaching ->> 'duration_seconds')::real
+                      >= (r.params ->> 'min_seconds')::real
+                      and (ci.coaching ->> 'rep_questions')::integer < (r.params ->> 'min_questions')::integer
+                  when 'coaching_interruptions' then (ci.coaching ->> 'rep_interruptions')::integer
+                      > (r.params ->> 'max_interruptions')::integer
+                  else false
+              end
+        ) as k
+        union all
         -- open deals: stalled, or past their expected close
         select f.id, d.id, coalesce(d.owner_id, f.owner_id), k.rule_key, k.action, k.rule_key || ':' || d.id,
                case k.rule_key

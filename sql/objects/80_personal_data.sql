@@ -102,6 +102,17 @@ values
 ('salesflow.prompt_test_runs', 'none', null, '{}', '{status,error}'),
 ('salesflow.prompt_test_results', 'none', null, '{}', '{case_name,checks,output}'),
 ('salesflow.prompt_label_moves', 'none', null, '{}', '{label,suite_status,override_reason}'),
+-- listening (issue 14): transcripts and recordings go with the call, insights with the call and the lead
+(
+    'salesflow.call_transcripts', 'cascade', null, '{status_detail,transcript,segments,rep_speaker,audio,audio_filename}',
+    '{status,source,language,audio_content_type,audio_sha256,provider,model}'
+),
+('salesflow.competitors', 'none', null, '{}', '{name,aliases}'),  -- other companies, not people
+(
+    'salesflow.conversation_insights', 'cascade', null,
+    '{error,summary,topics,sentiment,action_items,key_moments,objections,competitor_mentions,coaching,inputs}',
+    '{status,requested_method,method,language,baseline_version,prompt_name,model}'
+),
 ('salesflow.personal_data_catalog', 'none', null, '{}', '{table_name,erasure,lead_column,personal,not_personal}')
 on conflict (table_name) do update set
     erasure = excluded.erasure, lead_column = excluded.lead_column,

@@ -291,13 +291,19 @@ begin
         'ai_suggestions', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) order by x.created_at), '[]')
                            from salesflow.ai_suggestions as x where x.org_id = o and x.lead_id = l),
         'ai_drafts', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) order by x.created_at), '[]')
-                      from salesflow.ai_drafts as x where x.org_id = o and x.lead_id = l)
+                      from salesflow.ai_drafts as x where x.org_id = o and x.lead_id = l),
+        'call_transcripts', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) - 'audio' order by x.created_at), '[]')
+                             from salesflow.call_transcripts as x
+                             join salesflow.activities as a on a.org_id = x.org_id and a.id = x.activity_id
+                             where x.org_id = o and a.lead_id = l),
+        'conversation_insights', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) order by x.created_at), '[]')
+                                  from salesflow.conversation_insights as x where x.org_id = o and x.lead_id = l)
     );
 end
 $$;
 comment on function api.export_lead_data(uuid, uuid) is
 'Everything held about a lead as one JSON document (access and portability): the lead, its addresses, consents, '
-'messages, activities, outbound messages, deals, AI suggestions and AI drafts.';
+'messages, activities, outbound messages, deals, AI suggestions, AI drafts, call transcripts and conversation insights.';
 
 create or replace function api.set_lead_consent(
     org_id uuid, lead_id uuid, channel salesflow.channel, may_contact boolean, ai_processing boolean

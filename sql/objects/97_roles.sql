@@ -285,3 +285,8 @@ grant execute on function
 api.record_memory_fact(uuid, uuid, salesflow.fact_category, text, uuid, text, real, text, uuid),
 salesflow.api_memory_fact(salesflow.memory_facts)
 to salesflow_worker;
+
+-- == the worker, for listening (issue 14): transcribe_call and analyze_conversation ===========
+grant select on salesflow.competitors to salesflow_worker;
+grant select, update on salesflow.call_transcripts, salesflow.conversation_insights to salesflow_worker;
+grant execute on function salesflow.recording_limits(), salesflow.clean_segments(jsonb) to salesflow_worker;
