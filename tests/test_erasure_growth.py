@@ -85,8 +85,8 @@ def erase_counting_rows(conn: psycopg.Connection, org: uuid.UUID, erasure: uuid.
 def test_erasure_finds_the_person_in_job_payloads_and_errors(conn: psycopg.Connection) -> None:
     org = new_org(conn)
     lead, ids = lead_with(conn, org, 5)
-    other_job = conn.execute("select id from salesflow.jobs where org_id = %s and kind = %s and payload ? 'lead_id' limit 1",
-                             (org, KIND)).fetchone()[0]
+    other_job = conn.execute("select id from salesflow.jobs where org_id = %s and kind = %s "
+                             "and payload ? 'lead_id' limit 1", (org, KIND)).fetchone()[0]
     # a failed job whose error names one of the lead's messages (upper case), and one naming nobody known
     failed = conn.execute("insert into salesflow.jobs (kind, org_id, payload, status, finished_at, last_error) values "
                           "(%s, %s, '{}', 'dead', now(), %s), (%s, %s, '{}', 'dead', now(), %s) returning id",
