@@ -266,20 +266,29 @@ begin
                    pg_catalog.row_number() over (order by h.bm25 desc, h.hit_id) as kr
             from salesflow.keyword_hits($1, coalesce($9, $10), $3, $4, $5, $6, $8) as h
         ),
-        fused as (
+        -- materialized: its ids are then plain columns, and "m.id = f.id" can be an index condition
+        -- under RLS (a coalesce() in the key is not known leakproof, so the policy's row filter ran
+        -- first and every hit read the organisation's messages)
+        fused as materialized (
             select coalesce(v.s, w.s) as s, coalesce(v.id, w.id) as id, v.similarity, v.vr, w.bm25, w.kr
             from by_vector as v full join by_keyword as w on w.s = v.s and w.id = v.id
         ),
+        -- each hit's text by its primary key, one lookup per hit (lateral): joined as sets, the
+        -- planner misjudged keyword_hits' size and merged the hits with all the organisation's messages
         found as (
-            select f.*, coalesce(m.lead_id, a.lead_id) as lead_id, m.channel,
-                   coalesce(m.sent_at, a.occurred_at) as occurred_at,
-                   coalesce(coalesce(m.subject, a.subject) || e'\n', '') || coalesce(m.body, a.body) as content,
-                   coalesce(m.direction, a.direction) as direction, coalesce(m.subject, a.subject) as subject,
-                   m.external_id
+            select f.*, t.lead_id, t.channel, t.occurred_at, t.content, t.direction, t.subject, t.external_id
             from fused as f
-            left join salesflow.messages as m on f.s = 'message' and m.org_id = $1 and m.id = f.id
-            left join salesflow.activities as a on f.s = 'activity' and a.org_id = $1 and a.id = f.id
-            where coalesce(m.id, a.id) is not null
+            cross join lateral (
+                select m.lead_id, m.channel, m.sent_at as occurred_at,
+                       coalesce(m.subject || e'\n', '') || m.body as content, m.direction, m.subject, m.external_id
+                from salesflow.messages as m
+                where f.s = 'message' and m.org_id = $1 and m.id = f.id
+                union all
+                select a.lead_id, null::salesflow.channel, a.occurred_at,
+                       coalesce(a.subject || e'\n', '') || a.body, a.direction, a.subject, null::text
+                from salesflow.activities as a
+                where f.s = 'activity' and a.org_id = $1 and a.id = f.id
+            ) as t
         ),
         scored as (
             select x.*,

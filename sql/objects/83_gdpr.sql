@@ -133,6 +133,9 @@ declare
     idents text[];
     needles text[];
     source_ids uuid[];
+    -- the lead's id and its texts' ids as the keys of one jsonb object: `?` finds a key by binary
+    -- search, so each payload value is checked in log(n), not against the whole list (n jobs x n ids)
+    id_set jsonb;
     tally jsonb := '{}';
     n integer;
     t record;
@@ -171,6 +174,10 @@ begin
         union all
         select a.id from salesflow.activities as a where a.org_id = req.org_id and a.lead_id = the_lead
     );
+    id_set := (
+        select coalesce(pg_catalog.jsonb_object_agg(x::text, true), '{}')
+        from (select distinct x from pg_catalog.unnest(source_ids || the_lead) as x) as u
+    );
     -- rows that go with the lead by cascade: count them first
     for t in
         select c.table_name from salesflow.personal_data_catalog as c
@@ -206,13 +213,12 @@ begin
     get diagnostics n = row_count;
     tally := tally || pg_catalog.jsonb_build_object('webhook_inbox', n);
     -- job payloads that name the lead or one of its texts (not the running ones: a running job
-    -- finds the lead gone and stops)
-    -- (every scalar of a payload against one hashed set of ids: a LIKE per id and job was quadratic)
+    -- finds the lead gone and stops); every scalar of a payload is looked up in id_set
     delete from salesflow.jobs as j
     where j.org_id = req.org_id and j.status <> 'running'
       and exists (
           select from pg_catalog.jsonb_path_query(j.payload, 'strict $.**') as pv (val)
-          where (pv.val #>> '{}') in (select x::text from pg_catalog.unnest(source_ids || the_lead) as x)
+          where id_set operator(pg_catalog.?) (pv.val #>> '{}')
       );
     get diagnostics n = row_count;
     tally := tally || pg_catalog.jsonb_build_object('jobs', n);
@@ -223,17 +229,20 @@ begin
       and (
           exists (
               select from pg_catalog.jsonb_path_query(j.payload, 'strict $.**') as pv (val)
-              where (pv.val #>> '{}') in (select x::text from pg_catalog.unnest(source_ids || the_lead) as x)
+              where id_set operator(pg_catalog.?) (pv.val #>> '{}')
           )
           or pg_catalog.strpos(coalesce(j.idempotency_key, ''), the_lead::text) > 0
       );
-    -- a job that failed on the person (an error naming their lead or texts) keeps its row, not its words
+    -- a job that failed on the person (an error naming their lead or texts) keeps its row, not its
+    -- words: the uuids an error holds are looked up in id_set
     update salesflow.jobs as j set last_error = 'erased: the error named an erased person'
     where
         j.org_id = req.org_id and j.last_error is not null
         and exists (
-            select from pg_catalog.unnest(source_ids || the_lead) as x (id)
-            where pg_catalog.strpos(j.last_error, x.id::text) > 0
+            select from pg_catalog.regexp_matches(
+                j.last_error, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', 'gi'
+            ) as u (m)
+            where id_set operator(pg_catalog.?) pg_catalog.lower(u.m[1])
         );
     delete from salesflow.embedding_queue as q
     where q.org_id = req.org_id and q.source_id in (select pg_catalog.unnest(source_ids));
