@@ -8,11 +8,12 @@ registry does not take it for a job kind.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal
 from uuid import UUID
 
 import psycopg
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 
 from salesflow.functions.registry import JobContext, PermanentError
@@ -66,3 +67,14 @@ async def complete_or_baseline(job: JobContext, call: LLMCall, store: Store, off
             raise PermanentError(str(exc)) from exc
         log.info("offline model gave no usable %s (%s); storing the word-list baseline", what, exc)
     return False
+
+
+def inputs_of(*rows: Iterable[Mapping[str, Any]]) -> Jsonb:
+    """The identifiers of the rows a job showed the model, by table: {"messages": [...], "activities": [...]}.
+
+    Rows without a `source` are messages (the lead's own words)."""
+    ids: dict[str, list[str]] = {}
+    for group in rows:
+        for row in group:
+            ids.setdefault(row.get("source", "messages"), []).append(str(row["id"]))
+    return Jsonb({table: sorted(set(found)) for table, found in ids.items()})

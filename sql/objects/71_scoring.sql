@@ -196,24 +196,30 @@ $$;
 create or replace function salesflow.prior_probability(p_org uuid) returns double precision
 language sql
 stable
+-- Hash joins only: triggers call this inside the transaction that loaded the rows, when the
+-- statistics still describe empty tables. A nested loop planned on them probed every won deal of
+-- the organisation for each lead (PostgreSQL 18 caches the plans of SQL functions), which made a
+-- COPY of 100,000 leads' activities take minutes; hashing is linear whatever the estimates say.
+set enable_nestloop = off
 set search_path = ''
 as $$
-    -- lead_conversions' rule per lead by key lookups: linear however stale the statistics
     select (pg_catalog.count(*) filter (where x.status = 'converted') + 2)::double precision
            / (pg_catalog.count(*) filter (where x.status <> 'open') + 20)
-    from salesflow.leads as l
-    cross join lateral (
+    from (
         select case
-            when l.lifecycle_stage in ('customer', 'evangelist') or o.converted
-                 or exists (select from salesflow.deals as d
-                            where d.org_id = l.org_id and d.lead_id = l.id and d.stage = 'closed_won') then 'converted'
+            when l.lifecycle_stage in ('customer', 'evangelist') or o.converted or w.lead_id is not null
+                then 'converted'
             when l.lifecycle_stage = 'disqualified' or o.converted = false then 'lost'
             else 'open'
         end as status
-        from (select (select o.converted from salesflow.lead_outcomes as o
-                      where o.org_id = l.org_id and o.lead_id = l.id) as converted) as o
+        from salesflow.leads as l
+        left join salesflow.lead_outcomes as o on o.org_id = l.org_id and o.lead_id = l.id
+        left join (
+            select distinct d.lead_id from salesflow.deals as d
+            where d.org_id = p_org and d.stage = 'closed_won' and d.lead_id is not null
+        ) as w on w.lead_id = l.id
+        where l.org_id = p_org
     ) as x
-    where l.org_id = p_org
 $$;
 
 -- Re-score leads now, with the active model or the prior; keep history and trend. A score moves
@@ -335,15 +341,25 @@ as $$
 declare
     r record;
 begin
+    -- Only organisations with an active model: without one every lead's score is the
+    -- organisation's prior, which an activity, a message or an engagement event does not move, and
+    -- re-scoring would re-read every lead of the organisation to compute it (about a second at
+    -- 100,000 leads) on each write. Lead inserts and lead changes still re-score under the prior.
     if tg_op = 'DELETE' then
         for r in select o.org_id, pg_catalog.array_agg(distinct o.lead_id) as ids
                  from old_rows as o where o.lead_id is not null group by o.org_id loop
-            perform salesflow.score_leads(r.org_id, r.ids);
+            if exists (select from salesflow.ai_models as m
+                       where m.org_id = r.org_id and m.name = 'lead_conversion' and m.status = 'active') then
+                perform salesflow.score_leads(r.org_id, r.ids);
+            end if;
         end loop;
     else
         for r in select n.org_id, pg_catalog.array_agg(distinct n.lead_id) as ids
                  from new_rows as n where n.lead_id is not null group by n.org_id loop
-            perform salesflow.score_leads(r.org_id, r.ids);
+            if exists (select from salesflow.ai_models as m
+                       where m.org_id = r.org_id and m.name = 'lead_conversion' and m.status = 'active') then
+                perform salesflow.score_leads(r.org_id, r.ids);
+            end if;
         end loop;
     end if;
     return null;
