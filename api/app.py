@@ -20,7 +20,18 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
-from salesflow.api import assistant, chat, engagement, memory, predictions, rpc, search, suggestions, webhooks
+from salesflow.api import (
+    assistant,
+    chat,
+    dashboard,
+    engagement,
+    memory,
+    predictions,
+    rpc,
+    search,
+    suggestions,
+    webhooks,
+)
 from salesflow.api.callers import CallerCache
 from salesflow.api.catalog import Catalog
 from salesflow.api.errors import ApiError
@@ -153,6 +164,7 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 4) -> Fas
     app.include_router(predictions.router)
     app.include_router(assistant.router)
     app.include_router(engagement.router)
+    app.include_router(dashboard.router)
     return app
 
 

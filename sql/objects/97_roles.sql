@@ -263,3 +263,14 @@ salesflow.store_sentiments(uuid, jsonb),
 salesflow.typed_value(text, text),
 salesflow.visible_lead(uuid, uuid)
 to salesflow_worker;
+
+-- == the worker, for the insights dashboard's jobs (detect_anomalies, executive_summary) ==========
+grant select on salesflow.llm_usage_daily to salesflow_worker;
+grant select, insert on salesflow.insight_alerts, salesflow.executive_summaries to salesflow_worker;
+grant execute on function
+salesflow.insight_daily_metrics(uuid, date, date),
+salesflow.insight_anomalies(uuid, integer, integer, double precision, date),
+salesflow.record_insight_alerts(integer),
+salesflow.executive_summary_figures(uuid, date),
+salesflow.enqueue_executive_summaries(date)
+to salesflow_worker;
