@@ -14,7 +14,8 @@
 
 -- Per metric and UTC day from first_day to last_day: spend (LLM cost), error_rate (failed LLM
 -- calls / calls; null on a day without calls), score (mean lead score written that day; null on a
--- day without scores) and messages (messages sent or received).
+-- day without scores) and messages (messages sent or received). Spend and messages are null before
+-- their first activity in the range.
 create or replace function salesflow.insight_daily_metrics(org_id uuid, first_day date, last_day date)
 returns table (metric text, day date, value double precision)
 language sql
@@ -51,14 +52,20 @@ as $$
           and m.sent_at < (insight_daily_metrics.last_day + 1)::timestamp at time zone 'UTC'
         group by 1
     )
-    select 'spend', d.day, coalesce(u.cost, 0) from days as d left join usage as u on u.day = d.day
+    -- days before the first activity in the range are no data, not zeros: a new organisation's
+    -- first busy day is not an anomaly against the empty weeks before it existed
+    select 'spend', d.day,
+           case when d.day >= (select pg_catalog.min(u2.day) from usage as u2) then coalesce(u.cost, 0) end
+    from days as d left join usage as u on u.day = d.day
     union all
     select 'error_rate', d.day, u.errors::double precision / nullif(u.requests, 0)
     from days as d left join usage as u on u.day = d.day
     union all
     select 'score', d.day, s.score from days as d left join scores as s on s.day = d.day
     union all
-    select 'messages', d.day, coalesce(v.n, 0) from days as d left join volume as v on v.day = d.day
+    select 'messages', d.day,
+           case when d.day >= (select pg_catalog.min(v2.day) from volume as v2) then coalesce(v.n, 0) end
+    from days as d left join volume as v on v.day = d.day
 $$;
 
 -- The method above, for the `days` completed UTC days before as_of (default: today, UTC).
@@ -82,7 +89,9 @@ as $$
         select x.*
         from bounds as b
         cross join lateral salesflow.insight_daily_metrics(
-            insight_anomalies.org_id, b.last_day - insight_anomalies.days - insight_anomalies.window_days + 1, b.last_day
+            insight_anomalies.org_id,
+            b.last_day - insight_anomalies.days - insight_anomalies.window_days + 1,
+            b.last_day
         ) as x
     ),
     centre as (
@@ -406,7 +415,8 @@ as $$
     select pg_catalog.jsonb_build_object(
         'week_start', executive_summary_figures.week_start,
         'new_leads', (select count(*) from salesflow.leads as l, w
-                      where l.org_id = executive_summary_figures.org_id and l.created_at >= w.t0 and l.created_at < w.t1),
+                      where l.org_id = executive_summary_figures.org_id
+                        and l.created_at >= w.t0 and l.created_at < w.t1),
         'messages', (select count(*) from salesflow.messages as m, w
                      where m.org_id = executive_summary_figures.org_id and m.sent_at >= w.t0 and m.sent_at < w.t1),
         'deals_won', (select count(*) from salesflow.deal_stage_changes as c, w
@@ -477,7 +487,8 @@ begin
     if get_dashboard.days is null or get_dashboard.days not between 7 and 366 then
         raise sqlstate '22023' using message = 'days must be between 7 and 366';
     end if;
-    since := pg_catalog.date_trunc('day', pg_catalog.now(), 'UTC') - pg_catalog.make_interval(days => get_dashboard.days);
+    since := pg_catalog.date_trunc('day', pg_catalog.now(), 'UTC')
+        - pg_catalog.make_interval(days => get_dashboard.days);
     select pg_catalog.jsonb_build_object(
         'org_id', get_dashboard.org_id,
         'generated_at', pg_catalog.now(),
@@ -573,9 +584,11 @@ $$;
 comment on function api.get_dashboard(uuid, integer) is
 'Every panel of the AI insights dashboard for one organisation, read as the caller: AI spend and routing savings per day, score distribution and trend, the lifecycle funnel, recommendation adoption per week, the revenue forecast with P10-P90, queue health, compliance findings, anomalies and alert rows, ROI per AI feature, content performance and the latest executive summaries.';
 
-revoke execute on function api.get_dashboard(uuid, integer), api.get_anomalies(uuid, integer, integer, double precision),
+revoke execute on function
+api.get_dashboard(uuid, integer), api.get_anomalies(uuid, integer, integer, double precision),
 api.get_ai_roi(uuid, timestamptz), api.get_content_performance(uuid, timestamptz) from public;
-grant execute on function api.get_dashboard(uuid, integer), api.get_anomalies(uuid, integer, integer, double precision),
+grant execute on function
+api.get_dashboard(uuid, integer), api.get_anomalies(uuid, integer, integer, double precision),
 api.get_ai_roi(uuid, timestamptz), api.get_content_performance(uuid, timestamptz) to authenticated, service_role;
 revoke execute on function salesflow.org_queue_health(uuid), salesflow.record_insight_alerts(integer),
 salesflow.enqueue_executive_summaries(date) from public;
@@ -596,7 +609,10 @@ grant select on salesflow.insight_alerts, salesflow.executive_summaries to authe
 
 insert into salesflow.job_schedules (name, kind, cron, next_run_at)
 values
-('detect_anomalies', 'detect_anomalies', '23 1 * * *', date_trunc('day', now(), 'UTC') + interval '1 day 1 hour 23 minutes'),
+(
+    'detect_anomalies', 'detect_anomalies', '23 1 * * *',
+    date_trunc('day', now(), 'UTC') + interval '1 day 1 hour 23 minutes'
+),
 (
     'executive_summaries', 'executive_summary', '0 6 * * 1',
     date_trunc('week', now(), 'UTC') + interval '7 days 6 hours'
