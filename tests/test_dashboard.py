@@ -337,3 +337,20 @@ def test_the_rpc_answers_in_postgrests_error_shape(seeded: Seeded, api: ApiProce
     assert r.status_code == 400 and "days" in r.json()["message"]
     assert httpx.get(f"{api.url}/dashboard/plotly.min.js").status_code == 200
 
+
+
+def test_the_jobs_sql_runs_as_the_worker_role(seeded: Seeded, conn: psycopg.Connection) -> None:
+    """What the two jobs run is granted to salesflow_worker (a missing grant fails only in a real worker)."""
+    from salesflow.db.queries import query
+
+    week = executive_summary.last_full_week(TODAY)
+    with conn.transaction(force_rollback=True):
+        conn.execute("set local role salesflow_worker")
+        assert conn.execute(query("record_insight_alerts"), {"days": 3}).fetchone()["written"] >= 0
+        conn.execute(query("enqueue_executive_summaries"), {"week_start": week})
+        params = {"org_id": seeded.org, "week_start": week - timedelta(days=7), "language": "en", "job_id": 1}
+        figures = conn.execute(query("executive_summary_figures"), params).fetchone()["figures"]
+        conn.execute(query("store_executive_summary"), {
+            **params, "content": json.dumps({"headline": "x"}), "figures": json.dumps(figures), "source": "baseline",
+            "offline_model": True, "request_id": None, "model": None})
+        assert conn.execute(query("executive_summary_exists"), params).fetchone() is not None
