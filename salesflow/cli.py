@@ -158,8 +158,6 @@ def _db_status(settings: Settings) -> int:
 # -- api / up ------------------------------------------------------------------------------------
 def _serve(settings: Settings, url: str, banner: str | None = None) -> int:
     """Serve the API: uvloop + httptools, access log off, SALESFLOW_API_WORKERS processes (see api/server.py)."""
-    import uvicorn
-
     from salesflow.api.server import ServerOptions, uvicorn_config
 
     if not port_is_free(settings.api_port, settings.api_host):
@@ -180,11 +178,31 @@ def _serve(settings: Settings, url: str, banner: str | None = None) -> int:
 
         run_workers(config)
         return 0
-    server = uvicorn.Server(config)
+    server = _server_class()(config)
     # a closed terminal (SIGHUP) stops everything as Ctrl-C does; uvicorn itself handles INT and TERM only
     signal.signal(signal.SIGHUP, lambda _signum, frame: server.handle_exit(signal.SIGTERM, frame))
     server.run()
+    if server.first_signal == signal.SIGINT:
+        # uvicorn re-raises the signal after its shutdown, but under asyncio's runner that re-raise can
+        # end as a normal return; Ctrl-C must still end the command as an interrupt (exit status 130)
+        raise KeyboardInterrupt
     return 0
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, remembering the first signal that stopped it."""
+
+        first_signal: int | None = None
+
+        def handle_exit(self, sig: int, frame: object) -> None:
+            if self.first_signal is None:
+                self.first_signal = sig
+            super().handle_exit(sig, frame)
+
+    return Server
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:

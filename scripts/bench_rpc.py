@@ -13,13 +13,14 @@ Per row: requests/s, p50/p95/p99, and where the machine's CPU went during the me
 `--profile` samples the API with py-spy (the `bench` extra) under 32 clients and prints the
 functions where its time goes. Prints figures; asserts nothing.
 
-    .venv/bin/python scripts/bench_rpc.py [--leads 100000] [--seconds 4] [--quick] [--profile]
+    .venv/bin/python scripts/bench_rpc.py [--leads 100000] [--seconds 4] [--quick] [--profile] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import random
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +41,7 @@ from _bench import pct
 
 from salesflow.db.embedded import EmbeddedServer, free_port
 from salesflow.db.migrate import migrate
-from salesflow.demo import load_demo
+from salesflow.demo import DemoResult, DemoUser, load_demo
 from salesflow.tokens import issue_token
 
 SECRET = "bench-secret-bench-secret-bench-secret-000"
@@ -292,6 +294,11 @@ def profile(spec: dict, procs: Procs, seconds: float) -> None:
     shutil.rmtree(out, ignore_errors=True)
 
 
+def _demo_from_json(saved: dict) -> DemoResult:
+    users = [DemoUser(uuid.UUID(u["user_id"]), u["role"], u["display_name"], u["email"]) for u in saved["users"]]
+    return DemoResult(uuid.UUID(saved["org_id"]), saved["org_name"], users, saved["counts"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leads", type=int, default=100_000)
@@ -304,6 +311,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: 5,000 leads, 1 s per row, 1 and 8 clients")
     parser.add_argument("--profile", action="store_true", help="sample the API with py-spy under 32 clients")
     parser.add_argument("--with-limits", action="store_true", help="keep the API's per-caller rate limits on")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep the loaded database in DIR and reuse it on the next run with the same DIR "
+                             "(the load of 100,000 leads takes minutes; the measurement does not)")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.loadgen:
@@ -317,7 +327,8 @@ def main() -> int:
     clients = [int(c) for c in args.clients.split(",")]
     ops = args.ops.split(",")
 
-    home = Path(tempfile.mkdtemp(prefix="salesflow-bench-"))
+    home = args.keep or Path(tempfile.mkdtemp(prefix="salesflow-bench-"))
+    saved = home / "demo.json"
     server = EmbeddedServer(home / "pgdata", fast_unsafe=True)
     api = None
     try:
@@ -326,20 +337,28 @@ def main() -> int:
         url = server.url()
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)
-        t0 = time.perf_counter()
-        with psycopg.connect(url) as conn:
-            demo = load_demo(conn, leads=args.leads, seed=1, activities_per_lead=args.activities_per_lead,
-                             org_name="Bench")
-            conn.commit()
-        load_s = time.perf_counter() - t0
+        if saved.exists():
+            demo = _demo_from_json(json.loads(saved.read_text()))
+            load_s = 0.0
+        else:
+            t0 = time.perf_counter()
+            with psycopg.connect(url) as conn:
+                demo = load_demo(conn, leads=args.leads, seed=1, activities_per_lead=args.activities_per_lead,
+                                 org_name="Bench")
+                conn.commit()
+            load_s = time.perf_counter() - t0
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("vacuum analyze")
+            if args.keep:
+                saved.write_text(json.dumps(dataclasses.asdict(demo), default=str))
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("vacuum analyze")
             lead_ids = [str(r[0]) for r in conn.execute(
                 "select id from salesflow.leads where org_id = %s", (demo.org_id,)).fetchall()]
             owners = [str(r[0]) for r in conn.execute(
                 "select distinct owner_id from salesflow.leads where org_id = %s and owner_id is not null",
                 (demo.org_id,)).fetchall()]
-        print(f"loaded {demo.counts} in {load_s:.1f} s")
+        print(f"reused the database in {home} ({demo.counts})" if not load_s else
+              f"loaded {demo.counts} in {load_s:.1f} s")
 
         owner = next(u for u in demo.users if u.role == "owner")
         token = issue_token(SECRET, "authenticated", user_id=owner.user_id, ttl_seconds=3600)
@@ -387,7 +406,8 @@ def main() -> int:
             api.terminate()
             api.wait(15)
         server.stop(mode="immediate")
-        shutil.rmtree(home, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

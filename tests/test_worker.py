@@ -474,9 +474,6 @@ def run_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
 
 
-
-@pytest.mark.xfail(strict=False, reason="after the session-2 merges `up` exits 0 instead of 130 on Ctrl-C "
-                   "(everything still stops); not yet traced")
 def test_up_runs_a_worker_and_ctrl_c_stops_both(conn, db_url, workers) -> None:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "SALESFLOW_API_PORT": str(port),

@@ -196,24 +196,30 @@ $$;
 create or replace function salesflow.prior_probability(p_org uuid) returns double precision
 language sql
 stable
+-- Hash joins only: triggers call this inside the transaction that loaded the rows, when the
+-- statistics still describe empty tables. A nested loop planned on them probed every won deal of
+-- the organisation for each lead (PostgreSQL 18 caches the plans of SQL functions), which made a
+-- COPY of 100,000 leads' activities take minutes; hashing is linear whatever the estimates say.
+set enable_nestloop = off
 set search_path = ''
 as $$
-    -- lead_conversions' rule per lead by key lookups: linear however stale the statistics
     select (pg_catalog.count(*) filter (where x.status = 'converted') + 2)::double precision
            / (pg_catalog.count(*) filter (where x.status <> 'open') + 20)
-    from salesflow.leads as l
-    cross join lateral (
+    from (
         select case
-            when l.lifecycle_stage in ('customer', 'evangelist') or o.converted
-                 or exists (select from salesflow.deals as d
-                            where d.org_id = l.org_id and d.lead_id = l.id and d.stage = 'closed_won') then 'converted'
+            when l.lifecycle_stage in ('customer', 'evangelist') or o.converted or w.lead_id is not null
+                then 'converted'
             when l.lifecycle_stage = 'disqualified' or o.converted = false then 'lost'
             else 'open'
         end as status
-        from (select (select o.converted from salesflow.lead_outcomes as o
-                      where o.org_id = l.org_id and o.lead_id = l.id) as converted) as o
+        from salesflow.leads as l
+        left join salesflow.lead_outcomes as o on o.org_id = l.org_id and o.lead_id = l.id
+        left join (
+            select distinct d.lead_id from salesflow.deals as d
+            where d.org_id = p_org and d.stage = 'closed_won' and d.lead_id is not null
+        ) as w on w.lead_id = l.id
+        where l.org_id = p_org
     ) as x
-    where l.org_id = p_org
 $$;
 
 -- Re-score leads now, with the active model or the prior; keep history and trend. A score moves

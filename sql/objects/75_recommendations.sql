@@ -566,9 +566,9 @@ create or replace trigger bant_assessments_recommend_update after update on sale
 referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
 create or replace trigger personality_profiles_recommend after insert on salesflow.personality_profiles
 referencing new table as new_rows for each statement execute function salesflow.recommendations_on_change();
--- Lead updates: a row trigger limited to the columns the rules read, because every activity's
--- last_activity_at bump (salesflow.bump_last_activity) is an UPDATE of leads of its own, and a
--- statement trigger would run once for each of them. A bulk reassignment enqueues a job per lead.
+-- Lead updates: a row trigger limited to the columns the rules read, because each inserting
+-- statement's last_activity_at bump (salesflow.bump_last_activity) is an UPDATE of leads that must
+-- not re-evaluate anything. A bulk reassignment enqueues a job per lead.
 create or replace function salesflow.recommendations_on_lead_update() returns trigger
 language plpgsql
 security definer
