@@ -593,6 +593,21 @@ api.get_ai_roi(uuid, timestamptz), api.get_content_performance(uuid, timestamptz
 revoke execute on function salesflow.org_queue_health(uuid), salesflow.record_insight_alerts(integer),
 salesflow.enqueue_executive_summaries(date) from public;
 revoke execute on function salesflow.org_routing_savings(uuid, date) from public;
+-- as 90_grants.sql does for every function before this file: no default EXECUTE, on the first deploy too
+revoke execute on function
+salesflow.insight_daily_metrics(uuid, date, date),
+salesflow.insight_anomalies(uuid, integer, integer, double precision, date),
+salesflow.require_dashboard_member(uuid),
+salesflow.latest_executive_summaries(uuid),
+salesflow.executive_summary_figures(uuid, date)
+from public;
+-- what the invoker RPCs above call as the caller
+grant execute on function
+salesflow.insight_daily_metrics(uuid, date, date),
+salesflow.insight_anomalies(uuid, integer, integer, double precision, date),
+salesflow.require_dashboard_member(uuid),
+salesflow.latest_executive_summaries(uuid)
+to authenticated, service_role;
 grant execute on function salesflow.org_queue_health(uuid), salesflow.org_routing_savings(uuid, date)
 to authenticated, service_role;
 
