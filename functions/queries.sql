@@ -94,19 +94,23 @@ select salesflow.refresh_analytics_view(%(name)s, %(concurrently)s);
 
 -- name: lead_history
 -- ai_suggest: a lead's last 20 activities and messages, newest first.
-select h.at, h.what, h.text
+select h.at, h.what, h.text, h.source, h.id
 from (
     select
         a.occurred_at as at,
         a.kind::text || ' ' || coalesce(a.direction::text, 'note') as what,
-        coalesce(a.subject, '') || ' ' || coalesce(a.body, '') as text
+        coalesce(a.subject, '') || ' ' || coalesce(a.body, '') as text,
+        'activities' as source,
+        a.id
     from salesflow.activities as a
     where a.org_id = %(org_id)s and a.lead_id = %(lead_id)s
     union all
     select
         m.sent_at,
         m.channel::text || ' ' || m.direction::text,
-        coalesce(m.subject, '') || ' ' || m.body
+        coalesce(m.subject, '') || ' ' || m.body,
+        'messages',
+        m.id
     from salesflow.messages as m
     where m.org_id = %(org_id)s and m.lead_id = %(lead_id)s
 ) as h
@@ -117,8 +121,9 @@ limit 20;
 select s.id from salesflow.ai_suggestions as s where s.org_id = %(org_id)s and s.job_id = %(job_id)s;
 
 -- name: store_suggestion
-insert into salesflow.ai_suggestions (org_id, lead_id, kind, content, request_id, job_id, offline_model)
-values (%(org_id)s, %(lead_id)s, %(kind)s, %(content)s, %(request_id)s, %(job_id)s, %(offline_model)s)
+-- inputs: the identifiers of what the model was shown (the AI decision audit)
+insert into salesflow.ai_suggestions (org_id, lead_id, kind, content, request_id, job_id, offline_model, inputs)
+values (%(org_id)s, %(lead_id)s, %(kind)s, %(content)s, %(request_id)s, %(job_id)s, %(offline_model)s, %(inputs)s)
 on conflict (org_id, job_id) where job_id is not null do nothing;
 
 -- name: evaluate_recommendations
@@ -276,7 +281,7 @@ select salesflow.store_sentiments(%(org_id)s, %(readings)s) as n;
 
 -- name: lead_own_messages
 -- analyze_personality, propose_bant: the lead's own words (inbound messages), newest 30, oldest first.
-select x.sent_at as at, x.body
+select x.sent_at as at, x.body, x.id
 from (
     select m.sent_at, m.id, m.body
     from salesflow.messages as m
@@ -305,3 +310,13 @@ select salesflow.store_bant_proposal(
 
 -- name: monitor_scoring_models
 select salesflow.monitor_scoring_models();
+
+-- The AI decision audit (issue 14): the identifiers of what the job's stored answer read, set in
+-- the transaction that stores it.
+-- name: note_bant_inputs
+update salesflow.bant_assessments as t set inputs = %(inputs)s
+where t.org_id = %(org_id)s and t.job_id = %(job_id)s;
+
+-- name: note_profile_inputs
+update salesflow.personality_profiles as t set inputs = %(inputs)s
+where t.org_id = %(org_id)s and t.job_id = %(job_id)s;

@@ -411,8 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(func=cmd_token)
 
     from salesflow.intelligence_cli import add_parsers
+    from salesflow.prompts_cli import add_parsers as add_prompt_parsers
 
     add_parsers(sub, open_database, CliError)
+    add_prompt_parsers(sub, open_database, CliError)
     return parser
 
 

@@ -64,6 +64,8 @@ def test_chat_naming_a_lead_without_consent_is_refused_before_any_model_call(
             with pytest.raises(GatewayError) as refused:
                 harness.run(turn())
             assert refused.value.status == 403 and "does not consent to AI processing" in str(refused.value)
+            # refused by api.lead_chat_context itself (salesflow.require_ai_consent), as writing is
+            assert refused.value.code == "PT403"
             assert model_calls(server) == 0
             assert db.execute("select count(*) from salesflow.llm_requests where org_id = %s",
                               (org,)).fetchone()[0] == 0

@@ -33,7 +33,7 @@ def performance(db: psycopg.Connection, db_url: str, rep: uuid.UUID, org: uuid.U
 
 
 def from_scratch_equals_kept(db: psycopg.Connection, org: uuid.UUID) -> None:
-    kept = db.execute("select lead_id, channel, outbound, inbound, answered, reply_hours "
+    kept = db.execute("select lead_id, channel, outbound, inbound, answered, reply_hours, last_at, last_direction "
                       "from salesflow.lead_channel_stats where org_id = %s order by 1, 2", (org,)).fetchall()
     fresh = db.execute("select * from salesflow.lead_channel_touch_stats(%s) order by 1, 2", (org,)).fetchall()
     assert kept == fresh
@@ -94,4 +94,58 @@ def test_channel_performance_on_a_hand_checked_case_kept_by_the_triggers(db: psy
     db.execute("delete from salesflow.leads where id = %s", (bob,))
     db.commit()
     assert one(db, "select count(*) from salesflow.lead_channel_stats where lead_id = %s", (bob,)) == 0
+    from_scratch_equals_kept(db, org)
+
+
+def test_appended_touches_update_in_place_and_anything_else_is_recomputed(db: psycopg.Connection) -> None:
+    org, rep, ada = org_with_lead(db)
+    with acting_as(db, rep):
+        bob = one(db, "select id from api.create_lead(%s, first_name => 'Bob')", (org,))
+    for lead in (ada, bob):
+        message(db, org, lead, "email", "outbound", 0)
+        message(db, org, lead, "email", "inbound", 2)
+        message(db, org, lead, "email", "outbound", 3)
+    db.commit()
+    from_scratch_equals_kept(db, org)
+    # plant an offset in both rows: the in-place path keeps it (it only adds), a recompute drops it
+    db.execute("update salesflow.lead_channel_stats set outbound = outbound + 100 where org_id = %s", (org,))
+    db.commit()
+
+    def outbound(lead: uuid.UUID) -> int:
+        return one(db, "select outbound from salesflow.lead_channel_stats where lead_id = %s and channel = 'email'",
+                   (lead,))
+
+    # one statement: ada's reply comes after her latest touch (appended), bob's is dated before his
+    # latest (recomputed); ada's kept latest touch (outbound at 3 h) is answered by the new one
+    db.execute("insert into salesflow.messages (org_id, lead_id, channel, direction, body, sent_at) values "
+               "(%s, %s, 'email', 'inbound', 'x', %s), (%s, %s, 'email', 'inbound', 'x', %s)",
+               (org, ada, T0 + timedelta(hours=5), org, bob, T0 + timedelta(hours=1)))
+    db.commit()
+    assert outbound(ada) == 102 and outbound(bob) == 2
+    ada_row = db.execute("select inbound, answered, reply_hours, last_at, last_direction "
+                         "from salesflow.lead_channel_stats where lead_id = %s and channel = 'email'",
+                         (ada,)).fetchone()
+    assert ada_row == (2, 2, [2.0, 2.0], T0 + timedelta(hours=5), "inbound")
+    # two touches of one lead tied in time, and a touch tied with the kept latest: recomputed
+    db.execute("update salesflow.lead_channel_stats set outbound = outbound + 100 where org_id = %s", (org,))
+    db.commit()
+    db.execute("insert into salesflow.messages (org_id, lead_id, channel, direction, body, sent_at) values "
+               "(%s, %s, 'email', 'outbound', 'x', %s), (%s, %s, 'email', 'inbound', 'x', %s), "
+               "(%s, %s, 'email', 'outbound', 'x', %s)",
+               (org, ada, T0 + timedelta(hours=6), org, ada, T0 + timedelta(hours=6),
+                org, bob, T0 + timedelta(hours=3)))
+    db.commit()
+    assert outbound(ada) == 3 and outbound(bob) == 3
+    # a row with no latest touch kept (as rows from before migration 0026 are) is recomputed
+    db.execute("update salesflow.lead_channel_stats set outbound = outbound + 100, last_at = null "
+               "where lead_id = %s", (ada,))
+    db.commit()
+    with acting_as(db, rep):  # and activities take the same path, channel phone for calls
+        for lead in (ada, bob):
+            db.execute("select api.create_activity(%s, 'call', lead_id => %s, direction => 'outbound', "
+                       "occurred_at => %s)", (org, lead, T0 + timedelta(hours=7)))
+    db.commit()
+    assert outbound(ada) == 3
+    message(db, org, ada, "email", "outbound", 8)
+    db.commit()
     from_scratch_equals_kept(db, org)

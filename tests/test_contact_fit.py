@@ -90,3 +90,31 @@ def test_too_few_leads_keep_the_default_weight_and_the_back_test_prior_hides_the
     hidden = one(db, "select sum(responses) from salesflow.contact_patterns where org_id = %s and segment = '*'",
                  (org,))
     assert (total, hidden) == (60, 40)
+
+
+def test_a_recency_half_life_lets_a_leads_old_habit_give_way_to_its_new_one(db: psycopg.Connection) -> None:
+    org, rep, _, _ = planted_org(db, habits=True, leads=25)
+    with acting_as(db, rep):
+        lead = one(db, "select id from api.create_lead(%s, first_name => 'Nova')", (org,))
+    # a year ago five answers on Monday at 09, this month two on Thursday at 15 (UTC)
+    old = [MONDAY - timedelta(days=364 - 7 * w) + timedelta(hours=9) for w in range(5)]
+    new = [MONDAY + timedelta(days=28 + 3 + 7 * w, hours=15) for w in range(2)]
+    with db.cursor() as cur:
+        cur.executemany("insert into salesflow.messages (org_id, lead_id, channel, direction, body, sent_at) "
+                        "values (%s, %s, 'email', 'inbound', 'hi', %s)", [(org, lead, at) for at in old + new])
+    db.execute("update salesflow.contact_pattern_fits set lead_weight = 1, day_pool = 0, hour_pool = 0 "
+               "where org_id = %s", (org,))
+    db.commit()
+    as_of = MONDAY + timedelta(days=60)
+
+    def best() -> tuple[int, int, float]:
+        with acting_as(db, rep):
+            return db.execute("select day_of_week, hour, confidence from api.get_best_contact_window(%s, %s, %s) "
+                              "where rank = 1", (org, lead, as_of)).fetchone()
+
+    assert best()[:2] == (1, 9)  # every answer counts one: the old habit wins
+    db.execute("update salesflow.contact_pattern_fits set recency_half_life_days = 14 where org_id = %s", (org,))
+    db.commit()
+    day, hour, confidence = best()
+    assert (day, hour) == (4, 15)
+    assert confidence < 7 / 8  # faded answers weigh less than seven full ones against k = 1

@@ -34,6 +34,8 @@ API_SYSTEM_TABLES = {
     "organizations", "channel_configs", "webhook_inbox", "webhook_rejections", "jobs", "llm_budgets",
     "llm_budget_reservations", "llm_budget_alerts", "llm_models", "llm_usage_daily", "llm_requests",
     "compliance_log", "prompts", "prompt_versions", "prompt_labels", "prompt_experiments", "ai_drafts",
+    # registering a product prompt moves its first production label, which reads the suite's runs and logs the move
+    "prompt_test_runs", "prompt_label_moves",
 }
 
 

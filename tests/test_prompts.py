@@ -73,7 +73,15 @@ def test_labels_move_and_render_follows_them(conn: psycopg.Connection, org: Org)
     label(conn, org.id, "candidate", 2)
     assert render(conn, org.id, GOOD) == "Write to Ada about robots. Deal size: 1200."
     assert render(conn, org.id, GOOD, "candidate") == "Hi Ada, robots (1200)"
-    label(conn, org.id, "production", 2)
+    # version 2 never ran its test suite: production moves to it only with a reason, which is kept
+    with pytest.raises(psycopg.Error, match="version 2 of followup_email has no finished test run") as refused:
+        label(conn, org.id, "production", 2)
+    assert refused.value.sqlstate == "PT409"
+    conn.execute("select salesflow.move_prompt_label(%s, 'followup_email', 'production', 2, null, 'hotfix')",
+                 (org.id,))
+    assert conn.execute("select from_version, to_version, suite_status, override_reason "
+                        "from salesflow.prompt_label_moves where label = 'production' order by id").fetchall() == [
+        (None, 1, "none", None), (1, 2, "none", "hotfix")]
     assert render(conn, org.id, GOOD) == "Hi Ada, robots (1200)"
     assert conn.execute("select label, version from salesflow.prompt_labels order by label").fetchall() == [
         ("candidate", 2), ("production", 2)]

@@ -264,8 +264,14 @@ def test_a_lead_without_consent_to_ai_processing_is_refused(app: ApiProcess, ser
     org = Org(app, "Careful")
     ok_json(rpc(app, org.headers, "set_lead_consent", org_id=org.id, lead_id=org.lead, channel="email",
                 may_contact=True, ai_processing=False))
-    refused = org.post("/api/ai/email/compose", {"org_id": org.id, "lead_id": org.lead, "purpose": "x"})
-    assert refused.status_code == 409 and "consent" in refused.json()["message"]
+    writing = org.post("/api/ai/email/compose", {"org_id": org.id, "lead_id": org.lead, "purpose": "x"})
+    chat = org.post("/api/chat/stream", {"org_id": org.id, "lead_id": org.lead, "message": "What next?"})
+    # one refusal, one answer: both refuse in their RPC (api.writing_context, api.lead_chat_context)
+    # through salesflow.require_ai_consent, as 403 with code PT403
+    for refused in (writing, chat):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "PT403" and "does not consent to AI processing" in refused.json()["message"]
+    assert writing.json()["message"] == chat.json()["message"]
     assert server.requests_for(WRITER) == []
 
 

@@ -140,6 +140,21 @@ def test_rpcs_and_plain_updates_store_the_same_form(db: psycopg.Connection, org:
         ("bo@x.example", "+491701234567"), "x.example", "bo@y.example", "+491707654321")
 
 
+def test_one_trigger_function_normalises_every_table_by_its_arguments(db: psycopg.Connection, org: Org) -> None:
+    triggers = dict(db.execute("""
+        select t.tgname::text, t.tgfoid::regproc::text from pg_catalog.pg_trigger as t
+        where t.tgname in ('leads_normalize', 'companies_normalize', 'channel_identities_normalize')
+    """).fetchall())
+    assert set(triggers.values()) == {"salesflow.normalize_columns"} and len(triggers) == 3
+    # a table wired with a form the function does not know is refused with the reason, not stored raw
+    with db.transaction(force_rollback=True):
+        db.execute("create trigger zz_bad before update of title on salesflow.leads for each row "
+                   "execute function salesflow.normalize_columns('title:shouting')")
+        lead = lead_of(db, org, org.rep)
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="unknown form shouting of column title"):
+            db.execute("update salesflow.leads set title = 'x' where id = %s", (lead,))
+
+
 def test_the_suppression_trigger_sees_the_normalised_address(db: psycopg.Connection, org: Org) -> None:
     db.execute("insert into salesflow.suppressions (org_id, identifier_hash) "
                "values (%s, salesflow.identifier_hash('email:gone@example.com'))", (org.id,))
@@ -151,14 +166,24 @@ def test_the_suppression_trigger_sees_the_normalised_address(db: psycopg.Connect
 
 # -- an API contract apart from the tables ------------------------------------------------------
 CONTRACT_TABLES = ("companies", "leads", "deals", "activities", "messages")
+# 14_api_row_types.sql
+MORE_CONTRACT_TABLES = ("organizations", "org_members", "channel_identities", "ai_suggestions", "outbox",
+                        "ai_drafts", "memory_facts", "llm_feedback", "prompt_versions", "lead_merges",
+                        "erasure_requests", "lead_consents")
 
 
-def test_no_rpc_returns_a_table_row_of_the_contract(db: psycopg.Connection) -> None:
+def test_no_rpc_returns_a_row_type_of_the_private_schema(db: psycopg.Connection) -> None:
+    """Over the catalog: no api function returns, or has a result column of, a composite type that
+    lives outside `api` (a table's own row type, or a type kept beside the tables)."""
     leaking = db.execute("""
-        select p.oid::regprocedure::text from pg_catalog.pg_proc as p
+        select p.oid::regprocedure::text, pg_catalog.format_type(t.oid, null)
+        from pg_catalog.pg_proc as p
         join pg_catalog.pg_namespace as n on n.oid = p.pronamespace
-        where n.nspname = 'api' and p.prorettype = any(%s::regtype[])
-    """, ([f"salesflow.{t}" for t in CONTRACT_TABLES],)).fetchall()
+        cross join lateral unnest(array[p.prorettype] || coalesce(p.proallargtypes, '{}')) as r (typ)
+        join pg_catalog.pg_type as t on t.oid = r.typ
+            or (t.typarray = r.typ)  -- an array of rows leaks them too
+        where n.nspname = 'api' and t.typtype = 'c' and t.typnamespace <> 'api'::regnamespace
+    """).fetchall()
     assert leaking == []
     # the api row types are views that run as the caller, and no app role may read them directly
     views = dict(db.execute("""
@@ -166,10 +191,12 @@ def test_no_rpc_returns_a_table_row_of_the_contract(db: psycopg.Connection) -> N
         join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
         where n.nspname = 'api' and c.relkind = 'v'
     """).fetchall())
-    assert set(CONTRACT_TABLES) <= set(views)
-    assert all(views[t] == ["security_invoker=on"] for t in CONTRACT_TABLES)
+    contract = set(CONTRACT_TABLES) | set(MORE_CONTRACT_TABLES)
+    assert contract <= set(views)
+    assert all(views[t] == ["security_invoker=on"] for t in contract)
     for role in ("anon", "authenticated", "service_role"):
-        assert not one(db, "select has_table_privilege(%s, 'api.leads', 'select')", (role,))
+        for table in ("leads", *MORE_CONTRACT_TABLES):
+            assert not one(db, "select has_table_privilege(%s, %s, 'select')", (role, f"api.{table}")), (role, table)
 
 
 def test_an_internal_column_does_not_change_what_the_rpcs_return(db: psycopg.Connection, org: Org) -> None:
@@ -195,6 +222,54 @@ def test_an_internal_column_does_not_change_what_the_rpcs_return(db: psycopg.Con
                                                                  "where l.id = %s", (lead,)))
         after = keys()
     assert after == before
+
+
+def test_an_internal_column_changes_no_output_of_the_member_channel_suggestion_and_outbox_rpcs(
+        db: psycopg.Connection, org: Org) -> None:
+    lead = lead_of(db, org, org.rep)
+    with acting_as(db, org.rep):
+        db.execute("select api.link_channel_identity(%s, 'email', 'ada@example.com', %s)", (org.id, lead))
+        message = one(db, "select id from api.create_message(%s, %s, 'email', 'inbound', 'Budget 40k')", (org.id, lead))
+    request = one(db, "insert into salesflow.llm_requests (org_id, started_at, task, provider, model, cost, status) "
+                      "values (%s, now(), 'classify', 'local', 'm', 0, 'ok') returning id", (org.id,))
+    suggestion = one(db, "insert into salesflow.ai_suggestions (org_id, lead_id, kind, content, request_id) "
+                         "values (%s, %s, 'next_actions', '{}', %s) returning id", (org.id, lead, request))
+    newcomer = uuid.uuid4()
+    calls = {  # run in this order as the owner, in one rolled-back transaction
+        "create_organization": ("api.create_organization('Beta')", ()),
+        "add_org_member": ("api.add_org_member(%s, %s, 'rep')", (org.id, newcomer)),
+        "list_org_members": ("api.list_org_members(%s)", (org.id,)),
+        "remove_org_member": ("api.remove_org_member(%s, %s)", (org.id, newcomer)),
+        "link_channel_identity": ("api.link_channel_identity(%s, 'whatsapp', '+49 151 1234 5678', %s)", (org.id, lead)),
+        "list_channel_identities": ("api.list_channel_identities(%s, %s)", (org.id, lead)),
+        "unlink_channel_identity": ("api.unlink_channel_identity(%s, 'whatsapp', '+4915112345678')", (org.id,)),
+        "list_ai_suggestions": ("api.list_ai_suggestions(%s)", (org.id,)),
+        "record_llm_feedback": ("api.record_llm_feedback(%s, %s, rating => 1::smallint)", (org.id, request)),
+        # after the feedback: a review also rates the request, once
+        "review_ai_suggestion": ("api.review_ai_suggestion(%s, %s, 'accepted')", (org.id, suggestion)),
+        "queue_outbound_message": ("api.queue_outbound_message(%s, %s, 'email', 'Hello')", (org.id, lead)),
+        "list_outbound_messages": ("api.list_outbound_messages(%s)", (org.id,)),
+        "record_memory_fact": ("api.record_memory_fact(%s, %s, 'budget', 'Budget 40k', %s, 'Budget 40k')",
+                               (org.id, lead, message)),
+        "list_memory_facts": ("api.list_memory_facts(%s, %s)", (org.id, lead)),
+        "set_lead_consent": ("api.set_lead_consent(%s, %s, 'email', true, true)", (org.id, lead)),
+    }
+
+    def keys() -> dict[str, list[str]]:
+        with authenticate_as(db, org.owner) as conn:
+            return {name: sorted(one(conn, f"select to_jsonb(r) from {call} as r limit 1", p))
+                    for name, (call, p) in calls.items()}
+
+    before = keys()
+    assert "role" in before["list_org_members"] and "address" in before["list_channel_identities"]
+    assert before["add_org_member"] == before["list_org_members"] == before["remove_org_member"]
+    assert before["queue_outbound_message"] == before["list_outbound_messages"]
+    with db.transaction(force_rollback=True):
+        for table in MORE_CONTRACT_TABLES:
+            db.execute(f"alter table salesflow.{table} add column erasure_pending boolean not null default false")
+        after = keys()
+    assert after == before
+    assert all("erasure_pending" not in k for k in after.values())
 
 
 def test_internal_search_columns_stay_out_of_message_and_activity_outputs(db: psycopg.Connection, org: Org) -> None:

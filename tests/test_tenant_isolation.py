@@ -113,6 +113,16 @@ SEEDS = {
         "select salesflow.set_prompt_label(%(org)s, 'followup_email', l, 1) "
         "from unnest('{production,candidate}'::text[]) as l"
     ),
+    # a test case, a run of version 1 and its one result (the label seed above logged the moves)
+    "salesflow.prompt_test_cases": (
+        "select salesflow.save_prompt_test_case(%(org)s, 'followup_email', 'probe', '', '{}', "
+        "'{\"schema_valid\": true}', 'custom', null)"
+    ),
+    "salesflow.prompt_test_runs": "select salesflow.create_prompt_test_run(%(org)s, 'followup_email', 1, null)",
+    "salesflow.prompt_test_results": (
+        "insert into salesflow.prompt_test_results (org_id, run_id, case_name, passed, checks) "
+        "select r.org_id, r.id, 'probe', true, '[]' from salesflow.prompt_test_runs as r where r.org_id = %(org)s"
+    ),
     "salesflow.prompt_experiments": (
         "select salesflow.start_prompt_experiment(%(org)s, 'followup_email', '{\"production\": 1, \"candidate\": 1}')"
     ),
@@ -344,6 +354,13 @@ def build_world(conn: psycopg.Connection) -> World:
             for t in (a, b):
                 t.rows["suggestion"] = one(conn, "select min(id::text) from salesflow.ai_suggestions "
                                                  "where org_id = %s", (t.org_id,))
+        if "salesflow.prompt_test_runs" in tables:
+            # B runs a suite of its own, so that RPCs taking a run_id can be given B's own or A's
+            conn.execute(SEEDS["salesflow.prompt_versions"], {"org": b.org_id})
+            conn.execute(SEEDS["salesflow.prompt_test_runs"], {"org": b.org_id})
+            for t in (a, b):
+                t.rows["prompt_test_run"] = one(conn, "select min(id::text) from salesflow.prompt_test_runs "
+                                                      "where org_id = %s", (t.org_id,))
         if "salesflow.ai_drafts" in tables:
             conn.execute(SEEDS["salesflow.ai_drafts"], {"org": b.org_id})
             for t in (a, b):
@@ -693,7 +710,8 @@ FIXED: dict[str, Any] = {
     "category": "other", "fact": "They said hello.", "quote": "Hello", "confidence": 0.9, "fact_key": None,
     "include_closed": True, "period": "week", "inbound_only": False,
     "rating": 1, "comment": "Useful",  # record_llm_feedback's outcome is the activities' None above
-    "prompt_name": "followup_email", "label": "production", "version": None,
+    "prompt_name": "followup_email", "label": "production", "version": 1,
+    "case_name": "probe", "assertions": {"schema_valid": True}, "inputs": {}, "override_reason": "intruder",
     "settings": {"pii": {"kinds": ["email"]}},
     "horizon_days": 30, "periods": 1, "period_days": 30,
     "status": None, "decision": "accepted",
@@ -733,7 +751,7 @@ KEYS = {"company_id": "company", "lead_id": "lead", "deal_id": "deal", "activity
     "playbook_id": "playbook", "execution_id": "execution",
     "keep_id": "lead", "merge_id": "lead2", "lead_merge_id": "lead_merge", "outbox_id": "outbox",
     "erasure_id": "erasure", "route_key": "route_key", "draft_id": "draft", "answer_request_id": "chat_request",
-    "summary_upto": "turn", "assessment_id": "bant_proposal"}
+    "summary_upto": "turn", "assessment_id": "bant_proposal", "run_id": "prompt_test_run"}
 
 
 def changes_for(entity: str, refs: Tenant) -> dict[str, Any] | None:
@@ -932,7 +950,9 @@ LOOSENED_SELECT = LOOSENED_ALL + [f"{t}_select" for t in dict.fromkeys((
                                            "compliance_log", "ai_suggestions", "embedding_queue",
                                            "conversation_summaries", "memory_facts",
                                            "compliance_log", "ai_suggestions", "deal_stage_changes",
-                                           "ai_drafts", "insight_alerts", "executive_summaries"))]
+                                           "ai_drafts", "prompt_test_cases", "prompt_test_runs",
+                                           "prompt_test_results", "prompt_label_moves", "insight_alerts",
+                                           "executive_summaries"))]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update",
                   "conversations_insert", "conversations_update", "conversation_turns_insert"]
 

@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 
 from salesflow.db.queries import query
+from salesflow.functions.handlers import _gateway_job as ai
 from salesflow.functions.registry import Handler, JobContext, PermanentError
 from salesflow.gateway.config import ModelConfig
 from salesflow.gateway.core import LLMCall, PromptCall
@@ -85,6 +86,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         clip = 500
     timeline = "\n".join(f"{h['at']:%Y-%m-%d} {h['what']}: {' '.join(h['text'].split())[:clip]}"
                          for h in reversed(history))
+    inputs = ai.inputs_of(history)  # what the model was shown, for the AI decision audit
     prompt_name, task = PROMPTS[payload.kind]
     if payload.kind == "next_actions":
         # no lead score exists yet (lead scoring is its own piece of work): 0 tells the prompt "unknown"
@@ -102,7 +104,7 @@ async def run(job: JobContext, payload: Payload) -> None:
                     model: ModelConfig) -> None:
         # `data`: the answer as parsed and validated against the prompt's schema (an object)
         await conn.execute(query("store_suggestion"), {**params, "kind": payload.kind, "request_id": request_id,
-                                   "content": Jsonb(data), "offline_model": model.offline})
+                                   "content": Jsonb(data), "offline_model": model.offline, "inputs": inputs})
 
     try:
         await job.resources.gateway.complete(call, store=store)

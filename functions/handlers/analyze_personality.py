@@ -50,7 +50,8 @@ async def run(job: JobContext, payload: Payload) -> None:
         cur = conn.cursor(row_factory=dict_row)
         if await (await cur.execute(query("profile_of_job"), params)).fetchone():
             return  # delivered again after the first run stored it
-        messages = [r["body"] for r in await (await cur.execute(query("lead_own_messages"), params)).fetchall()]
+        own_rows = await (await cur.execute(query("lead_own_messages"), params)).fetchall()
+        messages = [r["body"] for r in own_rows]
         consent = await (await cur.execute(query("ai_processing_allowed"), params)).fetchone()
     if consent is not None and not consent["allowed"]:
         raise PermanentError(f"lead {payload.lead_id} does not consent to AI processing")
@@ -73,6 +74,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         await conn.execute(query("store_personality_profile"), {
             **params, "request_id": request_id, "scores": Jsonb(scores), "quotes": Jsonb(data["evidence"]),
             "confidence": data["confidence"], "source": "ai", "offline_model": model.offline})
+        await conn.execute(query("note_profile_inputs"), {**params, "inputs": ai.inputs_of(own_rows)})
 
     try:
         await job.resources.gateway.complete(call, store=store)
@@ -90,6 +92,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         await conn.execute(query("store_personality_profile"), {
             **params, "request_id": None, "scores": Jsonb(baseline.scores), "quotes": Jsonb(baseline.evidence),
             "confidence": baseline.confidence, "source": "baseline", "offline_model": True})
+        await conn.execute(query("note_profile_inputs"), {**params, "inputs": ai.inputs_of(own_rows)})
 
 
 HANDLER = Handler(kind="analyze_personality", payload=Payload, run=run, timeout=ai.TIMEOUT, backoff_base=30.0)

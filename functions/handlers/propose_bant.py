@@ -50,7 +50,8 @@ async def run(job: JobContext, payload: Payload) -> None:
             return
         lead = await (await cur.execute(query("lead_context"), params)).fetchone()
         history = await (await cur.execute(query("lead_history"), params)).fetchall()
-        own = [r["body"] for r in await (await cur.execute(query("lead_own_messages"), params)).fetchall()]
+        own_rows = await (await cur.execute(query("lead_own_messages"), params)).fetchall()
+        own = [r["body"] for r in own_rows]
         consent = await (await cur.execute(query("ai_processing_allowed"), params)).fetchone()
     if lead is None:
         raise PermanentError(f"lead {payload.lead_id} not found")
@@ -61,6 +62,7 @@ async def run(job: JobContext, payload: Payload) -> None:
         history, clip = history[:OFFLINE_HISTORY], OFFLINE_CLIP
     else:
         clip = 500
+    inputs = ai.inputs_of(history, own_rows)  # what the model (or the baseline) read, for the AI decision audit
     conversation = "\n".join(f"{h['at']:%Y-%m-%d} {h['what']}: {' '.join(h['text'].split())[:clip]}"
                              for h in reversed(history))
     ask = "Assess this deal on BANT." if payload.language == "en" else "Bewerten Sie diese Chance nach BANT."
@@ -75,6 +77,7 @@ async def run(job: JobContext, payload: Payload) -> None:
                     model: ModelConfig) -> None:
         await conn.execute(query("store_bant_proposal"), {**params, "request_id": request_id, "answer": Jsonb(data),
                                                           "offline_model": model.offline})
+        await conn.execute(query("note_bant_inputs"), {**params, "inputs": inputs})
 
     try:
         await job.resources.gateway.complete(call, store=store)
@@ -91,6 +94,7 @@ async def run(job: JobContext, payload: Payload) -> None:
     async with job.connection() as conn:
         await conn.execute(query("store_bant_proposal"), {**params, "request_id": None, "answer": Jsonb(answer),
                                                           "offline_model": True})
+        await conn.execute(query("note_bant_inputs"), {**params, "inputs": ai.inputs_of(own_rows)})
 
 
 HANDLER = Handler(kind="propose_bant", payload=Payload, run=run, timeout=ai.TIMEOUT, backoff_base=30.0)

@@ -67,7 +67,7 @@ def _refusal(exc: psycopg.Error) -> GatewayError | None:
         return GatewayError("not_found", message, status=404)
     if code == "42501":
         return GatewayError("forbidden", message, status=403)
-    if code == "PT403":  # an AI feature flag switched off
+    if code == "PT403":  # an AI feature flag switched off, or the lead withdrew consent to AI processing
         return GatewayError("PT403", message, status=403)
     if code[:2] in ("22", "23"):
         return GatewayError("bad_request", message, status=400)
@@ -155,12 +155,8 @@ class ChatService:
         if conversation.lead_id is None:
             return "(no lead selected)"
         async with self._as(conversation.member) as cur:
-            consent = await (await cur.execute(query("lead_ai_consent"), {
-                "org_id": org_id, "lead_id": conversation.lead_id})).fetchone()
-            if consent is not None and not consent["allowed"]:
-                # the person withdrew consent to AI processing: no turn about them goes to a model
-                raise GatewayError("consent_withdrawn", f"lead {conversation.lead_id} does not consent to AI "
-                                   "processing; chat about this lead is off until they consent again", status=403)
+            # a lead who withdrew consent to AI processing is refused by the RPC itself (PT403, 403):
+            # no turn about them goes to a model
             row = await (await cur.execute(query("lead_chat_context"), {
                 "org_id": org_id, "lead_id": conversation.lead_id})).fetchone()
         return json.dumps({k: v for k, v in (row or {}).items() if v is not None}, ensure_ascii=False)

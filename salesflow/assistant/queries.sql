@@ -43,10 +43,6 @@ select api.add_chat_turns(
     answer_tokens => %(answer_tokens)s, offline_model => %(offline_model)s
 ) as turn_id;
 
--- name: lead_ai_consent
--- Whether the lead's data may be processed by AI (lead_consents; no row: yes).
-select salesflow.ai_processing_allowed(%(org_id)s, %(lead_id)s) as allowed;
-
 -- name: require_ai_feature
 -- raises PT403 when the organisation's flag switches the feature off for this user or lead
 select salesflow.require_ai_feature(%(org_id)s, %(feature)s, %(lead_id)s, %(user_id)s);

@@ -92,6 +92,8 @@ class PromptCall:
     language: str = "en"
     # whom the A/B assignment sticks to: a lead id, else the user
     subject_id: str | None = None
+    # one version, bypassing labels and experiments (a prompt test suite runs against it)
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,8 @@ class Gateway:
             prompt = None
             if call.prompt is not None:
                 prompt = await resolve_prompt(conn, call.org_id, call.prompt.name, call.prompt.language,
-                                              _bounded(call.prompt.variables), call.prompt.subject_id)
+                                              _bounded(call.prompt.variables), call.prompt.subject_id,
+                                              version=call.prompt.version)
             policy = self.config.policy(call.task)
             max_out = call.max_output_tokens or (prompt.max_tokens if prompt and prompt.max_tokens else
                                                  policy.max_output_tokens)

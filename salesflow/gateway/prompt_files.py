@@ -34,7 +34,7 @@ from salesflow.gateway.config import TASKS
 
 LANGUAGES = ("de", "en")
 VARIABLE_TYPES = ("string", "number", "boolean", "array", "object", "any")
-_FILE = re.compile(r"^(?P<base>[a-z][a-z0-9_]{0,90})\.(?:(?P<lang>[a-z]{2})\.md|schema\.json)$")
+_FILE = re.compile(r"^(?P<base>[a-z][a-z0-9_]{0,90})\.(?:(?P<lang>[a-z]{2})\.md|(?P<tests>tests)\.json|schema\.json)$")
 # the placeholder pattern of salesflow.create_prompt_version and render_prompt
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _FRONT = re.compile(r"\A\+\+\+\n(?P<front>.*?)\n\+\+\+\n(?P<body>.*)\Z", re.DOTALL)
@@ -134,7 +134,10 @@ def load_prompts(directory: Traversable | Path | None = None) -> tuple[ProductPr
     for entry in entries:
         match = _FILE.match(entry.name)
         if match is None:
-            raise _fail(entry.name, "expected <prompt>.<lang>.md or <prompt>.schema.json (lower-case, _ between words)")
+            raise _fail(entry.name, "expected <prompt>.<lang>.md, <prompt>.schema.json or <prompt>.tests.json "
+                                    "(lower-case, _ between words)")
+        if match["tests"]:
+            continue  # test cases: load_prompt_tests
         if match["lang"] is None:
             schemas[match["base"]] = _schema(entry)
         elif match["lang"] not in LANGUAGES:
@@ -147,6 +150,58 @@ def load_prompts(directory: Traversable | Path | None = None) -> tuple[ProductPr
     if not prompts:
         raise PromptFileError(f"no prompt files in {root}")
     return tuple(_prompt(entry, base, lang, schemas.get(base)) for entry, base, lang in prompts)
+
+
+@dataclass(frozen=True)
+class PromptTestCase:
+    """One shipped test case of a prompt, as `salesflow.save_prompt_test_case` takes it."""
+
+    prompt: str  # registry name "<prompt>.<lang>"
+    name: str
+    message: str
+    inputs: Mapping[str, Any] = field(hash=False)
+    assertions: Mapping[str, Any] = field(hash=False)  # checked by salesflow.prompt_test_assertion_problems
+
+
+_CASE_KEYS = {"name", "language", "message", "inputs", "assertions"}
+
+
+def _cases(entry: Traversable, base: str, prompts: Mapping[str, ProductPrompt]) -> list[PromptTestCase]:
+    try:
+        data = json.loads(entry.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _fail(entry.name, f"not JSON ({exc})") from None
+    if not isinstance(data, dict) or set(data) != {"cases"} or not isinstance(data["cases"], list):
+        raise _fail(entry.name, 'must be {"cases": [...]}')
+    out: list[PromptTestCase] = []
+    for n, case in enumerate(data["cases"]):
+        if not isinstance(case, dict) or set(case) != _CASE_KEYS:
+            raise _fail(entry.name, f"case {n}: keys must be {sorted(_CASE_KEYS)}")
+        prompt = prompts.get(f"{base}.{case['language']}")
+        if prompt is None:
+            raise _fail(entry.name, f"case {n}: no prompt {base}.{case['language']}")
+        if not isinstance(case["inputs"], dict) or set(case["inputs"]) != set(prompt.variables):
+            raise _fail(entry.name, f"case {n}: inputs must give exactly the variables {sorted(prompt.variables)}")
+        if not isinstance(case["assertions"], dict) or not isinstance(case["message"], str):
+            raise _fail(entry.name, f"case {n}: message is a string, assertions an object")
+        out.append(PromptTestCase(prompt.name, str(case["name"]), case["message"], case["inputs"],
+                                  case["assertions"]))
+    names = [(c.prompt, c.name) for c in out]
+    if len(set(names)) != len(names):
+        raise _fail(entry.name, "case names repeat within a language")
+    return out
+
+
+def load_prompt_tests(directory: Traversable | Path | None = None) -> tuple[PromptTestCase, ...]:
+    """Every shipped test case of `directory` (default: the package's prompts/); PromptFileError if one is bad."""
+    root = directory if directory is not None else resources.files("salesflow.gateway.prompts")
+    prompts = {p.name: p for p in load_prompts(root)}
+    cases: list[PromptTestCase] = []
+    for entry in sorted((e for e in root.iterdir() if e.is_file()), key=lambda e: e.name):
+        match = _FILE.match(entry.name)
+        if match is not None and match["tests"]:
+            cases += _cases(entry, match["base"], prompts)
+    return tuple(cases)
 
 
 def render_prompt_file(*, task: str, description: str, variables: Mapping[str, str], temperature: float,

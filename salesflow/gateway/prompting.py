@@ -79,10 +79,17 @@ async def register_product_prompt(conn: psycopg.AsyncConnection[Any], org_id: UU
 
 
 async def resolve_prompt(conn: psycopg.AsyncConnection[Any], org_id: UUID, name: str, language: str,
-                         variables: Mapping[str, Any], subject_id: str | None) -> SystemPrompt:
-    """The rendered system prompt this subject gets. Raises GatewayError for an unknown prompt or bad variables."""
+                         variables: Mapping[str, Any], subject_id: str | None, *,
+                         version: int | None = None) -> SystemPrompt:
+    """The rendered system prompt this subject gets (or `version` of it, labels and experiments aside).
+
+    Raises GatewayError for an unknown prompt or version, or bad variables.
+    """
     full = f"{name}.{language}"
     subject = subject_id or "anonymous"
+    if version is not None:
+        return await _render(conn, org_id, full, {"version": version, "label": "pinned", "experiment_id": None},
+                             variables, subject)
     for first in (True, False):
         try:
             async with conn.transaction():
@@ -98,14 +105,20 @@ async def resolve_prompt(conn: psycopg.AsyncConnection[Any], org_id: UUID, name:
                                    status=404) from None
             await register_product_prompt(conn, org_id, _PRODUCT[full])
     assert assigned is not None
+    return await _render(conn, org_id, full, assigned, variables, subject)
+
+
+async def _render(conn: psycopg.AsyncConnection[Any], org_id: UUID, full: str, assigned: Mapping[str, Any],
+                  variables: Mapping[str, Any], subject: str) -> SystemPrompt:
     cur = conn.cursor(row_factory=dict_row)
     version = await (await cur.execute(query("prompt_version"), {
         "org_id": org_id, "name": full, "version": assigned["version"]})).fetchone()
-    assert version is not None
+    if version is None:
+        raise GatewayError("not_found", f"prompt {full} has no version {assigned['version']}", status=404)
     try:
         async with conn.transaction():
-            rendered = await (await conn.execute(query("render_prompt"), {
-                "org_id": org_id, "name": full, "label": assigned["label"],
+            rendered = await (await conn.execute(query("render_prompt_version"), {
+                "org_id": org_id, "name": full, "version": assigned["version"],
                 "variables": Jsonb(strip_tags(dict(variables)))})).fetchone()
     except psycopg.Error as exc:
         if exc.sqlstate == "22023":

@@ -60,8 +60,9 @@ from salesflow.prompts as p
 join salesflow.prompt_versions as v on v.org_id = p.org_id and v.prompt_id = p.id
 where p.org_id = %(org_id)s and p.name = %(name)s and v.version = %(version)s;
 
--- name: render_prompt
-select salesflow.render_prompt(%(org_id)s, %(name)s, %(label)s, %(variables)s) as rendered;
+-- name: render_prompt_version
+-- the version the assignment (or a test suite) chose, not whatever the label points at by now
+select salesflow.render_prompt_version(%(org_id)s, %(name)s, %(version)s, %(variables)s) as rendered;
 
 -- name: register_prompt
 select v.version

@@ -70,16 +70,21 @@ comment on function api.open_conversation(uuid, uuid, uuid, text) is
 'The caller''s AI chat conversation, created on first use (optionally about a lead); 404 for anyone else''s.';
 
 -- What the AI coach may know about a lead: no addresses or numbers (those would only be redacted).
+-- A lead who withdrew consent to AI processing is refused here, in the RPC the chat reads the lead
+-- through, as api.writing_context refuses it for writing: the same PT403 (HTTP 403) for both.
 create or replace function api.lead_chat_context(org_id uuid, lead_id uuid)
 returns table (
     first_name text, last_name text, title text, stage text, source text, language text, company text,
     industry text, communication_style text
 )
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
+begin
+    perform salesflow.require_ai_consent(lead_chat_context.org_id, lead_chat_context.lead_id, 'chat about this lead');
+    return query
     select
         l.first_name, l.last_name, l.title, l.lifecycle_stage::text, l.source::text, l.language,
         c.name, c.industry,
@@ -95,11 +100,12 @@ as $$
         )
     from salesflow.leads as l
     left join salesflow.companies as c on c.org_id = l.org_id and c.id = l.company_id
-    where l.org_id = lead_chat_context.org_id and l.id = lead_chat_context.lead_id
+    where l.org_id = lead_chat_context.org_id and l.id = lead_chat_context.lead_id;
+end
 $$;
 comment on function api.lead_chat_context(uuid, uuid) is
 'The facts about a lead the AI coach is given (names, title, stage, company, the latest DISG hypothesis): '
-'no email address or phone number.';
+'no email address or phone number. 403 (PT403) when the lead withdrew consent to AI processing.';
 
 -- The caller's own conversation, or PT404 (owners and admins read others' but do not write them).
 create or replace function salesflow.own_conversation(org_id uuid, conversation_id uuid)

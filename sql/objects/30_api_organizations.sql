@@ -1,7 +1,7 @@
 -- RPCs: organisations and their members.
 
 create or replace function api.create_organization(name text, slug text default null)
-returns salesflow.organizations
+returns api.organizations
 language plpgsql
 -- definer: the creator is not yet a member, so no policy could let them insert
 security definer
@@ -31,7 +31,7 @@ begin
     returning * into org;
     insert into salesflow.org_members (org_id, user_id, role, email)
     values (org.id, uid, 'owner', salesflow.normalize_email((select auth.jwt()) ->> 'email'));
-    return org;
+    return salesflow.api_organization(org);
 end
 $$;
 comment on function api.create_organization(text, text) is
@@ -55,7 +55,7 @@ comment on function api.my_organizations() is 'The organisations the caller belo
 create or replace function api.add_org_member(
     org_id uuid, user_id uuid, role salesflow.member_role, display_name text default null, email text default null
 )
-returns salesflow.org_members
+returns api.org_members
 language sql
 set search_path = ''
 as $$
@@ -64,25 +64,25 @@ as $$
         add_org_member.org_id, add_org_member.user_id, add_org_member.role,
         add_org_member.display_name, salesflow.normalize_email(add_org_member.email)
     )
-    returning *
+    returning salesflow.api_org_member(org_members)
 $$;
 comment on function api.add_org_member(uuid, uuid, salesflow.member_role, text, text) is
 'Add a user to an organisation (owners and admins; only owners add owners).';
 
 create or replace function api.list_org_members(org_id uuid)
-returns setof salesflow.org_members
+returns setof api.org_members
 language sql
 stable
 set search_path = ''
 as $$
-    select m.* from salesflow.org_members as m
+    select salesflow.api_org_member(m) from salesflow.org_members as m
     where m.org_id = list_org_members.org_id
     order by m.role, m.created_at
 $$;
 comment on function api.list_org_members(uuid) is 'Members of an organisation the caller belongs to.';
 
 create or replace function api.remove_org_member(org_id uuid, user_id uuid)
-returns salesflow.org_members
+returns api.org_members
 language plpgsql
 set search_path = ''
 as $$
@@ -95,7 +95,7 @@ begin
     if removed is null then
         perform salesflow.not_found('member', remove_org_member.user_id);
     end if;
-    return removed;
+    return salesflow.api_org_member(removed);
 end
 $$;
 comment on function api.remove_org_member(uuid, uuid) is

@@ -8,7 +8,7 @@ create or replace function api.link_channel_identity(
     lead_id uuid,
     verified boolean default false
 )
-returns salesflow.channel_identities
+returns api.channel_identities
 language sql
 set search_path = ''
 as $$
@@ -26,7 +26,7 @@ as $$
         -- verification is of this address for this lead: re-linking to the same lead keeps it,
         -- moving the address to another lead starts over with what the caller says
         verified = case when ci.lead_id = excluded.lead_id then ci.verified or excluded.verified else excluded.verified end
-    returning *
+    returning salesflow.api_channel_identity(ci)
 $$;
 comment on function api.link_channel_identity(uuid, salesflow.channel, text, uuid, boolean) is
 'Link a channel address to a lead; the address is normalised (emails lower case, phone numbers + and digits). '
@@ -62,19 +62,19 @@ comment on function api.find_lead_by_address(uuid, salesflow.channel, text) is
 'The lead a channel address is linked to (the address is normalised first); 404 when none is.';
 
 create or replace function api.list_channel_identities(org_id uuid, lead_id uuid)
-returns setof salesflow.channel_identities
+returns setof api.channel_identities
 language sql
 stable
 set search_path = ''
 as $$
-    select ci.* from salesflow.channel_identities as ci
+    select salesflow.api_channel_identity(ci) from salesflow.channel_identities as ci
     where ci.org_id = list_channel_identities.org_id and ci.lead_id = list_channel_identities.lead_id
     order by ci.channel, ci.address
 $$;
 comment on function api.list_channel_identities(uuid, uuid) is 'The channel addresses linked to a lead.';
 
 create or replace function api.unlink_channel_identity(org_id uuid, channel salesflow.channel, address text)
-returns salesflow.channel_identities
+returns api.channel_identities
 language plpgsql
 set search_path = ''
 as $$
@@ -105,7 +105,7 @@ begin
             ),
             hint = 'Only owners and admins unlink addresses.';
     end if;
-    return r;
+    return salesflow.api_channel_identity(r);
 end
 $$;
 comment on function api.unlink_channel_identity(uuid, salesflow.channel, text) is

@@ -200,7 +200,7 @@ create or replace function api.search_memory(
     keywords text default null,
     recency boolean default false
 )
-returns setof salesflow.memory_hit
+returns setof api.memory_hit
 language plpgsql
 stable
 security invoker

@@ -33,7 +33,7 @@ create or replace function api.record_memory_fact(
     fact_key text default null,
     suggestion_id uuid default null
 )
-returns salesflow.memory_facts
+returns api.memory_facts
 language plpgsql
 security invoker
 set search_path = ''
@@ -86,7 +86,7 @@ begin
     update salesflow.memory_facts as f set valid_to = r.valid_from, superseded_by = r.id
     where f.org_id = r.org_id and f.lead_id = r.lead_id and f.fact_key = r.fact_key and f.id <> r.id
       and f.valid_from <= r.valid_from and (f.valid_to is null or f.valid_to > r.valid_from);
-    return r;
+    return salesflow.api_memory_fact(r);
 end
 $$;
 comment on function api.record_memory_fact(
@@ -97,13 +97,13 @@ comment on function api.record_memory_fact(
 'is refused. Valid from the message''s time; a later fact on the same fact_key (default: the category) closes it.';
 
 create or replace function api.list_memory_facts(org_id uuid, lead_id uuid, include_closed boolean default false)
-returns setof salesflow.memory_facts
+returns setof api.memory_facts
 language sql
 stable
 security invoker
 set search_path = ''
 as $$
-    select f.* from salesflow.memory_facts as f
+    select salesflow.api_memory_fact(f) from salesflow.memory_facts as f
     where f.org_id = list_memory_facts.org_id and f.lead_id = list_memory_facts.lead_id
       and (list_memory_facts.include_closed or f.valid_to is null)
     order by f.fact_key, f.valid_from desc

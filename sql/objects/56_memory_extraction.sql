@@ -26,7 +26,7 @@ set search_path = ''
 as $$
 declare
     known uuid;
-    r salesflow.memory_facts;
+    r api.memory_facts;
 begin
     select f.id into known
     from salesflow.memory_facts as f

@@ -252,7 +252,7 @@ create or replace function api.record_llm_feedback(
     outcome salesflow.llm_outcome default null,
     comment text default null
 )
-returns salesflow.llm_feedback
+returns api.llm_feedback
 language sql
 set search_path = ''
 as $$
@@ -265,7 +265,7 @@ as $$
         record_llm_feedback.outcome,
         nullif(pg_catalog.btrim(record_llm_feedback.comment), '')
     )
-    returning *
+    returning salesflow.api_llm_feedback(llm_feedback)
 $$;
 comment on function api.record_llm_feedback(uuid, bigint, smallint, salesflow.llm_outcome, text) is
 'Record feedback on one logged AI answer: rating 1 (thumbs up) or -1 (down), and/or accepted, edited or rejected.';

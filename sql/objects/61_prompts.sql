@@ -103,9 +103,13 @@ $$;
 create or replace trigger prompt_versions_immutable before update or delete on salesflow.prompt_versions
 for each row execute function salesflow.refuse_prompt_version_change();
 
--- Point a label (production, candidate, ...) at a version; labels move, versions do not.
-create or replace function salesflow.set_prompt_label(
-    org_id uuid, name text, label text, version integer, updated_by uuid default null
+-- Point a label (production, candidate, ...) at a version; labels move, versions do not. Moving
+-- `production` away from the version it points at is gated by the target version's test suite
+-- (68_prompt_tests.sql): its latest finished run must have passed, or `override_reason` says why
+-- not; otherwise PT409. The first production label of a prompt (its registration) has nothing to
+-- protect and is not gated. Every move is kept in salesflow.prompt_label_moves (who, when, why).
+create or replace function salesflow.move_prompt_label(
+    org_id uuid, name text, label text, version integer, moved_by uuid, override_reason text
 ) returns salesflow.prompt_labels
 language plpgsql
 set search_path = ''
@@ -113,25 +117,79 @@ as $$
 #variable_conflict use_column
 declare
     prompt uuid;
+    current integer;
+    run salesflow.prompt_test_runs;
+    suite text;
+    reason text := nullif(pg_catalog.btrim(move_prompt_label.override_reason), '');
     moved salesflow.prompt_labels;
 begin
     select p.id into prompt from salesflow.prompts as p
-    where p.org_id = set_prompt_label.org_id and p.name = set_prompt_label.name;
+    where p.org_id = move_prompt_label.org_id and p.name = move_prompt_label.name
+    for update;
     if prompt is null then
-        raise sqlstate 'PT404' using message = pg_catalog.format('prompt %s not found', set_prompt_label.name);
+        raise sqlstate 'PT404' using message = pg_catalog.format('prompt %s not found', move_prompt_label.name);
+    end if;
+    select l.version into current from salesflow.prompt_labels as l
+    where l.org_id = move_prompt_label.org_id and l.prompt_id = prompt and l.label = move_prompt_label.label;
+    select r.* into run from salesflow.prompt_test_runs as r
+    where r.org_id = move_prompt_label.org_id and r.prompt_id = prompt and r.version = move_prompt_label.version
+      and r.finished_at is not null
+    order by r.finished_at desc, r.created_at desc
+    limit 1;
+    suite := coalesce(run.status, 'none');
+    if move_prompt_label.label = 'production' and current is not null and current <> move_prompt_label.version
+       and suite <> 'passed' and reason is null
+       -- a version that does not exist fails on the foreign key below, with its own message
+       and exists (select from salesflow.prompt_versions as v
+                   where v.org_id = move_prompt_label.org_id and v.prompt_id = prompt
+                     and v.version = move_prompt_label.version) then
+        raise sqlstate 'PT409' using
+            message = pg_catalog.format(
+                'version %s of %s has %s', move_prompt_label.version, move_prompt_label.name,
+                case suite
+                    when 'none' then 'no finished test run'
+                    else pg_catalog.format('a %s test run (%s of %s cases passed)', suite, run.cases_passed,
+                                           run.cases_total)
+                end
+            ),
+            hint = 'Run its suite (api.request_prompt_test_run) until it passes, or move the label with an '
+                   'override_reason, which is logged.';
     end if;
     insert into salesflow.prompt_labels as l (org_id, prompt_id, label, version, updated_by)
-    values (set_prompt_label.org_id, prompt, set_prompt_label.label, set_prompt_label.version,
-            set_prompt_label.updated_by)
+    values (move_prompt_label.org_id, prompt, move_prompt_label.label, move_prompt_label.version,
+            move_prompt_label.moved_by)
     on conflict (org_id, prompt_id, label) do update
     set version = excluded.version, updated_by = excluded.updated_by, updated_at = pg_catalog.now()
     returning * into moved;
+    insert into salesflow.prompt_label_moves (
+        org_id, prompt_id, label, from_version, to_version, suite_status, run_id, override_reason, moved_by
+    )
+    values (
+        move_prompt_label.org_id, prompt, move_prompt_label.label, current, move_prompt_label.version, suite, run.id,
+        -- a reason given for a move that needed none is kept too: it is what the mover said
+        reason, move_prompt_label.moved_by
+    );
     return moved;
 end
 $$;
 
+comment on function salesflow.move_prompt_label(uuid, text, text, integer, uuid, text) is
+'Move a label; production only to a version whose latest suite run passed, else with a logged override reason.';
+
+create or replace function salesflow.set_prompt_label(
+    org_id uuid, name text, label text, version integer, updated_by uuid default null
+) returns salesflow.prompt_labels
+language sql
+set search_path = ''
+as $$
+    select salesflow.move_prompt_label(
+        set_prompt_label.org_id, set_prompt_label.name, set_prompt_label.label, set_prompt_label.version,
+        set_prompt_label.updated_by, null
+    )
+$$;
+
 comment on function salesflow.set_prompt_label(uuid, text, text, integer, uuid) is
-'Move (or create) a label of a prompt to one of its versions.';
+'Move (or create) a label of a prompt to one of its versions; production only to a version that passed its suite.';
 
 -- The version a label points at, or PT404.
 create or replace function salesflow.prompt_version_by_label(org_id uuid, name text, label text)
@@ -158,11 +216,11 @@ begin
 end
 $$;
 
--- The template of the labelled version with its variables filled in. Refuses (22023) a missing
+-- The template of one version with its variables filled in. Refuses (22023) a missing
 -- variable, an undeclared one, or one of the wrong type, before anything reaches a provider.
 -- One pass over the template: a value containing "{{x}}" is not expanded again.
-create or replace function salesflow.render_prompt(
-    org_id uuid, name text, label text, variables jsonb
+create or replace function salesflow.render_prompt_version(
+    org_id uuid, name text, version integer, variables jsonb
 ) returns text
 language plpgsql
 stable
@@ -176,34 +234,43 @@ declare
     m text[];
     value jsonb;
 begin
-    v := salesflow.prompt_version_by_label(render_prompt.org_id, render_prompt.name, render_prompt.label);
-    if render_prompt.variables is null or pg_catalog.jsonb_typeof(render_prompt.variables) <> 'object' then
+    select pv.* into v
+    from salesflow.prompts as p
+    join salesflow.prompt_versions as pv on pv.org_id = p.org_id and pv.prompt_id = p.id
+    where p.org_id = render_prompt_version.org_id and p.name = render_prompt_version.name
+      and pv.version = render_prompt_version.version;
+    if v is null then
+        raise sqlstate 'PT404' using
+            message = pg_catalog.format('prompt %s has no version %s', render_prompt_version.name,
+                                        render_prompt_version.version);
+    end if;
+    if render_prompt_version.variables is null or pg_catalog.jsonb_typeof(render_prompt_version.variables) <> 'object' then
         raise sqlstate '22023' using message = 'variables must be a JSON object of names to values';
     end if;
     select pg_catalog.array_agg(k order by k) into bad
-    from pg_catalog.jsonb_object_keys(render_prompt.variables) as k
+    from pg_catalog.jsonb_object_keys(render_prompt_version.variables) as k
     where not v.variables ? k;
     if bad is not null then
         raise sqlstate '22023' using
-            message = pg_catalog.format('undeclared variables for %s v%s: %s', render_prompt.name, v.version,
+            message = pg_catalog.format('undeclared variables for %s v%s: %s', render_prompt_version.name, v.version,
                                         pg_catalog.array_to_string(bad, ', ')),
             hint = pg_catalog.format('declared: %s', (select pg_catalog.string_agg(k, ', ' order by k)
                                                       from pg_catalog.jsonb_object_keys(v.variables) as k));
     end if;
     select pg_catalog.array_agg(d.key order by d.key) into bad
     from pg_catalog.jsonb_each_text(v.variables) as d
-    where not render_prompt.variables ? d.key;
+    where not render_prompt_version.variables ? d.key;
     if bad is not null then
         raise sqlstate '22023' using
-            message = pg_catalog.format('missing variables for %s: %s', render_prompt.name,
+            message = pg_catalog.format('missing variables for %s: %s', render_prompt_version.name,
                                         pg_catalog.array_to_string(bad, ', '));
     end if;
     select pg_catalog.array_agg(d.key || ' (' || d.value || ')' order by d.key) into bad
     from pg_catalog.jsonb_each_text(v.variables) as d
-    where not salesflow.prompt_type_accepts(d.value, render_prompt.variables -> d.key);
+    where not salesflow.prompt_type_accepts(d.value, render_prompt_version.variables -> d.key);
     if bad is not null then
         raise sqlstate '22023' using
-            message = pg_catalog.format('variables of the wrong type for %s: %s', render_prompt.name,
+            message = pg_catalog.format('variables of the wrong type for %s: %s', render_prompt_version.name,
                                         pg_catalog.array_to_string(bad, ', '));
     end if;
     rest := v.template;
@@ -211,13 +278,31 @@ begin
         -- the shortest prefix, then one placeholder (dot matches newlines in PostgreSQL's AREs)
         m := pg_catalog.regexp_match(rest, '^(.*?)(\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\})');
         exit when m is null;
-        value := render_prompt.variables -> m[3];
+        value := render_prompt_version.variables -> m[3];
         rendered := rendered || m[1]
             || case pg_catalog.jsonb_typeof(value) when 'string' then value #>> '{}' else value::text end;
         rest := pg_catalog.substr(rest, pg_catalog.length(m[1]) + pg_catalog.length(m[2]) + 1);
     end loop;
     return rendered || rest;
 end
+$$;
+
+comment on function salesflow.render_prompt_version(uuid, text, integer, jsonb) is
+'Render one version of a prompt; refuses missing, undeclared or mistyped variables with 22023.';
+
+-- The version a label points at, rendered.
+create or replace function salesflow.render_prompt(
+    org_id uuid, name text, label text, variables jsonb
+) returns text
+language sql
+stable
+set search_path = ''
+as $$
+    select salesflow.render_prompt_version(
+        render_prompt.org_id, render_prompt.name,
+        (salesflow.prompt_version_by_label(render_prompt.org_id, render_prompt.name, render_prompt.label)).version,
+        render_prompt.variables
+    )
 $$;
 
 comment on function salesflow.render_prompt(uuid, text, text, jsonb) is
@@ -343,7 +428,7 @@ comment on function api.list_prompts(uuid) is
 create or replace function api.get_prompt_version(
     org_id uuid, prompt_name text, label text default 'production', version integer default null
 )
-returns salesflow.prompt_versions
+returns api.prompt_versions
 language plpgsql
 stable
 set search_path = ''
@@ -366,7 +451,7 @@ begin
                                         coalesce('version ' || get_prompt_version.version, 'label ' || get_prompt_version.label)),
             hint = 'The prompt or label does not exist or belongs to an organisation you are not a member of.';
     end if;
-    return found_row;
+    return salesflow.api_prompt_version(found_row);
 end
 $$;
 comment on function api.get_prompt_version(uuid, text, text, integer) is

@@ -27,19 +27,9 @@ security definer
 set search_path = ''
 as $$
 begin
-    if not request_ai_suggestion.org_id = any(salesflow.my_org_ids('{owner,admin,rep}')) then
-        raise sqlstate 'PT404' using
-            message = pg_catalog.format('organization %s not found', request_ai_suggestion.org_id),
-            hint = 'Owners, admins and reps of an organisation may ask for suggestions.';
-    end if;
-    perform from salesflow.leads as l
-    where l.org_id = request_ai_suggestion.org_id and l.id = request_ai_suggestion.lead_id;
-    if not found then
-        perform salesflow.not_found('lead', request_ai_suggestion.lead_id);
-    end if;
-    if language is null or language not in ('de', 'en') then
-        raise sqlstate '22023' using message = 'language must be de or en';
-    end if;
+    perform salesflow.check_ai_request(
+        request_ai_suggestion.org_id, request_ai_suggestion.lead_id, request_ai_suggestion.language, 'suggestions'
+    );
     perform salesflow.require_ai_feature(request_ai_suggestion.org_id, 'suggestions', request_ai_suggestion.lead_id);
     -- while one is pending or running for the lead and kind, asking again returns the same job
     -- (and does not make the running one run again: it reads the lead when it starts)
@@ -65,12 +55,12 @@ create or replace function api.list_ai_suggestions(
     org_id uuid, lead_id uuid default null, status salesflow.suggestion_status default null,
     page_size integer default 50
 )
-returns setof salesflow.ai_suggestions
+returns setof api.ai_suggestions
 language sql
 stable
 set search_path = ''
 as $$
-    select s.*
+    select salesflow.api_ai_suggestion(s)
     from salesflow.ai_suggestions as s
     where s.org_id = list_ai_suggestions.org_id
       and (list_ai_suggestions.lead_id is null or s.lead_id = list_ai_suggestions.lead_id)
@@ -85,7 +75,7 @@ comment on function api.list_ai_suggestions(uuid, uuid, salesflow.suggestion_sta
 create or replace function api.review_ai_suggestion(
     org_id uuid, suggestion_id uuid, decision salesflow.suggestion_status
 )
-returns salesflow.ai_suggestions
+returns api.ai_suggestions
 language plpgsql
 set search_path = ''
 as $$
@@ -119,7 +109,7 @@ begin
             or reviewed.org_id = any((select salesflow.my_org_ids('{owner,admin}'))::uuid[])
         )
     on conflict do nothing;
-    return reviewed;
+    return salesflow.api_ai_suggestion(reviewed);
 end
 $$;
 comment on function api.review_ai_suggestion(uuid, uuid, salesflow.suggestion_status) is

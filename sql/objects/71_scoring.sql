@@ -341,15 +341,25 @@ as $$
 declare
     r record;
 begin
+    -- Only organisations with an active model: without one every lead's score is the
+    -- organisation's prior, which an activity, a message or an engagement event does not move, and
+    -- re-scoring would re-read every lead of the organisation to compute it (about a second at
+    -- 100,000 leads) on each write. Lead inserts and lead changes still re-score under the prior.
     if tg_op = 'DELETE' then
         for r in select o.org_id, pg_catalog.array_agg(distinct o.lead_id) as ids
                  from old_rows as o where o.lead_id is not null group by o.org_id loop
-            perform salesflow.score_leads(r.org_id, r.ids);
+            if exists (select from salesflow.ai_models as m
+                       where m.org_id = r.org_id and m.name = 'lead_conversion' and m.status = 'active') then
+                perform salesflow.score_leads(r.org_id, r.ids);
+            end if;
         end loop;
     else
         for r in select n.org_id, pg_catalog.array_agg(distinct n.lead_id) as ids
                  from new_rows as n where n.lead_id is not null group by n.org_id loop
-            perform salesflow.score_leads(r.org_id, r.ids);
+            if exists (select from salesflow.ai_models as m
+                       where m.org_id = r.org_id and m.name = 'lead_conversion' and m.status = 'active') then
+                perform salesflow.score_leads(r.org_id, r.ids);
+            end if;
         end loop;
     end if;
     return null;

@@ -133,19 +133,9 @@ security definer
 set search_path = ''
 as $$
 begin
-    if not analyze_personality.org_id = any(salesflow.my_org_ids('{owner,admin,rep}')) then
-        raise sqlstate 'PT404' using
-            message = pg_catalog.format('organization %s not found', analyze_personality.org_id),
-            hint = 'Owners, admins and reps of an organisation may ask for a profile.';
-    end if;
-    perform from salesflow.leads as l
-    where l.org_id = analyze_personality.org_id and l.id = analyze_personality.lead_id;
-    if not found then
-        perform salesflow.not_found('lead', analyze_personality.lead_id);
-    end if;
-    if analyze_personality.language is null or analyze_personality.language not in ('de', 'en') then
-        raise sqlstate '22023' using message = 'language must be de or en';
-    end if;
+    perform salesflow.check_ai_request(
+        analyze_personality.org_id, analyze_personality.lead_id, analyze_personality.language, 'a profile'
+    );
     perform from salesflow.messages as m
     where
         m.org_id = analyze_personality.org_id and m.lead_id = analyze_personality.lead_id
@@ -282,19 +272,9 @@ security definer
 set search_path = ''
 as $$
 begin
-    if not request_bant_assessment.org_id = any(salesflow.my_org_ids('{owner,admin,rep}')) then
-        raise sqlstate 'PT404' using
-            message = pg_catalog.format('organization %s not found', request_bant_assessment.org_id),
-            hint = 'Owners, admins and reps of an organisation may ask for a BANT proposal.';
-    end if;
-    perform from salesflow.leads as l
-    where l.org_id = request_bant_assessment.org_id and l.id = request_bant_assessment.lead_id;
-    if not found then
-        perform salesflow.not_found('lead', request_bant_assessment.lead_id);
-    end if;
-    if request_bant_assessment.language is null or request_bant_assessment.language not in ('de', 'en') then
-        raise sqlstate '22023' using message = 'language must be de or en';
-    end if;
+    perform salesflow.check_ai_request(
+        request_bant_assessment.org_id, request_bant_assessment.lead_id, request_bant_assessment.language, 'a BANT proposal'
+    );
     perform salesflow.require_ai_feature(request_bant_assessment.org_id, 'bant', request_bant_assessment.lead_id);
     return salesflow.enqueue(
         'propose_bant',

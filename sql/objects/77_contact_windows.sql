@@ -194,6 +194,8 @@ $$;
 -- m_h pools the lead's n responses: each spreads one unit over its own hour, the same hour on the
 -- other days of its kind (weekday / weekend, weight day_pool) and the hours either side (weight
 -- hour_pool), so a lead seen twice on Tuesday at ten also counts a little for Wednesday at ten.
+-- With recency_half_life_days set, each response's unit fades with its age first (n is then the
+-- sum of the faded units, in the shrinkage and the confidence).
 create or replace function api.get_best_contact_window(org_id uuid, lead_id uuid, as_of timestamptz default null)
 returns setof api.contact_window
 language sql
@@ -207,7 +209,7 @@ as $$
         where l.org_id = get_best_contact_window.org_id and l.id = get_best_contact_window.lead_id
     ),
     own as (
-        select r.hour_of_week, r.timezone, r.timezone_source
+        select r.hour_of_week, r.timezone, r.timezone_source, r.responded_at
         from salesflow.lead_responses(get_best_contact_window.org_id, array[get_best_contact_window.lead_id],
                                       coalesce(get_best_contact_window.as_of, pg_catalog.now())) as r
     ),
@@ -237,10 +239,19 @@ as $$
     fit as (
         select coalesce(max(f.lead_weight), 5)::double precision as k,
                coalesce(max(f.day_pool), 0.25)::double precision as day_pool,
-               coalesce(max(f.hour_pool), 0.5)::double precision as hour_pool
+               coalesce(max(f.hour_pool), 0.5)::double precision as hour_pool,
+               max(f.recency_half_life_days)::double precision as half_life
         from salesflow.contact_pattern_fits as f where f.org_id = get_best_contact_window.org_id
     ),
-    own_hours as (select own.hour_of_week, count(*) as n from own group by own.hour_of_week),
+    -- with a recency half-life, a response counts 0.5^(age in days / half-life): a lead's latest
+    -- exchanges say more about when it answers now than those of a year ago
+    own_hours as (
+        select own.hour_of_week,
+               sum(case when fit.half_life is null then 1.0 else pg_catalog.power(0.5, greatest(0, extract(epoch from
+                   coalesce(get_best_contact_window.as_of, pg_catalog.now()) - own.responded_at) / 86400)
+                   / fit.half_life) end) as n
+        from own cross join fit group by own.hour_of_week
+    ),
     pooled as (
         select h.hour_of_week, sum(
             o.n
@@ -267,10 +278,12 @@ as $$
                            and p.hour_of_week = h.hour_of_week), 0) as s_h
         from hours as h
     ),
-    totals as (select sum(c.n_h) as n, sum(c.o_h) as o, sum(c.s_h) as s from counts as c),
+    totals as (
+        select sum(c.n_h) as n, sum(c.m_h) as w, sum(c.o_h) as o, sum(c.s_h) as s from counts as c
+    ),
     scored as (
-        select c.hour_of_week, c.n_h, t.n, fit.k,
-               (c.m_h + fit.k * ((c.s_h + 50 * ((c.o_h + 1.0) / (t.o + 168))) / (t.s + 50))) / (t.n + fit.k) as p
+        select c.hour_of_week, c.n_h, t.n, t.w, fit.k,
+               (c.m_h + fit.k * ((c.s_h + 50 * ((c.o_h + 1.0) / (t.o + 168))) / (t.s + 50))) / (t.w + fit.k) as p
         from counts as c cross join totals as t cross join fit
     )
     select row(
@@ -279,7 +292,7 @@ as $$
         pg_catalog.format('%s %s:00–%s:00', (array['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'])[s.hour_of_week / 24 + 1],
                           pg_catalog.lpad((s.hour_of_week % 24)::text, 2, '0'),
                           pg_catalog.lpad((s.hour_of_week % 24 + 1)::text, 2, '0')),
-        s.p::real, s.n_h::integer, s.n::integer, (s.n / (s.n + s.k))::real, zone.tz, zone.source
+        s.p::real, s.n_h::integer, s.n::integer, (s.w / (s.w + s.k))::real, zone.tz, zone.source
     )::api.contact_window
     from scored as s cross join zone
     where exists (select from lead)

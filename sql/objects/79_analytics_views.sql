@@ -72,10 +72,12 @@ on analytics.conversion_microsteps (org_id, source, owner_id, month, from_stage,
 -- same lead is inbound) and the hours to each reply. A join with the ids: one index probe per
 -- lead (a single insert reads its lead's touches only; a COPY's 100k leads are not compared with
 -- every row, as = any() over a parameter array would). The one definition behind
--- salesflow.lead_channel_stats (kept by the triggers below) and so behind the view.
+-- salesflow.lead_channel_stats (kept by the triggers below) and so behind the view; last_at and
+-- last_direction are the latest touch, where salesflow.append_lead_channel_touches continues.
 create or replace function salesflow.lead_channel_touch_stats(org_id uuid, lead_ids uuid [] default null)
 returns table (
-    lead_id uuid, channel text, outbound integer, inbound integer, answered integer, reply_hours real []
+    lead_id uuid, channel text, outbound integer, inbound integer, answered integer, reply_hours real [],
+    last_at timestamptz, last_direction salesflow.direction
 )
 language sql
 stable
@@ -99,14 +101,17 @@ as $$
     ordered as (
         select t.*, pg_catalog.lead(t.direction) over w as next_direction, pg_catalog.lead(t.at) over w as next_at
         from touches as t
-        window w as (partition by t.lead_id, t.channel order by t.at)
+        -- touches at the same instant: inbound first, so the order (and a rerun's result) is fixed
+        window w as (partition by t.lead_id, t.channel order by t.at, t.direction)
     )
     select o.lead_id, o.channel,
            (count(*) filter (where o.direction = 'outbound'))::integer,
            (count(*) filter (where o.direction = 'inbound'))::integer,
            (count(*) filter (where o.direction = 'outbound' and o.next_direction = 'inbound'))::integer,
            coalesce(pg_catalog.array_agg((extract(epoch from o.next_at - o.at) / 3600)::real order by o.at)
-                    filter (where o.direction = 'outbound' and o.next_direction = 'inbound'), '{}')
+                    filter (where o.direction = 'outbound' and o.next_direction = 'inbound'), '{}'),
+           pg_catalog.max(o.at),
+           (pg_catalog.array_agg(o.direction order by o.at desc, o.direction desc))[1]
     from ordered as o
     group by o.lead_id, o.channel
 $$;
@@ -129,8 +134,11 @@ begin
     for no key update;
     delete from salesflow.lead_channel_stats as s
     where s.org_id = refresh_lead_channel_stats.org_id and s.lead_id = any(refresh_lead_channel_stats.lead_ids);
-    insert into salesflow.lead_channel_stats (org_id, lead_id, channel, outbound, inbound, answered, reply_hours)
-    select refresh_lead_channel_stats.org_id, t.lead_id, t.channel, t.outbound, t.inbound, t.answered, t.reply_hours
+    insert into salesflow.lead_channel_stats (
+        org_id, lead_id, channel, outbound, inbound, answered, reply_hours, last_at, last_direction
+    )
+    select refresh_lead_channel_stats.org_id, t.lead_id, t.channel, t.outbound, t.inbound, t.answered, t.reply_hours,
+           t.last_at, t.last_direction
     from salesflow.lead_channel_touch_stats(refresh_lead_channel_stats.org_id, refresh_lead_channel_stats.lead_ids) as t
     where exists (
         select from salesflow.leads as l where l.org_id = refresh_lead_channel_stats.org_id and l.id = t.lead_id
@@ -140,6 +148,87 @@ $$;
 comment on function salesflow.refresh_lead_channel_stats(uuid, uuid []) is
 'security definer, justified: lead_channel_stats is written only here (app roles may not write it); called by the touch triggers for the leads a statement touched.';
 
+-- Add one statement's new touches (parallel arrays: lead, channel, direction, time). A lead whose
+-- new touches on every channel are all later than the latest touch kept for it (and not tied with
+-- each other) is updated in place: the counts grow by the new touches, and the answered pairs are
+-- those of the kept latest touch followed by the new ones, which is all that appending can change
+-- in the from-scratch definition. Any other lead (a touch dated earlier, ties, no row or no latest
+-- touch kept) is recomputed by refresh_lead_channel_stats. The leads are locked first, in id
+-- order, and the rows are read after the lock, so concurrent writers see each other's touches.
+create or replace function salesflow.append_lead_channel_touches(
+    org_id uuid, lead_ids uuid [], channels text [], directions salesflow.direction [], ats timestamptz []
+)
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    redo uuid [];
+begin
+    perform from salesflow.leads as l
+    where l.org_id = append_lead_channel_touches.org_id and l.id = any(append_lead_channel_touches.lead_ids)
+    order by l.id
+    for no key update;
+    with t as (
+        select x.lead_id, x.channel, min(x.at) as first_at, count(*) as n, count(distinct x.at) as distinct_at
+        from unnest(append_lead_channel_touches.lead_ids, append_lead_channel_touches.channels,
+                    append_lead_channel_touches.directions, append_lead_channel_touches.ats)
+            as x (lead_id, channel, direction, at)
+        group by x.lead_id, x.channel
+    )
+    select coalesce(pg_catalog.array_agg(distinct t.lead_id), '{}') into redo
+    from t left join salesflow.lead_channel_stats as s
+        on s.org_id = append_lead_channel_touches.org_id and s.lead_id = t.lead_id and s.channel = t.channel
+    where s.last_at is null or s.last_direction is null or t.first_at <= s.last_at or t.n <> t.distinct_at;
+    with t as (
+        select x.lead_id, x.channel, x.direction, x.at, false as kept
+        from unnest(append_lead_channel_touches.lead_ids, append_lead_channel_touches.channels,
+                    append_lead_channel_touches.directions, append_lead_channel_touches.ats)
+            as x (lead_id, channel, direction, at)
+        where not x.lead_id = any(redo)
+    ),
+    seq as (
+        select t.* from t
+        union all
+        select s.lead_id, s.channel, s.last_direction, s.last_at, true
+        from salesflow.lead_channel_stats as s
+        where s.org_id = append_lead_channel_touches.org_id
+          and (s.lead_id, s.channel) in (select t.lead_id, t.channel from t)
+    ),
+    ordered as (
+        select q.*, pg_catalog.lead(q.direction) over w as next_direction, pg_catalog.lead(q.at) over w as next_at
+        from seq as q
+        window w as (partition by q.lead_id, q.channel order by q.at)
+    ),
+    delta as (
+        select o.lead_id, o.channel,
+               (count(*) filter (where not o.kept and o.direction = 'outbound'))::integer as outbound,
+               (count(*) filter (where not o.kept and o.direction = 'inbound'))::integer as inbound,
+               (count(*) filter (where o.direction = 'outbound' and o.next_direction = 'inbound'))::integer
+                   as answered,
+               coalesce(pg_catalog.array_agg((extract(epoch from o.next_at - o.at) / 3600)::real order by o.at)
+                        filter (where o.direction = 'outbound' and o.next_direction = 'inbound'), '{}') as reply_hours,
+               pg_catalog.max(o.at) as last_at,
+               (pg_catalog.array_agg(o.direction order by o.at desc))[1] as last_direction
+        from ordered as o
+        group by o.lead_id, o.channel
+    )
+    update salesflow.lead_channel_stats as s
+    set outbound = s.outbound + d.outbound, inbound = s.inbound + d.inbound, answered = s.answered + d.answered,
+        reply_hours = s.reply_hours || d.reply_hours, last_at = d.last_at, last_direction = d.last_direction,
+        updated_at = pg_catalog.now()
+    from delta as d
+    where s.org_id = append_lead_channel_touches.org_id and s.lead_id = d.lead_id and s.channel = d.channel;
+    if pg_catalog.cardinality(redo) > 0 then
+        perform salesflow.refresh_lead_channel_stats(append_lead_channel_touches.org_id, redo);
+    end if;
+end
+$$;
+comment on function salesflow.append_lead_channel_touches(uuid, uuid [], text [], salesflow.direction [], timestamptz []) is
+'security definer, justified: lead_channel_stats is written only by the touch triggers (app roles may not write it); called by the insert triggers with the statement''s new touches.';
+
 create or replace function salesflow.lead_channel_stats_on_change() returns trigger
 language plpgsql
 security definer
@@ -148,10 +237,20 @@ as $$
 declare
     r record;
 begin
-    if tg_op = 'INSERT' then
-        for r in select n.org_id, pg_catalog.array_agg(distinct n.lead_id) as ids
+    -- inserts: the transition table is aggregated once per organisation and its touches appended
+    -- (two statements: PL/pgSQL resolves every field a statement names, and the tables differ)
+    if tg_op = 'INSERT' and tg_table_name = 'messages' then
+        for r in select n.org_id, pg_catalog.array_agg(n.lead_id) as ids, pg_catalog.array_agg(n.channel::text) as ch,
+                        pg_catalog.array_agg(n.direction) as dirs, pg_catalog.array_agg(n.sent_at) as ats
                  from new_rows as n where n.lead_id is not null group by n.org_id loop
-            perform salesflow.refresh_lead_channel_stats(r.org_id, r.ids);
+            perform salesflow.append_lead_channel_touches(r.org_id, r.ids, r.ch, r.dirs, r.ats);
+        end loop;
+    elsif tg_op = 'INSERT' then
+        for r in select n.org_id, pg_catalog.array_agg(n.lead_id) as ids,
+                        pg_catalog.array_agg(case n.kind when 'call' then 'phone' else n.kind::text end) as ch,
+                        pg_catalog.array_agg(n.direction) as dirs, pg_catalog.array_agg(n.occurred_at) as ats
+                 from new_rows as n where n.lead_id is not null and n.direction is not null group by n.org_id loop
+            perform salesflow.append_lead_channel_touches(r.org_id, r.ids, r.ch, r.dirs, r.ats);
         end loop;
     elsif tg_op = 'UPDATE' then
         -- a touch moved to another lead changes both
@@ -190,8 +289,10 @@ create or replace trigger activities_channel_stats_delete after delete on salesf
 referencing old table as old_rows for each statement execute function salesflow.lead_channel_stats_on_change();
 
 -- The first deploy with the table fills it from the existing touches (once: later ones find rows).
-insert into salesflow.lead_channel_stats (org_id, lead_id, channel, outbound, inbound, answered, reply_hours)
-select o.id, t.lead_id, t.channel, t.outbound, t.inbound, t.answered, t.reply_hours
+insert into salesflow.lead_channel_stats (
+    org_id, lead_id, channel, outbound, inbound, answered, reply_hours, last_at, last_direction
+)
+select o.id, t.lead_id, t.channel, t.outbound, t.inbound, t.answered, t.reply_hours, t.last_at, t.last_direction
 from salesflow.organizations as o
 cross join lateral salesflow.lead_channel_touch_stats(o.id) as t
 where not exists (select from salesflow.lead_channel_stats)
@@ -205,6 +306,9 @@ revoke all on salesflow.lead_channel_stats from anon, authenticated, service_rol
 grant select on salesflow.lead_channel_stats to authenticated, service_role;
 grant execute on function salesflow.lead_channel_touch_stats(uuid, uuid []) to authenticated, service_role;
 revoke execute on function salesflow.refresh_lead_channel_stats(uuid, uuid []) from public;
+revoke execute on function salesflow.append_lead_channel_touches(
+    uuid, uuid [], text [], salesflow.direction [], timestamptz []
+) from public;
 
 -- Per channel and organisation, from salesflow.lead_channel_stats: touches each way, response
 -- rate, median reply hours, and the leads touched that converted (customer, evangelist or a won deal).

@@ -37,7 +37,7 @@ values
 ('salesflow.conversations', 'cascade', null, '{title,summary}', '{language}'),
 ('salesflow.conversation_turns', 'cascade', null, '{content}', '{}'),
 ('salesflow.compliance_log', 'custom', null, '{findings,text_sha256}', '{task,purpose,rules_version,action}'),
-('salesflow.ai_suggestions', 'cascade', null, '{content}', '{}'),
+('salesflow.ai_suggestions', 'cascade', null, '{content,inputs}', '{}'),
 (
     'salesflow.ai_drafts', 'cascade', null, '{purpose,content,subject,body,inputs}',
     '{kind,status,language,tone,prompt_name}'
@@ -74,8 +74,11 @@ values
 ('salesflow.engagement_events', 'cascade', null, '{properties}', '{idempotency_key}'),
 ('salesflow.lead_scores', 'cascade', null, '{}', '{trend}'),
 ('salesflow.lead_score_history', 'cascade', null, '{}', '{}'),
-('salesflow.bant_assessments', 'cascade', null, '{notes,evidence}', '{traffic_light,method,status}'),
-('salesflow.personality_profiles', 'cascade', null, '{evidence_quotes}', '{dominant_type,source,language}'),
+('salesflow.bant_assessments', 'cascade', null, '{notes,evidence,inputs}', '{traffic_light,method,status}'),
+(
+    'salesflow.personality_profiles', 'cascade', null, '{evidence_quotes,inputs}',
+    '{dominant_type,source,language}'
+),
 ('salesflow.disg_guidance', 'none', null, '{}', '{dominant_type,language,aspect,guidance}'),
 (
     'salesflow.ai_recommendations', 'cascade', null, '{reason,evidence}',
@@ -97,6 +100,11 @@ values
 ('salesflow.conversation_summaries', 'cascade', null, '{summary,key_facts}', '{sentiment,model}'),
 ('salesflow.memory_facts', 'cascade', null, '{fact,quote}', '{fact_key,extracted_by}'),
 ('salesflow.deal_stage_changes', 'none', null, '{}', '{}'),  -- a deal outlives its contact
+-- prompt test suites (issue 14): fixtures an admin writes and the model's answers to them, no lead's data
+('salesflow.prompt_test_cases', 'none', null, '{}', '{name,message,inputs,assertions,source}'),
+('salesflow.prompt_test_runs', 'none', null, '{}', '{status,error}'),
+('salesflow.prompt_test_results', 'none', null, '{}', '{case_name,checks,output}'),
+('salesflow.prompt_label_moves', 'none', null, '{}', '{label,suite_status,override_reason}'),
 ('salesflow.personal_data_catalog', 'none', null, '{}', '{table_name,erasure,lead_column,personal,not_personal}')
 on conflict (table_name) do update set
     erasure = excluded.erasure, lead_column = excluded.lead_column,

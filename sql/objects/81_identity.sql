@@ -130,7 +130,7 @@ end
 $$;
 
 create or replace function api.merge_leads(org_id uuid, keep_id uuid, merge_id uuid)
-returns salesflow.lead_merges
+returns api.lead_merges
 language plpgsql
 volatile
 set search_path = ''
@@ -201,7 +201,7 @@ begin
     values (merge_leads.org_id, merge_leads.keep_id, merge_leads.merge_id, pg_catalog.to_jsonb(gone), moved,
             (select auth.uid()))
     returning * into r;
-    return r;
+    return salesflow.api_lead_merge(r);
 end
 $$;
 comment on function api.merge_leads(uuid, uuid, uuid) is
@@ -210,7 +210,7 @@ comment on function api.merge_leads(uuid, uuid, uuid) is
 'The merge record lists what moved; api.undo_merge reverses it.';
 
 create or replace function api.undo_merge(org_id uuid, lead_merge_id uuid)
-returns salesflow.lead_merges
+returns api.lead_merges
 language plpgsql
 volatile
 set search_path = ''
@@ -226,7 +226,7 @@ begin
         perform salesflow.not_found('lead merge', undo_merge.lead_merge_id);
     end if;
     if r.undone_at is not null then
-        return r;  -- undone already: idempotent
+        return salesflow.api_lead_merge(r);  -- undone already: idempotent
     end if;
     if not (undo_merge.org_id = any(salesflow.my_org_ids('{owner,admin}'))) then
         raise sqlstate '42501' using message = 'only owners and admins undo merges';
@@ -272,7 +272,7 @@ begin
     update salesflow.lead_merges as m set undone_at = pg_catalog.now()
     where m.org_id = r.org_id and m.id = r.id
     returning m.* into r;
-    return r;
+    return salesflow.api_lead_merge(r);
 end
 $$;
 comment on function api.undo_merge(uuid, uuid) is

@@ -37,7 +37,7 @@ create or replace function api.queue_outbound_message(
     ai_generated boolean default false,
     idempotency_key text default null
 )
-returns salesflow.outbox
+returns api.outbox
 language plpgsql
 volatile
 set search_path = ''
@@ -88,7 +88,7 @@ begin
         select o.* into r from salesflow.outbox as o
         where o.org_id = lead.org_id and o.idempotency_key = queue_outbound_message.idempotency_key;
     end if;
-    return r;
+    return salesflow.api_outbox_message(r);
 end
 $$;
 comment on function api.queue_outbound_message(uuid, uuid, salesflow.channel, text, text, boolean, text) is
@@ -97,7 +97,7 @@ comment on function api.queue_outbound_message(uuid, uuid, salesflow.channel, te
 'idempotency_key. The worker sends approved messages unless the lead opted out or is suppressed.';
 
 create or replace function api.approve_outbound_message(org_id uuid, outbox_id uuid, decision text)
-returns salesflow.outbox
+returns api.outbox
 language plpgsql
 volatile
 set search_path = ''
@@ -128,19 +128,19 @@ begin
     if r.id is null then
         raise sqlstate '42501' using message = 'you may not approve outbound messages in this organisation';
     end if;
-    return r;
+    return salesflow.api_outbox_message(r);
 end
 $$;
 comment on function api.approve_outbound_message(uuid, uuid, text) is
 'A person''s verdict on a message awaiting approval: accepted (the worker sends it) or rejected.';
 
 create or replace function api.list_outbound_messages(org_id uuid, lead_id uuid default null, page_size integer default 50)
-returns setof salesflow.outbox
+returns setof api.outbox
 language sql
 stable
 set search_path = ''
 as $$
-    select o.* from salesflow.outbox as o
+    select salesflow.api_outbox_message(o) from salesflow.outbox as o
     where o.org_id = list_outbound_messages.org_id
       and (list_outbound_messages.lead_id is null or o.lead_id = list_outbound_messages.lead_id)
     order by o.created_at desc, o.id desc

@@ -2,7 +2,7 @@
 -- consent and opt-out by message, retention, and the organisation's privacy settings.
 
 create or replace function api.erase_lead(org_id uuid, lead_id uuid, reason text)
-returns salesflow.erasure_requests
+returns api.erasure_requests
 language plpgsql
 volatile
 set search_path = ''
@@ -29,7 +29,7 @@ begin
         select e.* into r from salesflow.erasure_requests as e
         where e.org_id = lead.org_id and e.lead_id = lead.id and e.status = 'pending';
     end if;
-    return r;
+    return salesflow.api_erasure_request(r);
 end
 $$;
 comment on function api.erase_lead(uuid, uuid, text) is
@@ -38,7 +38,7 @@ comment on function api.erase_lead(uuid, uuid, text) is
 'hashes and, when done, per-table counts. Asking again while it runs returns the same request.';
 
 create or replace function api.get_erasure_request(org_id uuid, erasure_id uuid)
-returns salesflow.erasure_requests
+returns api.erasure_requests
 language plpgsql
 stable
 set search_path = ''
@@ -51,7 +51,7 @@ begin
     if r.id is null then
         perform salesflow.not_found('erasure request', get_erasure_request.erasure_id);
     end if;
-    return r;
+    return salesflow.api_erasure_request(r);
 end
 $$;
 comment on function api.get_erasure_request(uuid, uuid) is
@@ -302,7 +302,7 @@ comment on function api.export_lead_data(uuid, uuid) is
 create or replace function api.set_lead_consent(
     org_id uuid, lead_id uuid, channel salesflow.channel, may_contact boolean, ai_processing boolean
 )
-returns salesflow.lead_consents
+returns api.lead_consents
 language sql
 volatile
 set search_path = ''
@@ -316,7 +316,7 @@ as $$
     on conflict (org_id, lead_id, channel) do update set
         may_contact = excluded.may_contact, ai_processing = excluded.ai_processing, source = 'member',
         evidence_message_id = null, updated_by = excluded.updated_by, updated_at = pg_catalog.now()
-    returning *
+    returning salesflow.api_lead_consent(c)
 $$;
 comment on function api.set_lead_consent(uuid, uuid, salesflow.channel, boolean, boolean) is
 'Record a lead''s consent on one channel: may_contact (false: the outbox sends nothing there) and ai_processing '

@@ -56,11 +56,8 @@ begin
         raise sqlstate '22023' using message = 'lead_id or message_id is required';
     end if;
     the_lead := api.get_lead(writing_context.org_id, coalesce(writing_context.lead_id, msg.lead_id));
-    if not salesflow.ai_processing_allowed(the_lead.org_id, the_lead.id) then
-        raise sqlstate 'PT409' using
-            message = pg_catalog.format('lead %s does not consent to AI processing', the_lead.id),
-            hint = 'Write this one yourself; the assistant reads nothing of a lead who withdrew consent.';
-    end if;
+    -- PT403, as chat refuses it (api.lead_chat_context)
+    perform salesflow.require_ai_consent(the_lead.org_id, the_lead.id, 'AI writing');
     -- the organisation's switch for AI writing (issue 11's feature flags; no flag row: on)
     if not salesflow.feature_enabled(
         the_lead.org_id, 'drafting', (select auth.uid()), the_lead.lifecycle_stage::text
@@ -122,13 +119,13 @@ create or replace function api.list_ai_drafts(
     org_id uuid, lead_id uuid default null, kind text default null, status text default null,
     page_size integer default 50
 )
-returns setof salesflow.ai_drafts
+returns setof api.ai_drafts
 language sql
 stable
 security invoker
 set search_path = ''
 as $$
-    select d.*
+    select salesflow.api_ai_draft(d)
     from salesflow.ai_drafts as d
     where d.org_id = list_ai_drafts.org_id
       and (list_ai_drafts.lead_id is null or d.lead_id = list_ai_drafts.lead_id)
@@ -143,7 +140,7 @@ comment on function api.list_ai_drafts(uuid, uuid, text, text, integer) is
 
 -- A member's edit of a pending draft; the edit is what will be sent.
 create or replace function api.edit_ai_draft(org_id uuid, draft_id uuid, body text, subject text default null)
-returns salesflow.ai_drafts
+returns api.ai_drafts
 language plpgsql
 volatile
 security invoker
@@ -168,7 +165,7 @@ begin
             message = pg_catalog.format('editable draft %s not found', edit_ai_draft.draft_id),
             hint = 'It does not exist, was approved or rejected already, or you may not edit in this organisation.';
     end if;
-    return r;
+    return salesflow.api_ai_draft(r);
 end
 $$;
 comment on function api.edit_ai_draft(uuid, uuid, text, text) is
@@ -199,7 +196,7 @@ $$;
 -- Which variant a rep picked: for reply variants its text becomes the draft's body, for subject
 -- variants its subject the draft's subject. Prompt experiments compare versions by these picks.
 create or replace function api.pick_ai_variant(org_id uuid, draft_id uuid, variant integer)
-returns salesflow.ai_drafts
+returns api.ai_drafts
 language plpgsql
 volatile
 security invoker
@@ -236,7 +233,7 @@ begin
         raise sqlstate '42501' using message = 'you may not pick variants in this organisation';
     end if;
     perform salesflow.draft_feedback(r, 'accepted', pg_catalog.format('picked variant %s', pick_ai_variant.variant));
-    return r;
+    return salesflow.api_ai_draft(r);
 end
 $$;
 comment on function api.pick_ai_variant(uuid, uuid, integer) is
@@ -247,7 +244,7 @@ comment on function api.pick_ai_variant(uuid, uuid, integer) is
 create or replace function api.review_ai_draft(
     org_id uuid, draft_id uuid, decision text, channel salesflow.channel default 'email'
 )
-returns salesflow.ai_drafts
+returns api.ai_drafts
 language plpgsql
 volatile
 security invoker
@@ -302,7 +299,7 @@ begin
         end::salesflow.llm_outcome,
         null
     );
-    return r;
+    return salesflow.api_ai_draft(r);
 end
 $$;
 comment on function api.review_ai_draft(uuid, uuid, text, salesflow.channel) is

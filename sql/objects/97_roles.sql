@@ -90,10 +90,24 @@ salesflow.subject_hash(uuid, text),
 salesflow.assign_prompt_version(uuid, text, text),
 salesflow.create_prompt_version(uuid, text, text, jsonb, jsonb, jsonb, uuid),
 salesflow.set_prompt_label(uuid, text, text, integer, uuid),
+salesflow.move_prompt_label(uuid, text, text, integer, uuid, text),
 salesflow.render_prompt(uuid, text, text, jsonb),
+salesflow.render_prompt_version(uuid, text, integer, jsonb),
 salesflow.prompt_version_by_label(uuid, text, text),
 salesflow.prompt_type_accepts(text, jsonb)
 to salesflow_api, salesflow_worker;
+-- registering a prompt moves its first production label, which reads the suite's runs and logs the move
+grant select on salesflow.prompt_test_runs to salesflow_api, salesflow_worker;
+grant select, insert on salesflow.prompt_label_moves to salesflow_api, salesflow_worker;
+-- the `test_prompt` job (functions/handlers/test_prompt.py) syncs shipped cases and stores results
+grant select, insert, update on salesflow.prompt_test_cases, salesflow.prompt_test_results to salesflow_worker;
+grant update on salesflow.prompt_test_runs to salesflow_worker;
+grant execute on function
+salesflow.prompt_test_assertion_problems(jsonb),
+salesflow.save_prompt_test_case(uuid, text, text, text, jsonb, jsonb, text, uuid),
+salesflow.finish_prompt_test_run(uuid, uuid, text),
+salesflow.prompt_test_report(uuid, uuid)
+to salesflow_worker;
 -- The assistant's drafts are stored in the transaction that settles the call (salesflow/gateway/
 -- writing.py), as the ledger row is; every read, edit and approval goes through api RPCs as the caller.
 grant select, insert on salesflow.ai_drafts to salesflow_api;
@@ -228,6 +242,7 @@ to salesflow_worker;
 grant execute on function
 salesflow.advance_facts_cursor(uuid, uuid, timestamp with time zone, uuid, integer),
 salesflow.advance_playbook(uuid, uuid, salesflow.playbook_step_status, timestamp with time zone),
+salesflow.append_lead_channel_touches(uuid, uuid[], text[], salesflow.direction[], timestamptz[]),
 salesflow.as_api_recommendation(salesflow.ai_recommendations, timestamp with time zone),
 salesflow.attribute_name(text),
 salesflow.decayed_priority(real, interval, timestamp with time zone, timestamp with time zone),
@@ -273,4 +288,12 @@ salesflow.insight_anomalies(uuid, integer, integer, double precision, date),
 salesflow.record_insight_alerts(integer),
 salesflow.executive_summary_figures(uuid, date),
 salesflow.enqueue_executive_summaries(date)
+to salesflow_worker;
+
+-- extract_memory records a fact through salesflow.record_extracted_fact, which calls
+-- api.record_memory_fact (its evidence check) and that RPC's row type (14_api_row_types.sql);
+-- found by tests/test_worker_grants.py
+grant execute on function
+api.record_memory_fact(uuid, uuid, salesflow.fact_category, text, uuid, text, real, text, uuid),
+salesflow.api_memory_fact(salesflow.memory_facts)
 to salesflow_worker;
