@@ -24,6 +24,7 @@ from salesflow.api import (
     assistant,
     chat,
     conversation,
+    dashboard,
     engagement,
     memory,
     predictions,
@@ -165,6 +166,7 @@ def create_app(database_url: str, jwt_secret: str, *, pool_size: int = 4) -> Fas
     app.include_router(assistant.router)
     app.include_router(conversation.router)
     app.include_router(engagement.router)
+    app.include_router(dashboard.router)
     return app
 
 

@@ -296,6 +296,14 @@ SEEDS = {
         "insert into salesflow.model_alerts (org_id, model_id, alert) "
         "select %(org)s, m.id, 'auc_drop' from salesflow.ai_models as m where m.org_id = %(org)s"
     ),
+    "salesflow.insight_alerts": (
+        "insert into salesflow.insight_alerts (org_id, metric, day, value, baseline, z, method) "
+        "values (%(org)s, 'spend', current_date - 1, 9, 1, 12, 'robust z')"
+    ),
+    "salesflow.executive_summaries": (
+        "insert into salesflow.executive_summaries (org_id, week_start, language, content, figures, source, "
+        "offline_model) values (%(org)s, current_date - 7, 'en', '{\"headline\": \"x\"}', '{}', 'baseline', true)"
+    ),
     "salesflow.bant_assessments": (
         "insert into salesflow.bant_assessments (org_id, lead_id, budget, authority, need, timeline) "
         "select %(org)s, l.id, 3, 2, 3, 1 from salesflow.leads as l where l.org_id = %(org)s"
@@ -756,6 +764,8 @@ FIXED: dict[str, Any] = {
     "audio": b"RIFF-probe", "content_type": "audio/wav", "filename": "call.wav", "rep_speaker": "rep",
     "transcript_segments": [{"start": 0, "end": 2, "speaker": "rep", "text": "Hello"}], "aliases": [],
     "method": "baseline", "item": 0,
+    # the insights dashboard (issue 14)
+    "days": 30, "window_days": 28, "threshold": 3.5,
 }
 # the same name with different types: each must still match org A's data for the owner's control call
 BY_TYPE: dict[str, dict[str, str]] = {
@@ -970,7 +980,8 @@ LOOSENED_SELECT = LOOSENED_ALL + [f"{t}_select" for t in dict.fromkeys((
                                            "compliance_log", "ai_suggestions", "deal_stage_changes",
                                            "ai_drafts", "prompt_test_cases", "prompt_test_runs",
                                            "prompt_test_results", "prompt_label_moves", "call_transcripts",
-                                           "competitors", "conversation_insights"))]
+                                           "competitors", "conversation_insights", "insight_alerts",
+                                           "executive_summaries"))]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update",
                   "conversations_insert", "conversations_update", "conversation_turns_insert"]
 

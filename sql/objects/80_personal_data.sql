@@ -43,6 +43,9 @@ values
     '{kind,status,language,tone,prompt_name}'
 ),
 ('salesflow.schema_migrations', 'none', null, '{}', '{name,checksum}'),
+-- the insights dashboard (issue 14): aggregates only, no person's data
+('salesflow.insight_alerts', 'none', null, '{}', '{metric,method}'),
+('salesflow.executive_summaries', 'none', null, '{}', '{language,content,figures,source,prompt_name,model}'),
 ('salesflow.schema_objects', 'none', null, '{}', '{checksum}'),
 ('salesflow.channel_configs', 'none', null, '{}', '{route_key,verify_token,app_secret,access_token,settings}'),
 ('salesflow.webhook_inbox', 'custom', null, '{external_id,payload,raw,error}', '{kind,body_sha256}'),

@@ -278,6 +278,18 @@ salesflow.store_sentiments(uuid, jsonb),
 salesflow.typed_value(text, text),
 salesflow.visible_lead(uuid, uuid)
 to salesflow_worker;
+
+-- == the worker, for the insights dashboard's jobs (detect_anomalies, executive_summary) ==========
+grant select on salesflow.llm_usage_daily to salesflow_worker;
+grant select, insert on salesflow.insight_alerts, salesflow.executive_summaries to salesflow_worker;
+grant execute on function
+salesflow.insight_daily_metrics(uuid, date, date),
+salesflow.insight_anomalies(uuid, integer, integer, double precision, date),
+salesflow.record_insight_alerts(integer),
+salesflow.executive_summary_figures(uuid, date),
+salesflow.enqueue_executive_summaries(date)
+to salesflow_worker;
+
 -- extract_memory records a fact through salesflow.record_extracted_fact, which calls
 -- api.record_memory_fact (its evidence check) and that RPC's row type (14_api_row_types.sql);
 -- found by tests/test_worker_grants.py
