@@ -2,8 +2,9 @@
 
 Loads a demo organisation (default 100,000 leads) with COPY into a fresh embedded PostgreSQL,
 starts the API as its own process (`salesflow api`, its default server configuration unless
---workers/--pool-size say otherwise), and drives it from a separate load-generator process: an
-httpx async client on uvloop with 1, 8, 32 and 128 concurrent clients. For each operation
+--workers/--pool-size say otherwise), and drives it from a separate load-generator process: a
+keep-alive HTTP/1.1 connection per client on uvloop (as wrk does), 1, 8, 32 and 128 concurrent
+clients. For each operation
 (`get_lead` for random leads, `list_leads` with a page of 50, `create_activity`, a write) the same
 process then runs the same calls over a psycopg pool of the gateway's total pool size: role and
 claims set transaction-locally and the RPC called, in one pipelined round trip, as the gateway does.
@@ -72,20 +73,58 @@ def call_args(op: str, spec: dict, rng: random.Random) -> dict:
     return {"org_id": org, "kind": "note", "lead_id": lead, "subject": f"bench note {rng.randrange(10**6)}"}
 
 
+class HttpConnection:
+    """A minimal keep-alive HTTP/1.1 client connection: POST a JSON body, read the whole answer."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes) -> None:
+        self.reader, self.writer, self.head = reader, writer, head
+
+    @classmethod
+    async def open(cls, host: str, port: int, token: str) -> HttpConnection:
+        reader, writer = await asyncio.open_connection(host, port)
+        head = (f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+                "Content-Type: application/json\r\nAccept: application/json\r\n").encode()
+        return cls(reader, writer, head)
+
+    async def post(self, target: str, body: bytes) -> int:
+        self.writer.write(b"POST " + target.encode() + b" HTTP/1.1\r\n" + self.head
+                          + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        header = await self.reader.readuntil(b"\r\n\r\n")
+        lines = header.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in lines[1:] if line)}
+        if b"content-length" in fields:
+            await self.reader.readexactly(int(fields[b"content-length"]))
+        elif fields.get(b"transfer-encoding", b"").lower() == b"chunked":
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 async def drive(spec: dict) -> dict:
     op, clients, path = spec["op"], spec["clients"], spec["path"]
     lat: list[float] = []
     errors = Counter()
     state = {"measuring": False, "stop": False}
     if path == "gateway":
-        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-        http = httpx.AsyncClient(base_url=spec["api_url"], limits=limits, timeout=60,
-                                 headers={"Authorization": f"Bearer {spec['token']}"})
+        # one keep-alive HTTP/1.1 connection per client, like wrk: httpx's pool spends a core of its
+        # own above ~16 connections, and the figure would then be the client's, not the gateway's
+        host, port = spec["api_url"].split("//", 1)[1].split(":")
+        conns: dict[int, HttpConnection] = {}
 
-        async def one(args: dict) -> None:
-            r = await http.post(f"/rest/v1/rpc/{op}", json=args)
-            if r.status_code != 200:
-                errors[r.status_code] += 1
+        async def one(args: dict, slot: int) -> None:
+            conn = conns.get(slot)
+            if conn is None:
+                conn = conns[slot] = await HttpConnection.open(host, int(port), spec["token"])
+            status = await conn.post(f"/rest/v1/rpc/{op}", json.dumps(args).encode())
+            if status != 200:
+                errors[status] += 1
     else:
         from psycopg_pool import AsyncConnectionPool
 
@@ -94,26 +133,26 @@ async def drive(spec: dict) -> dict:
         await pool.open(wait=True)
         context = {"claims": spec["claims"], "read_only": "off" if op == "create_activity" else "on"}
 
-        async def one(args: dict) -> None:
+        async def one(args: dict, slot: int) -> None:
             async with pool.connection() as conn:
                 async with conn.pipeline():
                     await conn.execute(CONTEXT_SQL, context)
                     cur = await conn.execute(DIRECT_SQL[op], args)
                 await cur.fetchone()
 
-    async def client(seed: int) -> None:
+    async def client(seed: int, slot: int) -> None:
         rng = random.Random(seed)
         while not state["stop"]:
             args = call_args(op, spec, rng)
             t = time.perf_counter()
             try:
-                await one(args)
+                await one(args, slot)
             except Exception as exc:  # noqa: BLE001 - counted and printed, the run goes on
                 errors[type(exc).__name__] += 1
             if state["measuring"]:
                 lat.append(time.perf_counter() - t)
 
-    tasks = [asyncio.create_task(client(spec["seed"] * 1000 + i)) for i in range(clients)]
+    tasks = [asyncio.create_task(client(spec["seed"] * 1000 + i, i)) for i in range(clients)]
     await asyncio.sleep(spec["warmup"])
     print("start", flush=True)  # the parent reads the CPU counters now
     ru0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
@@ -126,7 +165,8 @@ async def drive(spec: dict) -> dict:
     state["stop"] = True
     await asyncio.gather(*tasks)
     if path == "gateway":
-        await http.aclose()
+        for conn in conns.values():
+            conn.close()
     else:
         await pool.close()
     cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
@@ -375,7 +415,7 @@ def main() -> int:
                 "api_url": api_url, "database_url": url, "pool_size": workers * per_process,
                 "warmup": min(1.0, args.seconds / 2), "seconds": args.seconds, "seed": 7}
         print(f"API: {workers} worker process(es) x {per_process} connections; psycopg pool of "
-              f"{workers * per_process}; load from a separate process (httpx async on uvloop); "
+              f"{workers * per_process}; load from a separate process (one keep-alive connection per client, uvloop); "
               f"{os.cpu_count()} cores\n")
         header = (f"{'operation':<16}{'clients':>7} {'path':<8}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
                   f"{'ratio':>7}  {'CPU s/s: load':>13}{'api':>6}{'pg':>6}{'all':>6}{'api MB':>8}")
