@@ -91,12 +91,17 @@ def disg(messages: Sequence[str]) -> DisgBaseline:
 
 
 def bant(messages: Sequence[str]) -> dict[str, object]:
-    """A BANT answer in the bant_assessor schema: 2 (partial) where a cue is mentioned, else 0."""
+    """A BANT answer in the bant_assessor schema: 2 (partial) where a cue is mentioned, else 0; its evidence is
+    the sentence with the most cues of the dimension."""
     levels: dict[str, int] = {}
     evidence: dict[str, str] = {}
     found = sentences(messages)
     for dim, pattern in _BANT.items():
-        sentence = next((s for s in found if pattern.search(s)), None)
+        # the sentence with the most cues of the dimension ("budget ... 40k EUR" over "cost per
+        # seat?"); among equals the newest, the messages coming oldest first
+        hits = [(len(pattern.findall(s)), i) for i, s in enumerate(found)]
+        best = max((h for h in hits if h[0]), default=None)
+        sentence = found[best[1]] if best else None
         levels[dim] = 2 if sentence else 0
         evidence[dim] = sentence or ""
     mentioned = sum(1 for v in levels.values() if v)

@@ -13289,9 +13289,113 @@ comment on function api.get_call_transcript(uuid, uuid) is
 'A call''s transcript and its status: queued, done, failed (status_detail says why) or no_provider (no '
 'transcription provider is configured; the recording waits). Never the audio itself.';
 
+-- The API row types of competitors and conversation insights (the contract of 14_api_row_types.sql):
+-- each view names its columns, so an internal column changes no RPC's output.
+create or replace view api.competitors with (security_invoker = on) as
+select
+    x.org_id,
+    x.id,
+    x.name,
+    x.aliases,
+    x.created_by,
+    x.created_at
+from salesflow.competitors as x;
+comment on view api.competitors is 'The API row type of a competitor (what its RPCs return); read through them.';
+revoke all on api.competitors from public, anon, authenticated, service_role;
+create or replace function salesflow.api_competitor(r salesflow.competitors)
+returns api.competitors
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+    select
+        api_competitor.r.org_id,
+        api_competitor.r.id,
+        api_competitor.r.name,
+        api_competitor.r.aliases,
+        api_competitor.r.created_by,
+        api_competitor.r.created_at
+$$;
+comment on function salesflow.api_competitor(salesflow.competitors) is 'A salesflow.competitors row as api.competitors: the columns the API shows.';
+revoke execute on function salesflow.api_competitor(salesflow.competitors) from public;
+grant execute on function salesflow.api_competitor(salesflow.competitors) to authenticated, service_role;
+
+create or replace view api.conversation_insights with (security_invoker = on) as
+select
+    x.org_id,
+    x.id,
+    x.activity_id,
+    x.lead_id,
+    x.status,
+    x.error,
+    x.requested_method,
+    x.method,
+    x.language,
+    x.summary,
+    x.topics,
+    x.sentiment,
+    x.action_items,
+    x.key_moments,
+    x.objections,
+    x.competitor_mentions,
+    x.coaching,
+    x.baseline_version,
+    x.prompt_name,
+    x.prompt_version,
+    x.request_id,
+    x.model,
+    x.offline_model,
+    x.inputs,
+    x.requested_by,
+    x.created_at,
+    x.completed_at
+from salesflow.conversation_insights as x;
+comment on view api.conversation_insights is 'The API row type of a conversation analysis (what its RPCs return); read through them.';
+revoke all on api.conversation_insights from public, anon, authenticated, service_role;
+create or replace function salesflow.api_conversation_insight(r salesflow.conversation_insights)
+returns api.conversation_insights
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+    select
+        api_conversation_insight.r.org_id,
+        api_conversation_insight.r.id,
+        api_conversation_insight.r.activity_id,
+        api_conversation_insight.r.lead_id,
+        api_conversation_insight.r.status,
+        api_conversation_insight.r.error,
+        api_conversation_insight.r.requested_method,
+        api_conversation_insight.r.method,
+        api_conversation_insight.r.language,
+        api_conversation_insight.r.summary,
+        api_conversation_insight.r.topics,
+        api_conversation_insight.r.sentiment,
+        api_conversation_insight.r.action_items,
+        api_conversation_insight.r.key_moments,
+        api_conversation_insight.r.objections,
+        api_conversation_insight.r.competitor_mentions,
+        api_conversation_insight.r.coaching,
+        api_conversation_insight.r.baseline_version,
+        api_conversation_insight.r.prompt_name,
+        api_conversation_insight.r.prompt_version,
+        api_conversation_insight.r.request_id,
+        api_conversation_insight.r.model,
+        api_conversation_insight.r.offline_model,
+        api_conversation_insight.r.inputs,
+        api_conversation_insight.r.requested_by,
+        api_conversation_insight.r.created_at,
+        api_conversation_insight.r.completed_at
+$$;
+comment on function salesflow.api_conversation_insight(salesflow.conversation_insights) is 'A salesflow.conversation_insights row as api.conversation_insights: the columns the API shows.';
+revoke execute on function salesflow.api_conversation_insight(salesflow.conversation_insights) from public;
+grant execute on function salesflow.api_conversation_insight(salesflow.conversation_insights) to authenticated, service_role;
+
 -- == competitors ==============================================================================
 create or replace function api.add_competitor(org_id uuid, name text, aliases text [] default '{}')
-returns salesflow.competitors
+returns api.competitors
 language plpgsql
 volatile
 security invoker
@@ -13314,25 +13418,25 @@ begin
             (select auth.uid()))
     on conflict (org_id, (pg_catalog.lower(name))) do update set aliases = excluded.aliases
     returning * into r;
-    return r;
+    return salesflow.api_competitor(r);
 end
 $$;
 comment on function api.add_competitor(uuid, text, text []) is
 'Add a competitor (or replace its aliases): conversation analysis matches mentions against this list.';
 
 create or replace function api.list_competitors(org_id uuid)
-returns setof salesflow.competitors
+returns setof api.competitors
 language sql
 stable
 security invoker
 set search_path = ''
 as $$
-    select c.* from salesflow.competitors as c where c.org_id = list_competitors.org_id order by pg_catalog.lower(c.name)
+    select (salesflow.api_competitor(c)).* from salesflow.competitors as c where c.org_id = list_competitors.org_id order by pg_catalog.lower(c.name)
 $$;
 comment on function api.list_competitors(uuid) is 'The organisation''s competitor list, by name.';
 
 create or replace function api.remove_competitor(org_id uuid, competitor_id uuid)
-returns salesflow.competitors
+returns api.competitors
 language plpgsql
 volatile
 security invoker
@@ -13347,7 +13451,7 @@ begin
     if r.id is null then
         perform salesflow.not_found('competitor', remove_competitor.competitor_id);
     end if;
-    return r;
+    return salesflow.api_competitor(r);
 end
 $$;
 comment on function api.remove_competitor(uuid, uuid) is
@@ -13357,7 +13461,7 @@ comment on function api.remove_competitor(uuid, uuid) is
 create or replace function api.request_conversation_analysis(
     org_id uuid, activity_id uuid, method text default 'auto', language text default null
 )
-returns salesflow.conversation_insights
+returns api.conversation_insights
 language plpgsql
 volatile
 security invoker
@@ -13399,7 +13503,7 @@ begin
             (select auth.uid()))
     returning * into r;
     perform salesflow.queue_listening_job('analyze_conversation', r.org_id, r.id);
-    return r;
+    return salesflow.api_conversation_insight(r);
 end
 $$;
 comment on function api.request_conversation_analysis(uuid, uuid, text, text) is
@@ -13410,13 +13514,13 @@ comment on function api.request_conversation_analysis(uuid, uuid, text, text) is
 create or replace function api.list_conversation_insights(
     org_id uuid, activity_id uuid default null, lead_id uuid default null, page_size integer default 20
 )
-returns setof salesflow.conversation_insights
+returns setof api.conversation_insights
 language sql
 stable
 security invoker
 set search_path = ''
 as $$
-    select i.* from salesflow.conversation_insights as i
+    select (salesflow.api_conversation_insight(i)).* from salesflow.conversation_insights as i
     where i.org_id = list_conversation_insights.org_id
       and (list_conversation_insights.activity_id is null or i.activity_id = list_conversation_insights.activity_id)
       and (list_conversation_insights.lead_id is null or i.lead_id = list_conversation_insights.lead_id)
