@@ -57,6 +57,12 @@ def run_workers(config: Any) -> None:
         def handle_hup(self) -> None:  # a closed terminal stops `up` whatever the worker count
             self.handle_term()
 
+    import inspect
+
     import uvicorn
 
-    _Supervisor(config, target=uvicorn.Server(config).run, sockets=[config.bind_socket()]).run()
+    sockets = [config.bind_socket()]
+    if "target" in inspect.signature(Multiprocess.__init__).parameters:  # uvicorn before 0.50 takes it
+        _Supervisor(config, target=uvicorn.Server(config).run, sockets=sockets).run()
+    else:  # later ones build each worker's server from the config
+        _Supervisor(config, sockets=sockets).run()

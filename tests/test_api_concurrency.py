@@ -93,3 +93,45 @@ def test_the_token_cache_keeps_a_caller_only_until_the_token_expires() -> None:
     with pytest.raises(ApiError):
         cache.get("Bearer not-a-jwt", None)
     assert len(cache) == 2
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def test_two_worker_processes_serve_and_sighup_stops_them_all(postgresql_template, pg_server: Server) -> None:  # noqa: ANN001
+    import signal
+
+    with clone_database(pg_server, postgresql_template.template_dbname) as url:
+        with run_api(url, {"SALESFLOW_API_WORKERS": "2"}) as api:
+            assert httpx.get(f"{api.url}/health", timeout=10).status_code in (200, 503)
+            workers = _children(api.process.pid)
+            assert len(workers) >= 2, workers  # the supervisor and its two servers
+            api.process.send_signal(signal.SIGHUP)  # a closed terminal
+            api.process.wait(60)
+            # a worker may still be finishing its exit (reparented to init) when the supervisor is gone
+            deadline = time.monotonic() + 60
+            while (alive := [pid for pid in workers if _alive(pid)]) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert alive == []
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
