@@ -1,9 +1,10 @@
 -- The API contract, continued (DESIGN.md decision 11; 11_api_contract.sql for leads, companies,
 -- deals, activities and messages): the row types of organisations, members, channel identities,
--- suggestions, the outbox, drafts, memory facts, feedback, prompt versions, merges, erasure requests
--- and consents as the RPCs return them. Each view names its columns one by one, so a column added
--- to a table for internal use changes no API output until a view here names it (appended at the
--- end: `create or replace view` may append, never drop or reorder). No role is granted the views;
+-- suggestions, the outbox, drafts, memory facts, feedback, prompt versions, merges, erasure requests,
+-- consents, competitors and conversation insights as the RPCs return them. Each view names its
+-- columns one by one, so a column added to a table for internal use changes no API output until a
+-- view here names it (appended at the end: `create or replace view` may append, never drop or
+-- reorder). No role is granted the views;
 -- clients read rows through the RPCs, where RLS decides.
 
 create or replace view api.organizations with (security_invoker = on) as
@@ -518,3 +519,105 @@ begin
     end loop;
 end
 $$;
+
+create or replace view api.competitors with (security_invoker = on) as
+select
+    x.org_id,
+    x.id,
+    x.name,
+    x.aliases,
+    x.created_by,
+    x.created_at
+from salesflow.competitors as x;
+comment on view api.competitors is 'The API row type of a competitor (what its RPCs return); read through them.';
+revoke all on api.competitors from public, anon, authenticated, service_role;
+create or replace function salesflow.api_competitor(r salesflow.competitors)
+returns api.competitors
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+    select
+        api_competitor.r.org_id,
+        api_competitor.r.id,
+        api_competitor.r.name,
+        api_competitor.r.aliases,
+        api_competitor.r.created_by,
+        api_competitor.r.created_at
+$$;
+comment on function salesflow.api_competitor(salesflow.competitors) is 'A salesflow.competitors row as api.competitors: the columns the API shows.';
+revoke execute on function salesflow.api_competitor(salesflow.competitors) from public;
+grant execute on function salesflow.api_competitor(salesflow.competitors) to authenticated, service_role;
+
+create or replace view api.conversation_insights with (security_invoker = on) as
+select
+    x.org_id,
+    x.id,
+    x.activity_id,
+    x.lead_id,
+    x.status,
+    x.error,
+    x.requested_method,
+    x.method,
+    x.language,
+    x.summary,
+    x.topics,
+    x.sentiment,
+    x.action_items,
+    x.key_moments,
+    x.objections,
+    x.competitor_mentions,
+    x.coaching,
+    x.baseline_version,
+    x.prompt_name,
+    x.prompt_version,
+    x.request_id,
+    x.model,
+    x.offline_model,
+    x.inputs,
+    x.requested_by,
+    x.created_at,
+    x.completed_at
+from salesflow.conversation_insights as x;
+comment on view api.conversation_insights is 'The API row type of a conversation analysis (what its RPCs return); read through them.';
+revoke all on api.conversation_insights from public, anon, authenticated, service_role;
+create or replace function salesflow.api_conversation_insight(r salesflow.conversation_insights)
+returns api.conversation_insights
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+    select
+        api_conversation_insight.r.org_id,
+        api_conversation_insight.r.id,
+        api_conversation_insight.r.activity_id,
+        api_conversation_insight.r.lead_id,
+        api_conversation_insight.r.status,
+        api_conversation_insight.r.error,
+        api_conversation_insight.r.requested_method,
+        api_conversation_insight.r.method,
+        api_conversation_insight.r.language,
+        api_conversation_insight.r.summary,
+        api_conversation_insight.r.topics,
+        api_conversation_insight.r.sentiment,
+        api_conversation_insight.r.action_items,
+        api_conversation_insight.r.key_moments,
+        api_conversation_insight.r.objections,
+        api_conversation_insight.r.competitor_mentions,
+        api_conversation_insight.r.coaching,
+        api_conversation_insight.r.baseline_version,
+        api_conversation_insight.r.prompt_name,
+        api_conversation_insight.r.prompt_version,
+        api_conversation_insight.r.request_id,
+        api_conversation_insight.r.model,
+        api_conversation_insight.r.offline_model,
+        api_conversation_insight.r.inputs,
+        api_conversation_insight.r.requested_by,
+        api_conversation_insight.r.created_at,
+        api_conversation_insight.r.completed_at
+$$;
+comment on function salesflow.api_conversation_insight(salesflow.conversation_insights) is 'A salesflow.conversation_insights row as api.conversation_insights: the columns the API shows.';
+revoke execute on function salesflow.api_conversation_insight(salesflow.conversation_insights) from public;
+grant execute on function salesflow.api_conversation_insight(salesflow.conversation_insights) to authenticated, service_role;

@@ -222,6 +222,16 @@ as $$
     ) as x
 $$;
 
+-- The organisation's active conversion model, or null (the prior scores then).
+create or replace function salesflow.active_scoring_model(p_org uuid) returns uuid
+language sql
+stable
+set search_path = ''
+as $$
+    select m.id from salesflow.ai_models as m
+    where m.org_id = p_org and m.name = 'lead_conversion' and m.status = 'active'
+$$;
+
 -- Re-score leads now, with the active model or the prior; keep history and trend. A score moves
 -- 'up' or 'down' when it changes by at least 3 points (of 100) from the previous one; else 'stable'.
 -- security definer: triggers call it on behalf of members, who may not write scores themselves;
@@ -239,8 +249,7 @@ begin
     if p_leads is null or pg_catalog.cardinality(p_leads) = 0 or not salesflow.feature_enabled(p_org, 'scoring') then
         return 0;
     end if;
-    select m.id into model from salesflow.ai_models as m
-    where m.org_id = p_org and m.name = 'lead_conversion' and m.status = 'active';
+    model := salesflow.active_scoring_model(p_org);
     if model is null then
         prior := salesflow.prior_probability(p_org);
     end if;
@@ -348,16 +357,14 @@ begin
     if tg_op = 'DELETE' then
         for r in select o.org_id, pg_catalog.array_agg(distinct o.lead_id) as ids
                  from old_rows as o where o.lead_id is not null group by o.org_id loop
-            if exists (select from salesflow.ai_models as m
-                       where m.org_id = r.org_id and m.name = 'lead_conversion' and m.status = 'active') then
+            if salesflow.active_scoring_model(r.org_id) is not null then
                 perform salesflow.score_leads(r.org_id, r.ids);
             end if;
         end loop;
     else
         for r in select n.org_id, pg_catalog.array_agg(distinct n.lead_id) as ids
                  from new_rows as n where n.lead_id is not null group by n.org_id loop
-            if exists (select from salesflow.ai_models as m
-                       where m.org_id = r.org_id and m.name = 'lead_conversion' and m.status = 'active') then
+            if salesflow.active_scoring_model(r.org_id) is not null then
                 perform salesflow.score_leads(r.org_id, r.ids);
             end if;
         end loop;
@@ -421,7 +428,7 @@ salesflow.model_contributions(uuid, uuid, uuid [], timestamptz []),
 salesflow.model_log_odds(uuid, uuid, uuid [], timestamptz []),
 salesflow.sigmoid(double precision), salesflow.prior_probability(uuid),
 salesflow.score_leads(uuid, uuid []), salesflow.feature_enabled(uuid, text, uuid, text),
-salesflow.rescore_org(uuid) from public;
+salesflow.rescore_org(uuid), salesflow.active_scoring_model(uuid) from public;
 grant execute on function salesflow.lead_features(uuid, uuid [], timestamptz []),
 salesflow.model_contributions(uuid, uuid, uuid [], timestamptz []),
 salesflow.model_log_odds(uuid, uuid, uuid [], timestamptz []),

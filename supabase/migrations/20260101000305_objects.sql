@@ -788,10 +788,11 @@ grant execute on function salesflow.normalize_domain(text) to authenticated, ser
 -- source: sql/objects/14_api_row_types.sql
 -- The API contract, continued (DESIGN.md decision 11; 11_api_contract.sql for leads, companies,
 -- deals, activities and messages): the row types of organisations, members, channel identities,
--- suggestions, the outbox, drafts, memory facts, feedback, prompt versions, merges, erasure requests
--- and consents as the RPCs return them. Each view names its columns one by one, so a column added
--- to a table for internal use changes no API output until a view here names it (appended at the
--- end: `create or replace view` may append, never drop or reorder). No role is granted the views;
+-- suggestions, the outbox, drafts, memory facts, feedback, prompt versions, merges, erasure requests,
+-- consents, competitors and conversation insights as the RPCs return them. Each view names its
+-- columns one by one, so a column added to a table for internal use changes no API output until a
+-- view here names it (appended at the end: `create or replace view` may append, never drop or
+-- reorder). No role is granted the views;
 -- clients read rows through the RPCs, where RLS decides.
 
 create or replace view api.organizations with (security_invoker = on) as
@@ -1306,6 +1307,108 @@ begin
     end loop;
 end
 $$;
+
+create or replace view api.competitors with (security_invoker = on) as
+select
+    x.org_id,
+    x.id,
+    x.name,
+    x.aliases,
+    x.created_by,
+    x.created_at
+from salesflow.competitors as x;
+comment on view api.competitors is 'The API row type of a competitor (what its RPCs return); read through them.';
+revoke all on api.competitors from public, anon, authenticated, service_role;
+create or replace function salesflow.api_competitor(r salesflow.competitors)
+returns api.competitors
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+    select
+        api_competitor.r.org_id,
+        api_competitor.r.id,
+        api_competitor.r.name,
+        api_competitor.r.aliases,
+        api_competitor.r.created_by,
+        api_competitor.r.created_at
+$$;
+comment on function salesflow.api_competitor(salesflow.competitors) is 'A salesflow.competitors row as api.competitors: the columns the API shows.';
+revoke execute on function salesflow.api_competitor(salesflow.competitors) from public;
+grant execute on function salesflow.api_competitor(salesflow.competitors) to authenticated, service_role;
+
+create or replace view api.conversation_insights with (security_invoker = on) as
+select
+    x.org_id,
+    x.id,
+    x.activity_id,
+    x.lead_id,
+    x.status,
+    x.error,
+    x.requested_method,
+    x.method,
+    x.language,
+    x.summary,
+    x.topics,
+    x.sentiment,
+    x.action_items,
+    x.key_moments,
+    x.objections,
+    x.competitor_mentions,
+    x.coaching,
+    x.baseline_version,
+    x.prompt_name,
+    x.prompt_version,
+    x.request_id,
+    x.model,
+    x.offline_model,
+    x.inputs,
+    x.requested_by,
+    x.created_at,
+    x.completed_at
+from salesflow.conversation_insights as x;
+comment on view api.conversation_insights is 'The API row type of a conversation analysis (what its RPCs return); read through them.';
+revoke all on api.conversation_insights from public, anon, authenticated, service_role;
+create or replace function salesflow.api_conversation_insight(r salesflow.conversation_insights)
+returns api.conversation_insights
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+    select
+        api_conversation_insight.r.org_id,
+        api_conversation_insight.r.id,
+        api_conversation_insight.r.activity_id,
+        api_conversation_insight.r.lead_id,
+        api_conversation_insight.r.status,
+        api_conversation_insight.r.error,
+        api_conversation_insight.r.requested_method,
+        api_conversation_insight.r.method,
+        api_conversation_insight.r.language,
+        api_conversation_insight.r.summary,
+        api_conversation_insight.r.topics,
+        api_conversation_insight.r.sentiment,
+        api_conversation_insight.r.action_items,
+        api_conversation_insight.r.key_moments,
+        api_conversation_insight.r.objections,
+        api_conversation_insight.r.competitor_mentions,
+        api_conversation_insight.r.coaching,
+        api_conversation_insight.r.baseline_version,
+        api_conversation_insight.r.prompt_name,
+        api_conversation_insight.r.prompt_version,
+        api_conversation_insight.r.request_id,
+        api_conversation_insight.r.model,
+        api_conversation_insight.r.offline_model,
+        api_conversation_insight.r.inputs,
+        api_conversation_insight.r.requested_by,
+        api_conversation_insight.r.created_at,
+        api_conversation_insight.r.completed_at
+$$;
+comment on function salesflow.api_conversation_insight(salesflow.conversation_insights) is 'A salesflow.conversation_insights row as api.conversation_insights: the columns the API shows.';
+revoke execute on function salesflow.api_conversation_insight(salesflow.conversation_insights) from public;
+grant execute on function salesflow.api_conversation_insight(salesflow.conversation_insights) to authenticated, service_role;
 
 -- source: sql/objects/15_ai_request_checks.sql
 -- Checks the AI request RPCs share, so each refusal is made in one place with one error code.
@@ -7841,6 +7944,16 @@ as $$
     ) as x
 $$;
 
+-- The organisation's active conversion model, or null (the prior scores then).
+create or replace function salesflow.active_scoring_model(p_org uuid) returns uuid
+language sql
+stable
+set search_path = ''
+as $$
+    select m.id from salesflow.ai_models as m
+    where m.org_id = p_org and m.name = 'lead_conversion' and m.status = 'active'
+$$;
+
 -- Re-score leads now, with the active model or the prior; keep history and trend. A score moves
 -- 'up' or 'down' when it changes by at least 3 points (of 100) from the previous one; else 'stable'.
 -- security definer: triggers call it on behalf of members, who may not write scores themselves;
@@ -7858,8 +7971,7 @@ begin
     if p_leads is null or pg_catalog.cardinality(p_leads) = 0 or not salesflow.feature_enabled(p_org, 'scoring') then
         return 0;
     end if;
-    select m.id into model from salesflow.ai_models as m
-    where m.org_id = p_org and m.name = 'lead_conversion' and m.status = 'active';
+    model := salesflow.active_scoring_model(p_org);
     if model is null then
         prior := salesflow.prior_probability(p_org);
     end if;
@@ -7967,16 +8079,14 @@ begin
     if tg_op = 'DELETE' then
         for r in select o.org_id, pg_catalog.array_agg(distinct o.lead_id) as ids
                  from old_rows as o where o.lead_id is not null group by o.org_id loop
-            if exists (select from salesflow.ai_models as m
-                       where m.org_id = r.org_id and m.name = 'lead_conversion' and m.status = 'active') then
+            if salesflow.active_scoring_model(r.org_id) is not null then
                 perform salesflow.score_leads(r.org_id, r.ids);
             end if;
         end loop;
     else
         for r in select n.org_id, pg_catalog.array_agg(distinct n.lead_id) as ids
                  from new_rows as n where n.lead_id is not null group by n.org_id loop
-            if exists (select from salesflow.ai_models as m
-                       where m.org_id = r.org_id and m.name = 'lead_conversion' and m.status = 'active') then
+            if salesflow.active_scoring_model(r.org_id) is not null then
                 perform salesflow.score_leads(r.org_id, r.ids);
             end if;
         end loop;
@@ -8040,7 +8150,7 @@ salesflow.model_contributions(uuid, uuid, uuid [], timestamptz []),
 salesflow.model_log_odds(uuid, uuid, uuid [], timestamptz []),
 salesflow.sigmoid(double precision), salesflow.prior_probability(uuid),
 salesflow.score_leads(uuid, uuid []), salesflow.feature_enabled(uuid, text, uuid, text),
-salesflow.rescore_org(uuid) from public;
+salesflow.rescore_org(uuid), salesflow.active_scoring_model(uuid) from public;
 grant execute on function salesflow.lead_features(uuid, uuid [], timestamptz []),
 salesflow.model_contributions(uuid, uuid, uuid [], timestamptz []),
 salesflow.model_log_odds(uuid, uuid, uuid [], timestamptz []),
@@ -13288,110 +13398,6 @@ $$;
 comment on function api.get_call_transcript(uuid, uuid) is
 'A call''s transcript and its status: queued, done, failed (status_detail says why) or no_provider (no '
 'transcription provider is configured; the recording waits). Never the audio itself.';
-
--- The API row types of competitors and conversation insights (the contract of 14_api_row_types.sql):
--- each view names its columns, so an internal column changes no RPC's output.
-create or replace view api.competitors with (security_invoker = on) as
-select
-    x.org_id,
-    x.id,
-    x.name,
-    x.aliases,
-    x.created_by,
-    x.created_at
-from salesflow.competitors as x;
-comment on view api.competitors is 'The API row type of a competitor (what its RPCs return); read through them.';
-revoke all on api.competitors from public, anon, authenticated, service_role;
-create or replace function salesflow.api_competitor(r salesflow.competitors)
-returns api.competitors
-language sql
-immutable
-security invoker
-set search_path = ''
-as $$
-    select
-        api_competitor.r.org_id,
-        api_competitor.r.id,
-        api_competitor.r.name,
-        api_competitor.r.aliases,
-        api_competitor.r.created_by,
-        api_competitor.r.created_at
-$$;
-comment on function salesflow.api_competitor(salesflow.competitors) is 'A salesflow.competitors row as api.competitors: the columns the API shows.';
-revoke execute on function salesflow.api_competitor(salesflow.competitors) from public;
-grant execute on function salesflow.api_competitor(salesflow.competitors) to authenticated, service_role;
-
-create or replace view api.conversation_insights with (security_invoker = on) as
-select
-    x.org_id,
-    x.id,
-    x.activity_id,
-    x.lead_id,
-    x.status,
-    x.error,
-    x.requested_method,
-    x.method,
-    x.language,
-    x.summary,
-    x.topics,
-    x.sentiment,
-    x.action_items,
-    x.key_moments,
-    x.objections,
-    x.competitor_mentions,
-    x.coaching,
-    x.baseline_version,
-    x.prompt_name,
-    x.prompt_version,
-    x.request_id,
-    x.model,
-    x.offline_model,
-    x.inputs,
-    x.requested_by,
-    x.created_at,
-    x.completed_at
-from salesflow.conversation_insights as x;
-comment on view api.conversation_insights is 'The API row type of a conversation analysis (what its RPCs return); read through them.';
-revoke all on api.conversation_insights from public, anon, authenticated, service_role;
-create or replace function salesflow.api_conversation_insight(r salesflow.conversation_insights)
-returns api.conversation_insights
-language sql
-immutable
-security invoker
-set search_path = ''
-as $$
-    select
-        api_conversation_insight.r.org_id,
-        api_conversation_insight.r.id,
-        api_conversation_insight.r.activity_id,
-        api_conversation_insight.r.lead_id,
-        api_conversation_insight.r.status,
-        api_conversation_insight.r.error,
-        api_conversation_insight.r.requested_method,
-        api_conversation_insight.r.method,
-        api_conversation_insight.r.language,
-        api_conversation_insight.r.summary,
-        api_conversation_insight.r.topics,
-        api_conversation_insight.r.sentiment,
-        api_conversation_insight.r.action_items,
-        api_conversation_insight.r.key_moments,
-        api_conversation_insight.r.objections,
-        api_conversation_insight.r.competitor_mentions,
-        api_conversation_insight.r.coaching,
-        api_conversation_insight.r.baseline_version,
-        api_conversation_insight.r.prompt_name,
-        api_conversation_insight.r.prompt_version,
-        api_conversation_insight.r.request_id,
-        api_conversation_insight.r.model,
-        api_conversation_insight.r.offline_model,
-        api_conversation_insight.r.inputs,
-        api_conversation_insight.r.requested_by,
-        api_conversation_insight.r.created_at,
-        api_conversation_insight.r.completed_at
-$$;
-comment on function salesflow.api_conversation_insight(salesflow.conversation_insights) is 'A salesflow.conversation_insights row as api.conversation_insights: the columns the API shows.';
-revoke execute on function salesflow.api_conversation_insight(salesflow.conversation_insights) from public;
-grant execute on function salesflow.api_conversation_insight(salesflow.conversation_insights) to authenticated, service_role;
 
 -- == competitors ==============================================================================
 create or replace function api.add_competitor(org_id uuid, name text, aliases text [] default '{}')
