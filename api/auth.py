@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import jwt
@@ -23,6 +25,11 @@ class Caller:
     @property
     def authenticated(self) -> bool:
         return self.role != "anon"
+
+    @cached_property
+    def claims_json(self) -> str:
+        """The claims as request.jwt.claims text, encoded once per verified token (callers are cached)."""
+        return json.dumps(self.claims)
 
 
 def _unauthorized(code: str, message: str) -> ApiError:

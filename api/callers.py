@@ -7,7 +7,6 @@ cached caller is exactly what verifying the token again would give until then. A
 
 from __future__ import annotations
 
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -42,7 +41,3 @@ class CallerCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-
-def caller_claims_json(caller: Caller) -> str:
-    """The claims as request.jwt.claims text."""
-    return json.dumps(caller.claims)

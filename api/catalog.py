@@ -60,6 +60,7 @@ class Catalog:
     def __init__(self) -> None:
         self._by_name: dict[str, list[Function]] = {}
         self._loaded_at = 0.0
+        self.version: object = object()
         # for the OpenAPI document: enum labels and row-type columns by format_type name
         self.enums: dict[str, list[str]] = {}
         self.row_types: dict[str, list[dict[str, Any]]] = {}
@@ -81,6 +82,7 @@ class Catalog:
             if all(p.name for p in fn.params):
                 by_name.setdefault(fn.name, []).append(fn)
         self._by_name, self.enums, self.row_types = by_name, enums, row_types
+        self.version = object()  # a new identity per load: resolutions cached against the old one are stale
         self._loaded_at = time.monotonic()
 
     def stale(self) -> bool:

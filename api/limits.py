@@ -28,7 +28,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,7 +130,11 @@ class Limiter:
 
 def caller_key(scope: Scope) -> str:
     """Whom a request is counted against: its token, else its apikey, else its client address."""
-    headers = dict(scope.get("headers") or [])
+    return caller_key_from(dict(scope.get("headers") or []), scope)
+
+
+def caller_key_from(headers: Mapping[bytes, bytes], scope: Scope) -> str:
+    """caller_key for headers already read into a mapping (the hot RPC path reads them once)."""
     credential = headers.get(b"authorization") or headers.get(b"apikey")
     if credential is None:
         client = scope.get("client") or ("?", 0)
@@ -143,10 +147,15 @@ def retry_after_seconds(wait: float) -> int:
     return max(1, math.ceil(wait))
 
 
-def _refusal(retry_after: float) -> tuple[dict[str, Any], bytes]:
+def refusal_body(retry_after: float) -> tuple[int, bytes]:
+    """The 429 answer's Retry-After seconds and body, in PostgREST's error shape."""
     seconds = retry_after_seconds(retry_after)
-    body = json.dumps({"code": "SF429", "message": "too many requests from this caller; slow down",
-                       "details": None, "hint": f"retry after {seconds} s"}).encode()
+    return seconds, json.dumps({"code": "SF429", "message": "too many requests from this caller; slow down",
+                                "details": None, "hint": f"retry after {seconds} s"}).encode()
+
+
+def _refusal(retry_after: float) -> tuple[dict[str, Any], bytes]:
+    seconds, body = refusal_body(retry_after)
     headers = [(b"content-type", b"application/json"), (b"retry-after", str(seconds).encode()),
                (b"content-length", str(len(body)).encode())]
     return {"type": "http.response.start", "status": 429, "headers": headers}, body

@@ -11,6 +11,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import psycopg
@@ -21,7 +22,6 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from salesflow.api import openapi
 from salesflow.api.auth import Caller
-from salesflow.api.callers import caller_claims_json
 from salesflow.api.catalog import EXPOSED_SCHEMA, Catalog, Function
 from salesflow.api.errors import ApiError, is_connection_loss, status_for_sqlstate
 from salesflow.api.limits import Limiter, retry_after_seconds
@@ -96,6 +96,8 @@ class RpcService:
         self.pool = pool
         self.catalog = catalog
         self._statements: dict[tuple[Function, tuple[str, ...]], bytes] = {}
+        # (name, argument names) -> (catalog version, function): no catalog scan per call
+        self._resolved: dict[tuple[str, frozenset[str]], tuple[object, Function]] = {}
         # one bucket per organisation, charged for its members' calls (api/limits.py)
         self.org_limiter = org_limiter
         # (user, org) -> (member?, until): membership read as the caller, kept a minute
@@ -138,7 +140,18 @@ class RpcService:
             raise ApiError(429, "SF429", "too many requests for this organisation; slow down",
                            hint=f"retry after {seconds} s", headers={"Retry-After": str(seconds)})
 
-    async def resolve(self, name: str, keys: set[str]) -> Function:
+    async def resolve(self, name: str, keys: AbstractSet[str]) -> Function:
+        """The function of that name taking exactly these named arguments (PGRST202 if none does)."""
+        hit = self._resolved.get((name, frozenset(keys)))
+        if hit is not None and hit[0] is self.catalog.version:
+            return hit[1]
+        fn = await self._resolve(name, keys)
+        if len(self._resolved) >= self.STATEMENT_CACHE:
+            self._resolved.clear()
+        self._resolved[(name, frozenset(keys))] = (self.catalog.version, fn)
+        return fn
+
+    async def _resolve(self, name: str, keys: AbstractSet[str]) -> Function:
         candidates = self.catalog.candidates(name)
         if not any(fn.accepts(keys) for fn in candidates) and self.catalog.stale():
             async with self.pool.connection() as conn:
@@ -169,12 +182,19 @@ class RpcService:
 
     async def call(self, name: str, args: dict[str, Any], caller: Caller, request: Request,
                    statement_timeout: str = STATEMENT_TIMEOUT) -> str | None:
-        fn = await self.resolve(name, set(args))
-        keys = tuple(sorted(args))
+        """Call `api.<name>` for an endpoint's request (its method, path and forwarded headers)."""
         headers = {k: v for k, v in request.headers.items() if k in _FORWARDED_HEADERS}
+        return await self.call_as(name, args, caller, method=request.method, path=request.scope["path"],
+                                  headers_json=json.dumps(headers), statement_timeout=statement_timeout)
+
+    async def call_as(self, name: str, args: dict[str, Any], caller: Caller, *, method: str, path: str,
+                      headers_json: str, statement_timeout: str = STATEMENT_TIMEOUT) -> str | None:
+        """Call `api.<name>` with named arguments as the caller; the function's JSON result as text."""
+        fn = await self.resolve(name, args.keys())
+        keys = tuple(sorted(args))
         context = {
-            "role": caller.role, "claims": caller_claims_json(caller), "method": request.method,
-            "path": request.url.path, "headers": json.dumps(headers), "statement_timeout": statement_timeout,
+            "role": caller.role, "claims": caller.claims_json, "method": method,
+            "path": path, "headers": headers_json, "statement_timeout": statement_timeout,
             # a stable function cannot write, so run it read-only (PostgREST does, for GET)
             "read_only": "on" if fn.read_only else "off",
         }

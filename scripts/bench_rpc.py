@@ -334,6 +334,26 @@ def profile(spec: dict, procs: Procs, seconds: float) -> None:
     shutil.rmtree(out, ignore_errors=True)
 
 
+def per_k(r: dict, key: str) -> float:
+    """CPU seconds per 1,000 measured requests (less sensitive to a busy machine than req/s)."""
+    return 1000 * r[key] / r["n"] if r["n"] else float("nan")
+
+
+def print_cpu_summary(rows: list[dict]) -> None:
+    """Python per request: the API's CPU against the psycopg pool client's, the same calls in the same run."""
+    print("\nCPU seconds per 1,000 requests: the API process(es) on the gateway path, the load generator (the "
+          "psycopg pool's Python) on the direct path, and PostgreSQL on each")
+    print(f"{'operation':<16}{'clients':>7}{'api':>8}{'pool':>8}{'api/pool':>9}{'pg gw':>8}{'pg pool':>8}")
+    by = {(r["op"], r["clients"], r["path"]): r for r in rows}
+    for (op, n, path), gw in by.items():
+        direct = by.get((op, n, "psycopg"))
+        if path != "gateway" or direct is None:
+            continue
+        api, pool = per_k(gw, "api_cpu"), per_k(direct, "loadgen_cpu")
+        print(f"{op:<16}{n:>7}{api:>8.3f}{pool:>8.3f}{api / pool if pool else float('nan'):>9.2f}"
+              f"{per_k(gw, 'pg_cpu'):>8.3f}{per_k(direct, 'pg_cpu'):>8.3f}")
+
+
 def _demo_from_json(saved: dict) -> DemoResult:
     users = [DemoUser(uuid.UUID(u["user_id"]), u["role"], u["display_name"], u["email"]) for u in saved["users"]]
     return DemoResult(uuid.UUID(saved["org_id"]), saved["org_name"], users, saved["counts"])
@@ -418,7 +438,8 @@ def main() -> int:
               f"{workers * per_process}; load from a separate process (one keep-alive connection per client, uvloop); "
               f"{os.cpu_count()} cores\n")
         header = (f"{'operation':<16}{'clients':>7} {'path':<8}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
-                  f"{'ratio':>7}  {'CPU s/s: load':>13}{'api':>6}{'pg':>6}{'all':>6}{'api MB':>8}")
+                  f"{'ratio':>7}  {'CPU s/s: load':>13}{'api':>6}{'pg':>6}{'all':>6}{'api MB':>8}"
+                  f"  {'CPU s/1k req: load':>18}{'api':>6}{'pg':>6}")
         print(header)
         rows: list[dict] = []
         for op in ops:
@@ -434,10 +455,12 @@ def main() -> int:
                     print(f"{op:<16}{n:>7} {path:<8}{rate:>8.0f}{r['p50']:>8.2f}{r['p95']:>8.2f}{r['p99']:>8.2f}"
                           f"{ratio:>7}  {r['loadgen_cpu'] / s:>13.2f}{r['api_cpu'] / s:>6.2f}"
                           f"{r['pg_cpu'] / s:>6.2f}{r['busy'] / s:>6.2f}{r['api_rss']:>8.0f}"
+                          f"  {per_k(r, 'loadgen_cpu'):>18.3f}{per_k(r, 'api_cpu'):>6.3f}{per_k(r, 'pg_cpu'):>6.3f}"
                           + (f"  errors {r['errors']}" if r["errors"] else ""), flush=True)
                     rows.append({"op": op, "clients": n, "path": path, **{k: v for k, v in r.items()}})
         print(f"\nratio: gateway req/s / psycopg req/s in the same run. API peak RSS (VmHWM): "
               f"{rss_mb(tree(api.pid), 'VmHWM'):.0f} MB over {len(tree(api.pid))} process(es)")
+        print_cpu_summary(rows)
         if args.profile:
             profile({**base, "op": "get_lead", "clients": 32, "path": "gateway"}, procs, max(args.seconds, 5))
         return 0
