@@ -39,12 +39,16 @@ class ServerOptions:
 
 
 def uvicorn_config(options: ServerOptions, host: str, port: int) -> Any:
-    """uvicorn's configuration for the API: the fast loop and parser, the app built by each worker."""
+    """uvicorn's configuration for the API: the fast loop and parser, the app built by each worker.
+
+    The parser is httptools' with each response's head and body sent in one write (api/http_protocol.py)."""
     import uvicorn
+
+    from salesflow.api.http_protocol import CoalescingHttpToolsProtocol
 
     return uvicorn.Config(
         "salesflow.api.app:app_from_env", factory=True, host=host, port=port, workers=options.workers,
-        loop="uvloop", http="httptools", access_log=options.access_log, log_level="info",
+        loop="uvloop", http=CoalescingHttpToolsProtocol, access_log=options.access_log, log_level="info",
         timeout_graceful_shutdown=10,
     )
 
