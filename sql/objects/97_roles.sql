@@ -245,6 +245,7 @@ salesflow.advance_playbook(uuid, uuid, salesflow.playbook_step_status, timestamp
 salesflow.append_lead_channel_touches(uuid, uuid[], text[], salesflow.direction[], timestamptz[]),
 salesflow.as_api_recommendation(salesflow.ai_recommendations, timestamp with time zone),
 salesflow.attribute_name(text),
+salesflow.conversion_status(salesflow.lifecycle_stage, boolean, boolean),
 salesflow.decayed_priority(real, interval, timestamp with time zone, timestamp with time zone),
 salesflow.disg_guidance_for(text, text),
 salesflow.enqueue_lead_evaluation(uuid, uuid[]),
