@@ -190,8 +190,9 @@ def test_catalog_invariants(db: psycopg.Connection) -> None:
             exempt = (" embeddings_model_idx ", " ai_recommendations_rule_fk_idx ", " channel_configs_route_key ")
             if " USING hnsw " not in index and not any(e in index for e in exempt):
                 assert "(org_id" in index, f"{name}: index does not lead with org_id: {index}"
-    # the policy predicates of 12_policy_helpers.sql and the conversion rule: a SET clause would stop the planner inlining
-    # them, so they qualify every type and operator instead (and are immutable, invoker, language sql)
+    # the policy predicates of 12_policy_helpers.sql and the conversion rule: a SET clause would stop
+    # the planner inlining them, so they qualify every type and operator instead (and are immutable,
+    # invoker, language sql)
     inlined = {"salesflow.may_write_owned(uuid,uuid,text[])",
                "salesflow.may_manage_member(uuid,salesflow.member_role,text[])",
                "salesflow.conversion_status(salesflow.lifecycle_stage,boolean,boolean)"}
