@@ -345,9 +345,13 @@ class AnthropicProvider(Provider):
                     finished = True
         except Exception as exc:
             error = classify(exc)
-            counter, read = counter_for(False), "".join(parts)
-            error.partial = await asyncio.to_thread(  # counting is CPU work: off the event loop
-                lambda: Usage(input_tokens or count_messages(counter, messages), counter.count(read), estimated=True))
+            read = "".join(parts)
+
+            def spent() -> Usage:  # counting is CPU work (and the first count loads a vocabulary): off the loop
+                counter = counter_for(False)
+                return Usage(input_tokens or count_messages(counter, messages), counter.count(read), estimated=True)
+
+            error.partial = await asyncio.to_thread(spent)
             raise error from exc
         finally:
             if stream is not None:
