@@ -42,8 +42,9 @@ def slow_api(postgresql_template, pg_server: Server) -> Iterator[ApiProcess]:  #
                 f"as 'select 1 from pg_catalog.pg_advisory_xact_lock({LOCK_KEY})'"
             )
             conn.execute("grant execute on function api.test_wait_for_lock() to authenticated")
-        # one process: the test is about its event loop, not about a second worker taking the call
-        with run_api(url, {"SALESFLOW_API_WORKERS": "1"}) as api:
+        # one process: the test is about its event loop, not about a second worker taking the call;
+        # one request in flight per caller, so the held call shows the per-caller cap too
+        with run_api(url, {"SALESFLOW_API_WORKERS": "1", "SALESFLOW_CONCURRENCY_LIMIT": "1"}) as api:
             yield api
 
 
@@ -56,8 +57,8 @@ def _waiting_on_lock(url: str) -> bool:
 
 
 def test_a_slow_rpc_does_not_delay_health_or_other_rpcs(slow_api: ApiProcess) -> None:
-    token = make_token(uuid.uuid4())
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    headers = {"Authorization": f"Bearer {make_token(uuid.uuid4())}", "Content-Type": "application/json"}
+    others = {"Authorization": f"Bearer {make_token(uuid.uuid4())}", "Content-Type": "application/json"}
     slow: dict[str, httpx.Response] = {}
     with psycopg.connect(slow_api.database_url, autocommit=True) as holder:
         holder.execute("select pg_advisory_lock(%s)", (LOCK_KEY,))
@@ -71,13 +72,20 @@ def test_a_slow_rpc_does_not_delay_health_or_other_rpcs(slow_api: ApiProcess) ->
         # the slow call is inside PostgreSQL now; everything else must still be answered
         assert httpx.get(f"{slow_api.url}/health", timeout=60).status_code == 200
         for _ in range(3):
-            r = httpx.post(f"{slow_api.url}/rest/v1/rpc/my_organizations", content=b"{}", headers=headers, timeout=60)
+            r = httpx.post(f"{slow_api.url}/rest/v1/rpc/my_organizations", content=b"{}", headers=others, timeout=60)
             assert r.status_code == 200 and r.json() == []
         assert httpx.get(f"{slow_api.url}/rest/v1/", timeout=60).status_code == 200
+        # the slow caller itself has its one request in flight: a second is refused, not queued for the pool
+        again = httpx.post(f"{slow_api.url}/rest/v1/rpc/my_organizations", content=b"{}", headers=headers, timeout=60)
+        assert again.status_code == 429 and int(again.headers["Retry-After"]) >= 1
+        assert set(again.json()) == {"code", "message", "details", "hint"}
         assert thread.is_alive() and "r" not in slow  # still waiting: the others overtook it
         holder.execute("select pg_advisory_unlock(%s)", (LOCK_KEY,))
     thread.join(120)
     assert slow["r"].status_code == 200 and slow["r"].json() == 1
+    # its request done, the caller is served again
+    r = httpx.post(f"{slow_api.url}/rest/v1/rpc/my_organizations", content=b"{}", headers=headers, timeout=60)
+    assert r.status_code == 200 and r.json() == []
 
 
 def test_the_token_cache_keeps_a_caller_only_until_the_token_expires() -> None:
