@@ -292,6 +292,19 @@ def test_a_competitor_alert_and_the_coaching_items_follow_their_thresholds(app: 
                                    "and reason_key = %s", acme.id, f"competitor_mentioned:{activity}")[0]
     assert alert["reason"].startswith("Globex came up on the meeting with Anna Berg")
     assert alert["evidence"][0]["table"] == "conversation_insights"
+    # coaching is the rep's own action type, apart from sales calls; the alert prepares the next call
+    kinds = rows(app.database_url, "select rule_key, action_type::text as action from salesflow.ai_recommendations "
+                                   "where org_id = %s and reason_key like %s", acme.id, f"%:{activity}")
+    assert {r["rule_key"]: r["action"] for r in kinds} == {
+        "coaching_monologue": "coach", "coaching_talk_ratio": "coach", "competitor_mentioned": "call"}
+    by_type = {(r["rule_key"], r["action_type"]) for r in acme.rpc(
+        "get_recommendation_acceptance", org_id=acme.id).json() if r["rule_key"]}
+    assert ("coaching_monologue", "coach") in by_type and ("competitor_mentioned", "call") in by_type
+    # the deal's next actions are actions with the customer: the alert, not the coaching
+    actions = acme.rpc("predict_next_actions", org_id=acme.id, lead_id=acme.lead)
+    assert actions.status_code == 200, actions.text
+    offered = {a["reason"].split(" ")[0]: a["action"] for a in actions.json() if a["source"] == "recommendation"}
+    assert offered.get("Globex") == "call" and "coach" not in offered.values(), actions.json()
 
 
 def stt_config(faults: FaultServer, model: str, response_format: str | None) -> Any:
