@@ -320,8 +320,9 @@ def stt_config(faults: FaultServer, model: str, response_format: str | None) -> 
 def test_each_answer_format_is_asked_for_and_the_diarised_speakers_drive_the_coaching(
         app: ApiProcess, acme: Org, faults: FaultServer) -> None:
     """OpenAI's formats, in this process through the SDK and real HTTP: diarized_json (the diarising model,
-    chosen by its name) keeps the provider's speakers A and B, and the analysis computes the rep's figures
-    from them; json and text carry no speakers, so the transcript is stored unmarked and analysis says why."""
+    chosen by its name) keeps the provider's speakers A and B, and the analysis computes the figures of the
+    one the member names as the rep; json and text carry no speakers, so the transcript is stored unmarked
+    and analysis says why."""
     with pytest.raises(ConfigError, match="must be one of verbose_json, diarized_json, json, text, not 'srt'"):
         parse_config({"transcription_models": [{"provider": "openai", "model": "x", "context_window": 1500,
                                                 "input_price_per_mtok": 1, "output_price_per_mtok": 0,
@@ -369,8 +370,12 @@ def test_each_answer_format_is_asked_for_and_the_diarised_speakers_drive_the_coa
     # text carries no usage: charged the reservation's upper guess (8 kbit/s), marked as estimated
     assert stored["plain-text"]["usage_estimated"] and stored["plain-text"]["input_tokens"] == len(audio) // 1000
 
-    asked = acme.rpc("request_conversation_analysis", org_id=acme.id, activity_id=str(diarised_row["activity_id"]),
-                     method="baseline")
+    diarised_call = str(diarised_row["activity_id"])
+    # the labels say nobody's role: the member names the rep's, and only a label the transcript has
+    wrong = acme.analyze(diarised_call, rep_speaker="rep")
+    assert wrong.status_code == 400 and wrong.json()["hint"] == "Its speakers: A, B.", wrong.text
+    asked = acme.rpc("request_conversation_analysis", org_id=acme.id, activity_id=diarised_call, method="baseline",
+                     rep_speaker="A")
     assert asked.status_code == 200, asked.text
     with psycopg.connect(app.database_url, row_factory=dict_row) as db:
         run_handler(db, app.database_url, analyze_conversation.HANDLER,
@@ -378,8 +383,8 @@ def test_each_answer_format_is_asked_for_and_the_diarised_speakers_drive_the_coa
                     llm_config=parse_config({}, {}))
     coaching = rows(app.database_url, "select coaching from salesflow.conversation_insights where id = %s",
                     asked.json()["id"])[0]["coaching"]
-    # the provider's labels, the first speaker taken for the rep (and said so): the hand count of CALL
-    assert (coaching["rep_speaker"], coaching["rep_assumed"]) == ("A", True)
+    # the provider's labels, the one named taken for the rep: the hand count of CALL
+    assert (coaching["rep_speaker"], coaching["rep_assumed"]) == ("A", False)
     assert coaching["rep_talk_share"] == round(362 / 407, 4) and coaching["rep_longest_monologue_seconds"] == 230
 
 
