@@ -724,7 +724,8 @@ def scenarios(world: World) -> list[Scenario]:
 
 
 FIXED: dict[str, Any] = {
-    "max_age_minutes": 1440, "name": "Intruder Ltd", "slug": None, "role": "owner", "display_name": "Eve", "email": "eve@intruder.example",
+    "max_age_minutes": 1440,
+    "name": "Intruder Ltd", "slug": None, "role": "owner", "display_name": "Eve", "email": "eve@intruder.example",
     "search": "acme", "light": None, "owned_by": None, "page_size": 50, "before": None, "before_id": None,
     "domain": "intruder.example", "industry": "Espionage", "employee_count": 3, "country": "DE", "attributes": {},
     "first_name": "Mallory", "last_name": "Intruder", "phone": "+491701234567", "title": "Mole",
