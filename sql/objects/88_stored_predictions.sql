@@ -150,11 +150,8 @@ as $$
     where exists (select from salesflow.deals as d where d.org_id = o.id and d.closed_at is null)
 $$;
 
--- The stored predictions of an organisation, newest first (kind, deal or company narrow it).
-create or replace function api.list_predictions(
-    org_id uuid, kind text default null, deal_id uuid default null, company_id uuid default null,
-    page_size integer default 50
-)
+-- The stored predictions of an organisation, newest first (deal_id: that deal's only).
+create or replace function api.list_predictions(org_id uuid, deal_id uuid default null, page_size integer default 50)
 returns table (
     id bigint, kind text, deal_id uuid, company_id uuid, lead_id uuid, method text, method_version text,
     as_of timestamptz, inputs jsonb, result jsonb, source text, requested_by uuid, job_id bigint,
@@ -171,13 +168,11 @@ as $$
     from salesflow.predictions as p
     where
         p.org_id = list_predictions.org_id
-        and (list_predictions.kind is null or p.kind = list_predictions.kind)
         and (list_predictions.deal_id is null or p.deal_id = list_predictions.deal_id)
-        and (list_predictions.company_id is null or p.company_id = list_predictions.company_id)
     order by p.created_at desc, p.id desc
     limit salesflow.check_page_size(list_predictions.page_size)
 $$;
-comment on function api.list_predictions(uuid, text, uuid, uuid, integer) is
+comment on function api.list_predictions(uuid, uuid, integer) is
 'Stored predictions (deal, account_churn, open_deals, forecast) newest first, each with its method version, as-of time, inputs'' identifiers and who or what asked; under RLS.';
 
 -- members read their organisation's predictions and store the ones they ask for (as themselves);
@@ -201,7 +196,7 @@ salesflow.store_forecast(uuid, integer, integer, timestamptz, bigint),
 salesflow.compute_forecast(uuid, integer, integer, timestamptz),
 salesflow.refresh_forecasts(bigint),
 api.get_dashboard_forecast(uuid, integer),
-api.list_predictions(uuid, text, uuid, uuid, integer)
+api.list_predictions(uuid, uuid, integer)
 from public;
 grant execute on function
 salesflow.prediction_method_version(text),
@@ -209,7 +204,7 @@ salesflow.record_prediction(uuid, text, uuid, text, timestamptz, jsonb, jsonb, b
 salesflow.store_forecast(uuid, integer, integer, timestamptz, bigint),
 salesflow.compute_forecast(uuid, integer, integer, timestamptz),
 api.get_dashboard_forecast(uuid, integer),
-api.list_predictions(uuid, text, uuid, uuid, integer)
+api.list_predictions(uuid, uuid, integer)
 to authenticated, service_role;
 
 insert into salesflow.job_schedules (name, kind, cron, next_run_at)
