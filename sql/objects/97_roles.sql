@@ -291,6 +291,23 @@ salesflow.executive_summary_figures(uuid, date),
 salesflow.enqueue_executive_summaries(date)
 to salesflow_worker;
 
+-- == the worker, for stored predictions (issue 14): refresh_forecasts stores forecasts, erase_lead counts them
+grant select, insert on salesflow.predictions to salesflow_worker;
+grant select on salesflow.deal_stage_changes to salesflow_worker;
+grant execute on function
+salesflow.refresh_forecasts(bigint),
+salesflow.store_forecast(uuid, integer, integer, timestamptz, bigint),
+salesflow.compute_forecast(uuid, integer, integer, timestamptz),
+salesflow.record_prediction(uuid, text, uuid, text, timestamptz, jsonb, jsonb, bigint),
+salesflow.prediction_method_version(text),
+salesflow.deals_as_of(uuid, timestamptz),
+salesflow.deal_life_table(uuid, timestamptz),
+salesflow.prediction_min_closed_deals(),
+salesflow.open_deal_chances(uuid, timestamptz, integer, integer, uuid),
+salesflow.pipeline_expectation(uuid, timestamptz, integer, integer),
+salesflow.run_rate(uuid, timestamptz, integer, integer)
+to salesflow_worker;
+
 -- extract_memory records a fact through salesflow.record_extracted_fact, which calls
 -- api.record_memory_fact (its evidence check) and that RPC's row type (14_api_row_types.sql);
 -- found by tests/test_worker_grants.py
