@@ -42,6 +42,8 @@ class AnalyzeRequest(BaseModel):
     activity_id: UUID
     method: Literal["auto", "baseline", "model"] = "auto"
     language: Literal["de", "en"] | None = None
+    # which speaker label is the rep (a diarising provider's A, B, ...); kept with the transcript
+    rep_speaker: str | None = Field(default=None, min_length=1, max_length=100)
     # seconds to wait for the analysis before answering 202 with the pending row
     wait: float = Field(default=0, ge=0, le=120)
 
@@ -112,6 +114,8 @@ async def analyze(request: Request) -> Response:
     args: dict[str, Any] = {"org_id": str(body.org_id), "activity_id": str(body.activity_id), "method": body.method}
     if body.language is not None:
         args["language"] = body.language
+    if body.rep_speaker is not None:
+        args["rep_speaker"] = body.rep_speaker.replace("\x00", "")
     insight = await _rpc(request, "request_conversation_analysis", args)
     deadline = time.monotonic() + body.wait
     while insight.get("status") == "pending" and time.monotonic() < deadline:

@@ -24,3 +24,6 @@ select
 from (select 1) as one
 left join salesflow.llm_requests as r on r.org_id = %(org_id)s and r.id = %(request_id)s::bigint
 on conflict (org_id, week_start, language) do nothing;
+
+-- name: refresh_forecasts
+select salesflow.refresh_forecasts(%(job_id)s) as stored;

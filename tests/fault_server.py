@@ -408,7 +408,10 @@ class FaultServer:
         if isinstance(fault, Hang):
             await asyncio.sleep(fault.seconds)
         answer = fault if isinstance(fault, fault_transcripts.Heard) else fault_transcripts.Heard()
-        await _send_json(send, 200, fault_transcripts.verbose_json(answer))
+        code, content_type, data = fault_transcripts.response(form, answer)
+        head = [(b"content-type", content_type.encode()), (b"content-length", str(len(data)).encode())]
+        await send({"type": "http.response.start", "status": code, "headers": head})
+        await send({"type": "http.response.body", "body": data})
 
     async def _error(self, send: Send, proto: Protocol, fault: Status) -> None:
         headers: list[tuple[bytes, bytes]] = []

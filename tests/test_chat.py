@@ -204,3 +204,23 @@ def test_another_member_can_neither_open_nor_write_my_conversation(harness: Harn
     turns = db.execute("select role::text, request_id from salesflow.conversation_turns where conversation_id = %s "
                        "order by id", (mine.id,)).fetchall()
     assert turns == [("user", None), ("assistant", my_call)]
+
+
+def test_a_lead_field_of_any_length_reaches_the_model_cut_to_the_variable_bound(db_url: str, server: FaultServer,
+                                                                                db: psycopg.Connection) -> None:
+    """Lead fields have no length limit of their own; what one puts into a system prompt is bounded."""
+    from salesflow.gateway.core import MAX_VARIABLE_CHARS, LLMCall, PromptCall
+    from salesflow.gateway.providers import ChatMessage
+
+    org = new_org(db)
+    notes = "Ada asked about onboarding. " * (MAX_VARIABLE_CHARS // 7)  # four times the bound
+    harness = Harness(db_url, config_for(server, [PRIMARY]))
+    try:
+        harness.run(harness.gateway.complete(LLMCall(
+            org, "chat", [ChatMessage("user", "Next step?")],
+            prompt=PromptCall("ai_coach", {"org_name": "Acme", "rep_name": "Bo", "context": notes}, "en"))))
+    finally:
+        harness.close()
+    [sent] = calls(server)
+    system = sent.body["messages"][0]["content"]
+    assert notes[: MAX_VARIABLE_CHARS - 1] + "…" in system and notes[:MAX_VARIABLE_CHARS] not in system

@@ -27,7 +27,9 @@ import pytest
 from psycopg.rows import dict_row
 
 from salesflow.functions import conversation
-from tests.conftest import ROOT, ApiProcess, make_token, run_api
+from salesflow.functions.handlers import analyze_conversation, transcribe_call
+from salesflow.gateway.config import ConfigError, parse_config
+from tests.conftest import ROOT, ApiProcess, make_token, run_api, run_handler
 from tests.fault_server import FaultServer, ok
 from tests.fault_transcripts import heard
 
@@ -290,6 +292,100 @@ def test_a_competitor_alert_and_the_coaching_items_follow_their_thresholds(app: 
                                    "and reason_key = %s", acme.id, f"competitor_mentioned:{activity}")[0]
     assert alert["reason"].startswith("Globex came up on the meeting with Anna Berg")
     assert alert["evidence"][0]["table"] == "conversation_insights"
+    # coaching is the rep's own action type, apart from sales calls; the alert prepares the next call
+    kinds = rows(app.database_url, "select rule_key, action_type::text as action from salesflow.ai_recommendations "
+                                   "where org_id = %s and reason_key like %s", acme.id, f"%:{activity}")
+    assert {r["rule_key"]: r["action"] for r in kinds} == {
+        "coaching_monologue": "coach", "coaching_talk_ratio": "coach", "competitor_mentioned": "call"}
+    by_type = {(r["rule_key"], r["action_type"]) for r in acme.rpc(
+        "get_recommendation_acceptance", org_id=acme.id).json() if r["rule_key"]}
+    assert ("coaching_monologue", "coach") in by_type and ("competitor_mentioned", "call") in by_type
+    # the deal's next actions are actions with the customer: the alert, not the coaching
+    actions = acme.rpc("predict_next_actions", org_id=acme.id, lead_id=acme.lead)
+    assert actions.status_code == 200, actions.text
+    offered = {a["reason"].split(" ")[0]: a["action"] for a in actions.json() if a["source"] == "recommendation"}
+    assert offered.get("Globex") == "call" and "coach" not in offered.values(), actions.json()
+
+
+def stt_config(faults: FaultServer, model: str, response_format: str | None) -> Any:
+    entry = {"provider": "fault", "model": model, "context_window": 16000, "input_price_per_mtok": 6.0,
+             "output_price_per_mtok": 10.0}
+    return parse_config({
+        "providers": {"fault": {"kind": "openai_compatible", "base_url": faults.base_url, "api_key": "test",
+                                "timeout": 5.0}},
+        "transcription_models": [{**entry, "response_format": response_format} if response_format else entry],
+        "retry": {"attempts_per_model": 1}}, {})
+
+
+def test_each_answer_format_is_asked_for_and_the_diarised_speakers_drive_the_coaching(
+        app: ApiProcess, acme: Org, faults: FaultServer) -> None:
+    """OpenAI's formats, in this process through the SDK and real HTTP: diarized_json (the diarising model,
+    chosen by its name) keeps the provider's speakers A and B, and the analysis computes the figures of the
+    one the member names as the rep; json and text carry no speakers, so the transcript is stored unmarked
+    and analysis says why."""
+    with pytest.raises(ConfigError, match="must be one of verbose_json, diarized_json, json, text, not 'srt'"):
+        parse_config({"transcription_models": [{"provider": "openai", "model": "x", "context_window": 1500,
+                                                "input_price_per_mtok": 1, "output_price_per_mtok": 0,
+                                                "response_format": "srt"}]}, {})
+    with pytest.raises(ConfigError, match="for \\[\\[transcription_models\\]\\] only"):
+        parse_config({"models": [{"provider": "openai", "model": "x", "context_window": 1500, "input_price_per_mtok": 1,
+                                  "output_price_per_mtok": 0, "response_format": "json"}]}, {})
+    faults.reset()
+    diarised = [{**s, "speaker": {"rep": "A", "customer": "B"}[s["speaker"]]} for s in CALL]
+    faults.script("gpt-4o-transcribe-diarize", heard(diarised, tokens=(4000, 120)))
+    faults.script("plain-json", heard(CALL, tokens=(4000, 120)))
+    faults.script("plain-text", heard(CALL))
+    audio = wav_bytes()
+    stored: dict[str, dict[str, Any]] = {}
+    with psycopg.connect(app.database_url, row_factory=dict_row) as db:
+        for model, fmt in (("gpt-4o-transcribe-diarize", None), ("plain-json", "json"), ("plain-text", "text")):
+            activity = acme.call()
+            assert acme.upload(activity, audio).status_code == 202
+            job = rows(app.database_url, "select id, payload from salesflow.jobs where kind = 'transcribe_call' "
+                                         "and payload ->> 'activity_id' = %s", activity)[0]
+            run_handler(db, app.database_url, transcribe_call.HANDLER,
+                        transcribe_call.Payload.model_validate(job["payload"]), job_id=job["id"], org_id=acme.id,
+                        llm_config=stt_config(faults, model, fmt))
+            stored[model] = rows(app.database_url, "select t.*, r.input_tokens, r.output_tokens, r.cost, "
+                                 "r.usage_estimated from salesflow.call_transcripts as t join salesflow.llm_requests "
+                                 "as r on r.id = t.request_id where t.activity_id = %s", activity)[0]
+            sent = faults.requests_for(model)[-1].body
+            assert sent["response_format"] == (fmt or "diarized_json"), sent
+            # a diarising request longer than 30 s needs a chunking strategy; segment timestamps are whisper's
+            assert ("chunking_strategy" in sent) == (fmt is None) and "timestamp_granularities[]" not in sent
+    diarised_row = stored["gpt-4o-transcribe-diarize"]
+    assert diarised_row["status"] == "done" and diarised_row["speakers_marked"]
+    assert [(s["speaker"], s["start"]) for s in diarised_row["segments"]] == [(s["speaker"], s["start"])
+                                                                              for s in diarised]
+    # billed by the tokens the answer reports: 4000 in at 6 USD, 120 out at 10 USD per million
+    assert (diarised_row["input_tokens"], diarised_row["output_tokens"]) == (4000, 120)
+    assert float(diarised_row["cost"]) == pytest.approx(0.0252) and not diarised_row["usage_estimated"]
+    for model in ("plain-json", "plain-text"):
+        row = stored[model]
+        assert row["status"] == "done" and not row["speakers_marked"], model
+        assert [s["speaker"] for s in row["segments"]] == [None]
+        assert row["transcript"] == " ".join(s["text"] for s in CALL)
+        refused = acme.analyze(str(row["activity_id"]))
+        assert refused.status_code == 400 and "does not mark its speakers" in refused.json()["message"]
+    # text carries no usage: charged the reservation's upper guess (8 kbit/s), marked as estimated
+    assert stored["plain-text"]["usage_estimated"] and stored["plain-text"]["input_tokens"] == len(audio) // 1000
+
+    diarised_call = str(diarised_row["activity_id"])
+    # the labels say nobody's role: the member names the rep's, and only a label the transcript has
+    wrong = acme.analyze(diarised_call, rep_speaker="rep")
+    assert wrong.status_code == 400 and wrong.json()["hint"] == "Its speakers: A, B.", wrong.text
+    asked = acme.rpc("request_conversation_analysis", org_id=acme.id, activity_id=diarised_call, method="baseline",
+                     rep_speaker="A")
+    assert asked.status_code == 200, asked.text
+    with psycopg.connect(app.database_url, row_factory=dict_row) as db:
+        run_handler(db, app.database_url, analyze_conversation.HANDLER,
+                    analyze_conversation.Payload(insight_id=asked.json()["id"]), org_id=acme.id,
+                    llm_config=parse_config({}, {}))
+    coaching = rows(app.database_url, "select coaching from salesflow.conversation_insights where id = %s",
+                    asked.json()["id"])[0]["coaching"]
+    # the provider's labels, the one named taken for the rep: the hand count of CALL
+    assert (coaching["rep_speaker"], coaching["rep_assumed"]) == ("A", False)
+    assert coaching["rep_talk_share"] == round(362 / 407, 4) and coaching["rep_longest_monologue_seconds"] == 230
 
 
 def test_without_a_transcription_provider_the_recording_waits_with_a_stored_status(

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from salesflow.functions.handlers import detect_anomalies, executive_summary
+from salesflow.functions.handlers import detect_anomalies, executive_summary, refresh_forecasts
 from salesflow.gateway.config import parse_config
 from tests.conftest import ApiProcess, acting_as, make_token, run_api, run_handler
 from tests.fault_server import FaultServer, ok
@@ -249,6 +249,34 @@ def chromium() -> str:
     return path
 
 
+def test_the_forecast_is_stored_by_the_job_and_read_back_with_its_as_of(seeded: Seeded,
+                                                                        conn: psycopg.Connection) -> None:
+    run_handler(conn, seeded.url, refresh_forecasts.HANDLER, refresh_forecasts.Payload(), job_id=4242)
+    stored = conn.execute("select id, as_of, source, result from salesflow.predictions where org_id = %s "
+                          "and kind = 'forecast' and job_id = 4242", (seeded.org,)).fetchall()
+    assert len(stored) == 1 and stored[0]["source"] == "job" and len(stored[0]["result"]) == 3
+    # the dashboard reads the stored one back (no new row), with the as-of time the page shows
+    panel = as_user(conn, seeded.owner, "select api.get_dashboard_forecast(%s) as f", (seeded.org,))[0]["f"]
+    assert panel["stored"] is True and panel["prediction_id"] == stored[0]["id"] and panel["source"] == "job"
+    assert panel["periods"] == stored[0]["result"]
+    board = as_user(conn, seeded.owner, "select api.get_dashboard(%s) as d", (seeded.org,))[0]["d"]
+    assert datetime.fromisoformat(board["forecast_as_of"]) == stored[0]["as_of"]
+    # computed again unchanged, it is the same stored row; after a new deal, a new row, the caller's
+    same = as_user(conn, seeded.owner, "select api.get_dashboard_forecast(%s, 0) as f", (seeded.org,))[0]["f"]
+    assert same["stored"] is False and same["prediction_id"] == stored[0]["id"]
+    conn.execute("insert into salesflow.deals (org_id, name, stage, amount, created_at) values "
+                 "(%s, 'New deal', 'negotiation', 9000, now() - interval '400 days')", (seeded.org,))
+    conn.commit()
+    fresh = as_user(conn, seeded.owner, "select api.get_dashboard_forecast(%s, 0) as f", (seeded.org,))[0]["f"]
+    assert fresh["stored"] is False and fresh["prediction_id"] != stored[0]["id"]
+    by = conn.execute("select source, requested_by from salesflow.predictions where org_id = %s and id = %s",
+                      (seeded.org, fresh["prediction_id"])).fetchone()
+    assert by == {"source": "request", "requested_by": seeded.owner}
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), acting_as(conn, seeded.other_owner):
+        conn.execute("select api.get_dashboard_forecast(%s)", (seeded.org,))
+    conn.rollback()
+
+
 @pytest.fixture(scope="module")
 def api(seeded: Seeded, conn: psycopg.Connection) -> Iterator[ApiProcess]:
     # the alert rows the page shows (before the browser starts: Playwright's sync API holds an event loop)
@@ -354,3 +382,5 @@ def test_the_jobs_sql_runs_as_the_worker_role(seeded: Seeded, conn: psycopg.Conn
             **params, "content": json.dumps({"headline": "x"}), "figures": json.dumps(figures), "source": "baseline",
             "offline_model": True, "request_id": None, "model": None})
         assert conn.execute(query("executive_summary_exists"), params).fetchone() is not None
+        assert conn.execute(query("refresh_forecasts"), {"job_id": 1}).fetchone()["stored"] >= 1
+

@@ -104,6 +104,39 @@ def test_a_failing_store_still_leaves_one_settled_row(harness: Harness, server: 
     assert db.execute("select count(*) from salesflow.compliance_log where org_id = %s", (org,)).fetchone()[0] == 0
 
 
+@pytest.mark.parametrize("way", ["complete", "stream"])
+def test_a_failing_compliance_check_still_leaves_one_settled_row(harness: Harness, server: FaultServer,
+                                                                 db: psycopg.Connection, way: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check runs after the provider call: when it breaks, the call is billed and the answer withheld."""
+    from salesflow.gateway import compliance
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("the rule engine broke")
+
+    monkeypatch.setattr(compliance, "check", broken)
+    org = new_org(db)
+    stored: list[int] = []
+
+    async def store(conn: psycopg.AsyncConnection[Any], request_id: int, *_: Any) -> None:
+        stored.append(request_id)
+
+    async def go() -> None:
+        if way == "complete":
+            await harness.gateway.complete(call(org, purpose="chat"), store=store)
+        else:
+            async for _ in harness.gateway.stream(call(org, purpose="chat"), store=store):
+                pass
+
+    with pytest.raises(GatewayError) as error:
+        harness.run(go())
+    assert error.value.code == "compliance_failed" and error.value.request_id is not None
+    assert provider_calls(server) == 1 and stored == []  # nothing unjudged reaches the caller's store
+    requests, open_ = ledger(db, org)
+    assert open_ == 0
+    assert [status for status, _ in requests] == ["error"] and "the rule engine broke" in requests[0][1]
+
+
 def test_a_reader_who_leaves_mid_stream_leaves_one_cancelled_row(harness: Harness, server: FaultServer,
                                                                   db: psycopg.Connection) -> None:
     org = new_org(db)

@@ -144,6 +144,39 @@ def test_failing_new_migration_rolls_back_whole_run(empty_db: str, monkeypatch) 
             None, None)
 
 
+def test_an_upgrade_relabels_coaching_in_the_run_that_adds_its_action_type(empty_db: str, monkeypatch) -> None:
+    """0038 on a database whose recommendation_action type is already committed: the object files that
+    name 'coach' are applied in the same transaction (an ALTER TYPE ... ADD VALUE could not be used there),
+    and coaching rules and their recommendations, and nothing else, become 'coach'."""
+    real = migrate_mod.load_migrations()
+    monkeypatch.setattr(migrate_mod, "load_migrations", lambda root=None: [m for m in real if m.version < 38])
+    monkeypatch.setattr(migrate_mod, "load_objects", lambda root=None: [])
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        migrate(conn)
+        org = conn.execute("insert into salesflow.organizations (name, slug) values ('Before', 'before-org') "
+                           "returning id").fetchone()[0]
+        lead = conn.execute("insert into salesflow.leads (org_id, first_name) values (%s, 'Ada') returning id",
+                            (org,)).fetchone()[0]
+        rule = conn.execute("insert into salesflow.recommendation_rules (org_id, rule_key, version, action_type, "
+                            "base_priority, half_life, ttl, description) values (null, 'coaching_monologue', 1, "
+                            "'call', 40, '3 days', '10 days', 'old') returning id").fetchone()[0]
+        for key, source, rule_id in (("coaching_monologue:a", "rule", rule), ("manual:a", "manual", None)):
+            conn.execute("insert into salesflow.ai_recommendations (org_id, lead_id, action_type, reason_key, reason, "
+                         "base_priority, half_life, expires_at, source, rule_id, rule_key, rule_version) values "
+                         "(%s, %s, 'call', %s, 'r', 40, '3 days', now() + interval '3 days', %s, %s, %s, %s)",
+                         (org, lead, key, source, rule_id, key.split(":")[0] if rule_id else None,
+                          1 if rule_id else None))
+        monkeypatch.undo()
+        assert migrate(conn).applied == ["0038_coaching_action.sql"]
+        labels = dict(conn.execute("select reason_key, action_type::text from salesflow.ai_recommendations").fetchall())
+        assert labels == {"coaching_monologue:a": "coach", "manual:a": "call"}
+        rules = dict(conn.execute("select rule_key, action_type::text from salesflow.recommendation_rules "
+                                  "where org_id is null and rule_key in ('coaching_monologue', 'coaching_questions', "
+                                  "'competitor_mentioned')").fetchall())
+        assert rules == {"coaching_monologue": "coach", "coaching_questions": "coach", "competitor_mentioned": "call"}
+        assert conn.execute("select to_regtype('salesflow.recommendation_action_0012')").fetchone() == (None,)
+
+
 def test_catalog_matches_expected_snapshot(empty_db: str) -> None:
     """The schema built from migrations is exactly the reviewed one (regenerate: SALESFLOW_UPDATE_SNAPSHOT=1)."""
     with psycopg.connect(empty_db, autocommit=True) as conn:
@@ -190,10 +223,12 @@ def test_catalog_invariants(db: psycopg.Connection) -> None:
             exempt = (" embeddings_model_idx ", " ai_recommendations_rule_fk_idx ", " channel_configs_route_key ")
             if " USING hnsw " not in index and not any(e in index for e in exempt):
                 assert "(org_id" in index, f"{name}: index does not lead with org_id: {index}"
-    # the policy predicates of 12_policy_helpers.sql: a SET clause would stop the planner inlining
-    # them, so they qualify every type and operator instead (and are immutable, invoker, language sql)
+    # the policy predicates of 12_policy_helpers.sql and the conversion rule: a SET clause would stop
+    # the planner inlining them, so they qualify every type and operator instead (and are immutable,
+    # invoker, language sql)
     inlined = {"salesflow.may_write_owned(uuid,uuid,text[])",
-               "salesflow.may_manage_member(uuid,salesflow.member_role,text[])"}
+               "salesflow.may_manage_member(uuid,salesflow.member_role,text[])",
+               "salesflow.conversion_status(salesflow.lifecycle_stage,boolean,boolean)"}
     assert inlined <= set(cat["functions"])
     for signature, fn in cat["functions"].items():
         if signature in inlined:

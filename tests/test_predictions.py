@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import ApiProcess, make_token
+from tests.conftest import ApiProcess, acting_as, make_token
 
 T = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -204,3 +204,51 @@ def test_prediction_endpoints_answer_as_the_caller(api: ApiProcess) -> None:
     assert httpx.get(f"{base}/deal/not-a-uuid", params={"org_id": str(org)}, headers=headers).status_code == 400
     other = {"Authorization": f"Bearer {make_token(uuid.uuid4())}"}
     assert httpx.get(f"{base}/deal/{deal}", params={"org_id": str(org)}, headers=other).status_code == 404
+
+
+def test_predictions_are_stored_once_per_answer_audited_and_erased_with_the_lead(db: psycopg.Connection) -> None:
+    """What predict_deal and predict_account_churn show is stored with its method version and inputs, once
+    per distinct answer; the lead's AI decision audit lists both; erasing the lead removes its rows."""
+    org = new_org(db)
+    owner = uuid.uuid4()
+    db.execute("insert into salesflow.org_members (org_id, user_id, role) values (%s, %s, 'owner')", (org, owner))
+    company = db.execute("insert into salesflow.companies (org_id, name) values (%s, 'Robo') returning id",
+                         (org,)).fetchone()[0]
+    lead = db.execute("insert into salesflow.leads (org_id, first_name, email, company_id) "
+                      "values (%s, 'Ada', 'ada@example.com', %s) returning id", (org, company)).fetchone()[0]
+    for i in range(30):
+        created = T - timedelta(days=100 + i)
+        add_deal(db, org, created=created, stage="closed_won" if i % 2 else "closed_lost",
+                 closed=created + timedelta(days=10, hours=1), amount=1000 if i % 2 else 0)
+    deal = add_deal(db, org, created=T - timedelta(days=5), company=company)
+    db.execute("update salesflow.deals set lead_id = %s where id = %s", (lead, deal))
+    db.commit()
+    with acting_as(db, owner):
+        first = db.execute("select api.predict_deal(%s, %s, as_of => %s)", (org, deal, T)).fetchone()[0]
+        again = db.execute("select api.predict_deal(%s, %s, as_of => %s)", (org, deal, T)).fetchone()[0]
+        later = db.execute("select api.predict_deal(%s, %s, as_of => %s)",
+                           (org, deal, T + timedelta(days=3))).fetchone()[0]
+        churn = db.execute("select api.predict_account_churn(%s, %s, %s)", (org, company, T)).fetchone()[0]
+        audit = db.execute("select kind, decision_id, made_by, decision, inputs from api.get_ai_decision_audit(%s, %s) "
+                           "where kind like 'prediction.%%'", (org, lead)).fetchall()
+    # read again unchanged: the same row; three days older, the deal's answer changed: a new one
+    assert again == first and isinstance(first["prediction_id"], int)
+    assert later["prediction_id"] != first["prediction_id"]
+    stored = db.execute("select kind, lead_id, method_version, source, requested_by, inputs ->> 'deal_id', as_of "
+                        "from salesflow.predictions where org_id = %s and kind = 'deal' order by id", (org,)).fetchall()
+    assert stored[0] == ("deal", lead, "life-table-1", "request", owner, str(deal), T)
+    assert len(stored) == 2
+    kinds = sorted((k, int(i)) for k, i, *_ in audit)
+    assert kinds == sorted([("prediction.deal", first["prediction_id"]), ("prediction.deal", later["prediction_id"]),
+                            ("prediction.account_churn", churn["prediction_id"])])
+    deal_row = next(r for r in audit if int(r[1]) == first["prediction_id"])
+    assert deal_row[2]["method_version"] == "life-table-1" and deal_row[2]["requested_by"] == str(owner)
+    assert deal_row[3]["win_probability"] == first["win_probability"] and deal_row[4]["deal_id"] == str(deal)
+    # the erasure reaches the rows tied to the lead (the account's churn risk is the company's, and stays)
+    with acting_as(db, owner):
+        erasure = db.execute("select id from api.erase_lead(%s, %s, 'art. 17 request')", (org, lead)).fetchone()[0]
+    tally = db.execute("select salesflow.erase_lead_data(%s, %s)", (org, erasure)).fetchone()[0]
+    assert tally["predictions"] == 2
+    left = db.execute("select kind, count(*) from salesflow.predictions where org_id = %s group by kind",
+                      (org,)).fetchall()
+    assert left == [("account_churn", 1)]

@@ -12,7 +12,7 @@ from salesflow.gateway.product_prompts import PRODUCT_PROMPTS, ProductPrompt, pr
 BASE_NAMES = {"ai_coach", "deal_medic", "personality_profiler", "objection_handler", "compliance_filter",
               "memory_extraction", "script_generation", "recommendation_engine", "conversation_summary",
               "email_composer", "reply_suggestions", "subject_optimizer", "search_parser",
-              "disg_profiler", "bant_assessor", "conversation_analysis"}
+              "disg_profiler", "bant_assessor", "conversation_analysis", "executive_summary"}
 TASKS = {"chat", "draft", "summarize", "classify", "compliance", "personality", "script"}
 TYPES = {"string", "number", "boolean", "array", "object", "any"}
 NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")  # the check on salesflow.prompts.name
@@ -159,7 +159,15 @@ VALID["conversation_analysis"] = {
     "action_items": [{"text": "Send the proposal by Friday", "owner": "rep"}],
     "key_moments": [{"quote": "too expensive for us", "why": "price objection"}],
     "objections": [{"kind": "price", "quote": "too expensive for us"}]}
+VALID["executive_summary"] = {
+    "headline": "Pipeline up 12 % on last month; two large deals stalled.",
+    "highlights": ["Three proposals sent", "Win rate 31 %"], "risks": ["Acme has had no contact for 21 days"],
+    "focus": "Book a call with Acme's CFO this week."}
 INVALID: dict[str, list[dict[str, Any]]] = {
+    "executive_summary": [{**VALID["executive_summary"], "headline": ""},
+                          {**VALID["executive_summary"], "highlights": ["x"] * 5},
+                          {**VALID["executive_summary"], "risks": ["x" * 201]},
+                          {k: v for k, v in VALID["executive_summary"].items() if k != "focus"}],
     "conversation_analysis": [
         {**VALID["conversation_analysis"], "objections": [{"kind": "weather", "quote": "rain"}]},
         {**VALID["conversation_analysis"], "topics": ["x"] * 7},
@@ -215,8 +223,12 @@ MORE_VALID: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def test_every_json_prompt_has_examples() -> None:
-    assert set(VALID) == set(INVALID) == JSON_PROMPTS
+def test_every_shipped_prompt_is_checked_and_every_json_prompt_has_examples() -> None:
+    # read from the shipped files, not from this module's lists: a new prompt cannot go unchecked
+    shipped = {p.name.rsplit(".", 1)[0] for p in PRODUCT_PROMPTS}
+    answering_json = {p.name.rsplit(".", 1)[0] for p in PRODUCT_PROMPTS if p.output_schema is not None}
+    assert shipped == BASE_NAMES
+    assert set(VALID) == set(INVALID) == answering_json
 
 
 @pytest.mark.parametrize("base", sorted(JSON_PROMPTS))

@@ -315,6 +315,11 @@ SEEDS = {
     "salesflow.ai_feature_flags": (
         "insert into salesflow.ai_feature_flags (org_id, feature, rollout_percent) values (%(org)s, 'chat', 50)"
     ),
+    "salesflow.predictions": (
+        "insert into salesflow.predictions (org_id, kind, deal_id, lead_id, method, method_version, as_of, result, "
+        "fingerprint, source) select %(org)s, 'deal', d.id, d.lead_id, 'life table', 'life-table-1', now(), "
+        "'{\"win_probability\": 0.5}', md5(d.id::text), 'request' from salesflow.deals as d where d.org_id = %(org)s"
+    ),
     # re-score A's lead with the seeded model, so its score row names a model
     "salesflow.lead_scores": "select salesflow.rescore_org(%(org)s)",
 }
@@ -719,6 +724,7 @@ def scenarios(world: World) -> list[Scenario]:
 
 
 FIXED: dict[str, Any] = {
+    "max_age_minutes": 1440,
     "name": "Intruder Ltd", "slug": None, "role": "owner", "display_name": "Eve", "email": "eve@intruder.example",
     "search": "acme", "light": None, "owned_by": None, "page_size": 50, "before": None, "before_id": None,
     "domain": "intruder.example", "industry": "Espionage", "employee_count": 3, "country": "DE", "attributes": {},
@@ -981,7 +987,7 @@ LOOSENED_SELECT = LOOSENED_ALL + [f"{t}_select" for t in dict.fromkeys((
                                            "ai_drafts", "prompt_test_cases", "prompt_test_runs",
                                            "prompt_test_results", "prompt_label_moves", "call_transcripts",
                                            "competitors", "conversation_insights", "insight_alerts",
-                                           "executive_summaries"))]
+                                           "executive_summaries", "predictions"))]
 LOOSENED_WRITE = ["leads_update", "deals_delete", "companies_insert", "org_members_insert", "messages_update",
                   "conversations_insert", "conversations_update", "conversation_turns_insert"]
 

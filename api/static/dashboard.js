@@ -101,6 +101,21 @@ function renderAnomalies(rows) {
     type: "line", xref: "paper", x0: 0, x1: 1, y0: y, y1: y, line: { dash: "dot", color: "#b00020", width: 1 } })) });
 }
 
+// The forecast panel, from api.get_dashboard_forecast (a stored forecast with its as-of time).
+function renderForecast(f) {
+  const rows = f.periods || [];
+  document.getElementById("forecast-as-of").textContent = "as of " + f.as_of + " · "
+    + (f.stored ? "stored" + (f.source === "job" ? " by the daily job" : "") : "computed now") + " · prediction #"
+    + f.prediction_id;
+  return plot("chart-forecast", [
+    { name: "P10", x: rows.map((r) => r.period_start), y: rows.map((r) => num(r.p10)), mode: "lines",
+      line: { width: 0 }, showlegend: false },
+    { name: "P10–P90", x: rows.map((r) => r.period_start), y: rows.map((r) => num(r.p90)), mode: "lines",
+      fill: "tonexty", fillcolor: "rgba(60,120,220,0.2)", line: { width: 0 } },
+    { name: "P50", x: rows.map((r) => r.period_start), y: rows.map((r) => num(r.p50)), mode: "lines+markers" },
+  ]);
+}
+
 function render(d) {
   const savings = d.savings || [];
   const charts = [
@@ -118,13 +133,6 @@ function render(d) {
       const own = d.recommendations.filter((r) => r.status === status);
       return { type: "bar", name: status, x: own.map((r) => r.week), y: own.map((r) => r.n) };
     }), { barmode: "stack" }),
-    plot("chart-forecast", [
-      { name: "P10", x: d.forecast.map((r) => r.period_start), y: d.forecast.map((r) => num(r.p10)), mode: "lines",
-        line: { width: 0 }, showlegend: false },
-      { name: "P10–P90", x: d.forecast.map((r) => r.period_start), y: d.forecast.map((r) => num(r.p90)), mode: "lines",
-        fill: "tonexty", fillcolor: "rgba(60,120,220,0.2)", line: { width: 0 } },
-      { name: "P50", x: d.forecast.map((r) => r.period_start), y: d.forecast.map((r) => num(r.p50)), mode: "lines+markers" },
-    ]),
     plot("chart-queue", [...new Set(d.queue.map((r) => r.status))].map((status) => {
       const own = d.queue.filter((r) => r.status === status);
       return { type: "bar", name: status, x: own.map((r) => r.kind), y: own.map((r) => r.jobs) };
@@ -163,9 +171,13 @@ async function load(token, orgId) {
     }
     const org = orgs.find((o) => o.id === orgId);
     document.getElementById("org-name").textContent = org ? "· " + org.name : "";
+    // each request draws its panels when it arrives: the forecast (the slowest when none is stored)
+    // does not hold back the first paint of the others
+    const forecast = rpc("get_dashboard_forecast", { org_id: orgId }, token);
+    forecast.catch(() => {});  // a refusal is shown once, by whichever request reports it
     const data = await rpc("get_dashboard", { org_id: orgId }, token);
     document.getElementById("panels").hidden = false;
-    await render(data);
+    await Promise.all([render(data), forecast.then(renderForecast)]);
     document.getElementById("status").textContent = "As of " + data.generated_at + ", last " + data.days + " days.";
     document.body.dataset.state = "rendered";
   } catch (err) {

@@ -165,23 +165,28 @@ class ChatService:
                   system_tokens: int, counter: TokenCounter, user_id: UUID | None, language: str) -> Fitted:
         """The messages for this turn within `window` tokens, summarising older turns if needed."""
         turns = await self._turns(org_id, conversation)
-        budget = window - max_output - system_tokens - counter.count(message) - PER_MESSAGE_TOKENS - SAFETY_MARGIN
+
+        def count() -> tuple[int, list[int]]:
+            # tokenising is CPU work (turns stored without a count, an 8,000-character message):
+            # off the event loop, like the gateway's redaction (DESIGN.md decision 17)
+            costs = [(t.tokens if t.tokens is not None else counter.count(t.content)) + PER_MESSAGE_TOKENS
+                     for t in turns]
+            return counter.count(message), costs
+
+        message_tokens, costs = await asyncio.to_thread(count)
+        budget = window - max_output - system_tokens - message_tokens - PER_MESSAGE_TOKENS - SAFETY_MARGIN
         if budget <= 0:
             raise GatewayError("context_length", "the message is too long for the model's context window",
                                status=400)
-
-        def cost(t: Turn) -> int:
-            return (t.tokens if t.tokens is not None else counter.count(t.content)) + PER_MESSAGE_TOKENS
-
-        total = sum(cost(t) for t in turns)
+        total = sum(costs)
         room = budget if total <= budget else int(budget * (1 - SUMMARY_SHARE))
         kept: list[Turn] = []
         used = 0
-        for t in reversed(turns):
-            if used + cost(t) > room:
+        for t, cost in zip(reversed(turns), reversed(costs), strict=True):
+            if used + cost > room:
                 break
             kept.insert(0, t)
-            used += cost(t)
+            used += cost
         dropped = turns[: len(turns) - len(kept)]
         summary, made = conversation.summary, False
         if dropped and (conversation.summary_upto or 0) < dropped[-1].id:
@@ -228,7 +233,7 @@ class ChatService:
             first = route(config, "chat", importance).chain[0]
         except ValueError as exc:
             raise GatewayError("no_route", str(exc), status=400) from None
-        counter = counter_for(first.offline)
+        counter = await asyncio.to_thread(counter_for, first.offline)  # the first call loads a vocabulary
         context = await self._context(org_id, conversation)
         template = product_prompt("ai_coach", language).template
         # token counting is CPU work: off the event loop, like the gateway's redaction
@@ -243,11 +248,13 @@ class ChatService:
         async def store(conn: psycopg.AsyncConnection[Any], request_id: int, text: str, _: Any,
                         model: ModelConfig) -> None:
             # the ledger row is the gateway's; the turns are the member's, written as them
+            message_tokens, answer_tokens = await asyncio.to_thread(
+                lambda: (output_counter.count(message), output_counter.count(text)))
             await conn.execute(query("act_as"), conversation.member.context())
             await conn.execute(query("add_chat_turns"), {
                 "org_id": org_id, "conversation_id": conversation.id, "message": message, "answer": text,
-                "answer_request_id": request_id, "message_tokens": output_counter.count(message),
-                "answer_tokens": output_counter.count(text), "offline_model": model.offline})
+                "answer_request_id": request_id, "message_tokens": message_tokens,
+                "answer_tokens": answer_tokens, "offline_model": model.offline})
             await conn.execute(query("act_as_owner"))
 
         call = LLMCall(

@@ -82,6 +82,8 @@ class ModelConfig:
     quality: float
     # the tiny offline model: its text is labelled wherever a person could read it
     offline: bool = False
+    # transcription models only: the answer format asked of /v1/audio/transcriptions (TRANSCRIPTION_FORMATS)
+    response_format: str | None = None
 
     @property
     def ref(self) -> str:
@@ -184,8 +186,29 @@ DEFAULT_MODELS: tuple[dict[str, Any], ...] = (
      "output_price_per_mtok": 0.0, "effective_from": date(2024, 1, 1), "quality": 0.05, "offline": True},
 )
 
-# OpenAI's speech-to-text list prices: whisper-1 at 0.006 USD a minute (100 USD per million audio seconds)
+# The answer formats of OpenAI's /v1/audio/transcriptions that carry a transcript: verbose_json
+# (segments with timestamps; whisper-1, and whisper servers that add a `speaker` per segment),
+# diarized_json (segments with a `speaker` each; gpt-4o-transcribe-diarize), json (text and usage;
+# gpt-4o-transcribe) and text (the bare transcript)
+TRANSCRIPTION_FORMATS = ("verbose_json", "diarized_json", "json", "text")
+
+
+def transcription_format(model: str) -> str:
+    """The format a model is asked for when its entry names none: the diarising model's speakers, OpenAI's
+    gpt-4o transcribers' only JSON format, otherwise whisper's segments."""
+    if "diarize" in model:
+        return "diarized_json"
+    return "json" if model.startswith("gpt-") else "verbose_json"
+
+
+# OpenAI's speech-to-text list prices. The diarising model first: only its answer names speakers, which
+# the coaching figures need; it is billed per token (gpt-4o-transcribe's 6 USD per million audio input
+# tokens, 10 USD per million output tokens: some 0.006 USD a minute). whisper-1 at 0.006 USD a minute
+# (100 USD per million audio seconds) after it.
 DEFAULT_TRANSCRIPTION_MODELS: tuple[dict[str, Any], ...] = (
+    {"provider": "openai", "model": "gpt-4o-transcribe-diarize", "context_window": 16000,
+     "input_price_per_mtok": 6.0, "output_price_per_mtok": 10.0, "effective_from": date(2025, 10, 16),
+     "quality": 0.85},
     {"provider": "openai", "model": "whisper-1", "context_window": 1500, "input_price_per_mtok": 100.0,
      "output_price_per_mtok": 0.0, "effective_from": date(2023, 3, 1), "quality": 0.8},
 )
@@ -230,7 +253,7 @@ def _number(where: str, value: Any, low: float, high: float | None = None) -> fl
     return float(value)
 
 
-def _model(where: str, raw: Mapping[str, Any]) -> ModelConfig:
+def _model(where: str, raw: Mapping[str, Any], *, transcription: bool = False) -> ModelConfig:
     missing = {"provider", "model", "context_window", "input_price_per_mtok", "output_price_per_mtok"} - set(raw)
     if missing:
         raise ConfigError(f"{where}: missing {', '.join(sorted(missing))}")
@@ -242,6 +265,14 @@ def _model(where: str, raw: Mapping[str, Any]) -> ModelConfig:
             raise ConfigError(f"{where}.effective_from must be a date (YYYY-MM-DD), not {effective!r}") from None
     if not isinstance(effective, date):
         raise ConfigError(f"{where}.effective_from must be a date (YYYY-MM-DD)")
+    response_format = None
+    if transcription:
+        response_format = raw.get("response_format") or transcription_format(str(raw["model"]))
+        if response_format not in TRANSCRIPTION_FORMATS:
+            raise ConfigError(f"{where}.response_format must be one of {', '.join(TRANSCRIPTION_FORMATS)}, "
+                              f"not {response_format!r}")
+    elif "response_format" in raw:
+        raise ConfigError(f"{where}: response_format is for [[transcription_models]] only")
     return ModelConfig(
         provider=str(raw["provider"]), model=str(raw["model"]),
         context_window=int(_number(f"{where}.context_window", raw["context_window"], 256)),
@@ -250,6 +281,7 @@ def _model(where: str, raw: Mapping[str, Any]) -> ModelConfig:
         effective_from=effective,
         quality=_number(f"{where}.quality", raw.get("quality", 0.5), 0, 1),
         offline=bool(raw.get("offline", False)),
+        response_format=response_format,
     )
 
 
@@ -304,7 +336,7 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], source: str = 
     retry = RetryConfig(**(data.get("retry") or {}))
     cooldown = CooldownConfig(**(data.get("cooldown") or {}))
     raw_stt = data.get("transcription_models")
-    stt = tuple(_model(f"transcription_models[{i}]", m) for i, m in enumerate(
+    stt = tuple(_model(f"transcription_models[{i}]", m, transcription=True) for i, m in enumerate(
         raw_stt if raw_stt is not None else DEFAULT_TRANSCRIPTION_MODELS))
     return GatewayConfig(providers, models, tasks, retry, cooldown, source, stt)
 

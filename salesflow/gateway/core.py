@@ -231,8 +231,9 @@ class Gateway:
                 raise GatewayError("not_found", f"organization {call.org_id} not found", status=404)
             settings = row["settings"] or {}
             try:
-                redactor = Redactor.from_settings(settings.get("pii"))
-                rules = compliance.usable_rules(settings.get("compliance"))
+                # compiling an organisation's own patterns is CPU work too: off the event loop
+                redactor, rules = await asyncio.to_thread(lambda: (Redactor.from_settings(settings.get("pii")),
+                                                                   compliance.usable_rules(settings.get("compliance"))))
             except ValueError as exc:
                 raise GatewayError("bad_settings", f"the organisation's AI settings are invalid: {exc}",
                                    status=422) from None
@@ -397,9 +398,18 @@ class Gateway:
                 await store(conn, request_id, text or "", data, p.model)
         return request_id
 
-    def _settle_later(self, p: _Prepared, status: str, error: str) -> None:
-        """Settle from a cancelled task: in a task of its own, so the cancellation cannot stop it."""
-        task = asyncio.get_running_loop().create_task(self._settle(p, status, error))
+    def _settle_later(self, p: _Prepared, status: str, error: str,
+                      spent: Callable[[], Usage] | None = None) -> None:
+        """Settle from a cancelled task: in a task of its own, so the cancellation cannot stop it.
+
+        `spent` estimates what the provider billed so far; it counts tokens, so it runs off the loop.
+        """
+        async def settle() -> int:
+            if spent is not None:
+                p.bill(await asyncio.to_thread(spent))
+            return await self._settle(p, status, error)
+
+        task = asyncio.get_running_loop().create_task(settle())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -530,9 +540,13 @@ class Gateway:
         except (asyncio.CancelledError, GeneratorExit):
             runner.cancel()
             # what was read and written so far is billed by the provider: count it
-            counter = counter_for(p.model.offline)
-            p.bill(Usage(count_messages(counter, p.messages), counter.count("".join(parts)), estimated=True))
-            self._settle_later(p, "cancelled", f"the caller stopped reading after {len(''.join(parts))} characters")
+            read = "".join(parts)
+
+            def spent() -> Usage:
+                counter = counter_for(p.model.offline)
+                return Usage(count_messages(counter, p.messages), counter.count(read), estimated=True)
+
+            self._settle_later(p, "cancelled", f"the caller stopped reading after {len(read)} characters", spent)
             raise
         rest = restorer.flush()
         p.bill(usage)

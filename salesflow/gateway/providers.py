@@ -187,8 +187,7 @@ class OpenAIProvider(Provider):
         if response.usage is not None:
             usage = Usage(response.usage.prompt_tokens, response.usage.completion_tokens)
         else:
-            counter = counter_for(model.offline)
-            usage = Usage(count_messages(counter, messages), counter.count(text), estimated=True)
+            usage = await asyncio.to_thread(self._estimate, model, messages, [text])
         return Completion(text, usage, choice.finish_reason if choice else None)
 
     async def _complete_local(self, model: ModelConfig, messages: Sequence[ChatMessage], *, max_tokens: int,
@@ -226,20 +225,22 @@ class OpenAIProvider(Provider):
                         if choice.finish_reason:
                             finish = choice.finish_reason
         except TimeoutError:
-            raise ProviderError("timeout", "the provider did not answer in time",
-                                partial=self._estimate(model, messages, parts)) from None
+            spent = await asyncio.to_thread(self._estimate, model, messages, parts)
+            raise ProviderError("timeout", "the provider did not answer in time", partial=spent) from None
         except Exception as exc:
             error = classify(exc)
-            error.partial = self._estimate(model, messages, parts)
+            error.partial = await asyncio.to_thread(self._estimate, model, messages, parts)
             raise error from exc
         finally:
             if stream is not None:
                 await stream.close()
+        if usage is None:  # counting tokens is CPU work: off the event loop (DESIGN.md decision 17)
+            usage = await asyncio.to_thread(self._estimate, model, messages, parts)
         if finish is None:
             # the server ended the stream without saying why (another request interrupted it): a cut answer
             raise ProviderError("stream_cut", "the answer stopped mid-way: the stream ended without a finish reason",
-                                partial=self._estimate(model, messages, parts))
-        return Completion("".join(parts), usage or self._estimate(model, messages, parts), finish)
+                                partial=usage)
+        return Completion("".join(parts), usage, finish)
 
     async def stream(self, model: ModelConfig, messages: Sequence[ChatMessage], *, max_tokens: int,
                      temperature: float, timeout: float) -> AsyncIterator[Delta | Usage]:
@@ -262,13 +263,14 @@ class OpenAIProvider(Provider):
                         yield Delta(choice.delta.content)
         except Exception as exc:
             error = classify(exc)
-            error.partial = self._estimate(model, messages, parts)
+            error.partial = await asyncio.to_thread(self._estimate, model, messages, parts)
             raise error from exc
         finally:
             if stream is not None:
                 # closes the HTTP response: a consumer that stops early stops the provider's work
                 await stream.close()
-        yield usage or self._estimate(model, messages, parts)
+        # counting tokens is CPU work: off the event loop (DESIGN.md decision 17)
+        yield usage or await asyncio.to_thread(self._estimate, model, messages, parts)
 
     @staticmethod
     def _estimate(model: ModelConfig, messages: Sequence[ChatMessage], parts: list[str]) -> Usage:
@@ -343,9 +345,13 @@ class AnthropicProvider(Provider):
                     finished = True
         except Exception as exc:
             error = classify(exc)
-            counter = counter_for(False)
-            error.partial = Usage(input_tokens or count_messages(counter, messages), counter.count("".join(parts)),
-                                  estimated=True)
+            read = "".join(parts)
+
+            def spent() -> Usage:  # counting is CPU work (and the first count loads a vocabulary): off the loop
+                counter = counter_for(False)
+                return Usage(input_tokens or count_messages(counter, messages), counter.count(read), estimated=True)
+
+            error.partial = await asyncio.to_thread(spent)
             raise error from exc
         finally:
             if stream is not None:

@@ -8,6 +8,7 @@ a call counted this way is flagged `usage_estimated` in the log.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.resources
 import os
@@ -49,6 +50,9 @@ class GGUFCounter:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+        # freed while the interpreter still works: at shutdown, llama_cpp's own finaliser runs after
+        # its module globals are gone and prints a TypeError ('NoneType' object is not callable)
+        atexit.register(self._llama.close)
         self._lock = threading.Lock()
 
     def count(self, text: str) -> int:

@@ -1,16 +1,19 @@
 """Speech to text through the gateway's providers: OpenAI's `POST /v1/audio/transcriptions` protocol.
 
 Any provider that speaks it (OpenAI, or an OpenAI-compatible server such as a local whisper server)
-is called through the official `openai` SDK (`audio.transcriptions.create`, `response_format=
-"verbose_json"` with segment timestamps). Speakers are read where the provider gives them (a
-`speaker` on each segment, as diarising servers send it); otherwise the segments carry none.
+is called through the official `openai` SDK (`audio.transcriptions.create`) in the answer format
+its model entry names (`response_format`, salesflow/gateway/config.py): `diarized_json` (the
+diarising model: a `speaker` on every segment), `verbose_json` (segment timestamps; a whisper server
+that diarises adds a `speaker` to each), `json` or `text` (the transcript alone: one segment, no
+speaker). Speakers are stored where the provider gives them, never guessed.
 
 The call is a gateway call like every other: the models are the configuration's
 `transcription_models` (best first, never routed for chat), the estimated cost is reserved before
 the call (PT402 refuses it), retryable errors are retried with backoff and Retry-After along the
 chain, and the finished call is settled (one `llm_requests` row, rollups, the reservation released)
 in the transaction that stores the transcript. A duration-billed model is charged per audio second
-(its catalogue price is per million seconds), a token-billed one per token.
+(its catalogue price is per million seconds), a token-billed one per token; an answer without usage
+or duration (`text`) is charged the reservation's upper guess, marked as estimated.
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ class Transcript:
     speakers_marked: bool
     input_units: int
     output_units: int
+    # the answer reported neither usage nor duration: the units are the reservation's upper guess
+    units_estimated: bool = False
 
 
 def language_code(value: str | None) -> str | None:
@@ -71,29 +76,54 @@ def language_code(value: str | None) -> str | None:
     return _LANGUAGES.get(lowered)
 
 
-def parse_response(response: Any) -> Transcript:
-    """A verbose_json answer (the SDK's object, or its dict) as a Transcript, with its billing units."""
-    data = response.model_dump() if hasattr(response, "model_dump") else dict(response)
-    segments = []
-    for seg in data.get("segments") or []:
-        text = str(seg.get("text") or "").strip().replace("\x00", "")
-        start, end = float(seg.get("start") or 0.0), float(seg.get("end") or 0.0)
-        speaker = seg.get("speaker")
-        segments.append({"start": round(start, 3), "end": round(max(end, start), 3),
-                         "speaker": str(speaker)[:100] if speaker not in (None, "") else None, "text": text})
+def _segment(seg: Any) -> dict[str, Any]:
+    text = str(seg.get("text") or "").strip().replace("\x00", "")
+    start, end = float(seg.get("start") or 0.0), float(seg.get("end") or 0.0)
+    speaker = str(seg.get("speaker") or "").replace("\x00", "").strip()
+    return {"start": round(start, 3), "end": round(max(end, start), 3), "speaker": speaker[:100] or None,
+            "text": text}
+
+
+def parse_response(response: Any, audio_bytes: int = 0) -> Transcript:
+    """An answer in any of the transcript formats (the SDK's object, its dict, or `text`'s string) as a
+    Transcript, with its billing units."""
+    if isinstance(response, str):  # response_format text: the transcript and nothing else
+        data: dict[str, Any] = {"text": response}
+    else:
+        data = response.model_dump() if hasattr(response, "model_dump") else dict(response)
+    segments = [_segment(seg) for seg in data.get("segments") or [] if isinstance(seg, dict)]
+    segments = [s for s in segments if s["text"]]
     segments.sort(key=lambda s: s["start"])
     text = str(data.get("text") or "").replace("\x00", "").strip()
-    if not segments and text:
-        segments = [{"start": 0.0, "end": float(data.get("duration") or 0.0), "speaker": None, "text": text}]
     duration = float(data["duration"]) if data.get("duration") is not None else None
+    if not segments and text:
+        segments = [{"start": 0.0, "end": duration or 0.0, "speaker": None, "text": text}]
+    language = data.get("language")
+    if not language and data.get("languages"):  # json of the gpt-4o transcribers: detected languages
+        language = (data["languages"][0] or {}).get("code")
     usage = data.get("usage") or {}
+    estimated = False
     if usage.get("type") == "tokens":
         units_in, units_out = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
     else:
         seconds = usage.get("seconds") if usage.get("type") == "duration" else duration
-        units_in, units_out = math.ceil(float(seconds or 0.0)), 0
-    return Transcript(text, language_code(data.get("language")), duration, segments,
-                      bool(segments) and all(s["speaker"] for s in segments), units_in, units_out)
+        if seconds is None:
+            seconds, estimated = max(1, audio_bytes // BYTES_PER_SECOND_FLOOR), True
+        units_in, units_out = math.ceil(float(seconds)), 0
+    return Transcript(text, language_code(language), duration, segments,
+                      bool(segments) and all(s["speaker"] for s in segments), units_in, units_out, estimated)
+
+
+def request_options(model: ModelConfig) -> dict[str, Any]:
+    """What `audio.transcriptions.create` is asked for, by the model's answer format."""
+    fmt = model.response_format or "verbose_json"
+    options: dict[str, Any] = {"response_format": fmt}
+    if fmt == "verbose_json":
+        options["timestamp_granularities"] = ["segment"]
+    elif fmt == "diarized_json":
+        # OpenAI refuses a diarising request over 30 s of audio without a chunking strategy
+        options["chunking_strategy"] = "auto"
+    return options
 
 
 async def transcribe(gateway: Gateway, *, org_id: UUID, audio: bytes, filename: str, content_type: str,
@@ -124,14 +154,15 @@ async def transcribe(gateway: Gateway, *, org_id: UUID, audio: bytes, filename: 
     errors: list[str] = []
     hops, model = 0, chain[0]
 
-    def params(status: str, error: str | None, units: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+    def params(status: str, error: str | None, units: tuple[int, int] = (0, 0),
+               estimated: bool = False) -> dict[str, Any]:
         return {"reservation_id": reservation, "org_id": org_id, "task": TASK, "provider": model.provider,
                 "model": model.model, "started_at": started_at, "status": status, "input_tokens": units[0],
                 "output_tokens": units[1], "latency_ms": int((time.monotonic() - started) * 1000),
                 "time_to_first_token_ms": None, "user_id": user_id, "feature": FEATURE,
                 "error": error[:4000] if error else None, "fallback_hops": hops, "prompt_name": None,
                 "prompt_version": None, "experiment_id": None, "experiment_label": None, "subject_id": subject_id,
-                "baseline_provider": chain[0].provider, "baseline_model": chain[0].model, "usage_estimated": False,
+                "baseline_provider": chain[0].provider, "baseline_model": chain[0].model, "usage_estimated": estimated,
                 "conversation_id": None}
 
     async def settle_failure(kind: str, message: str, status: int) -> CallFailed:
@@ -157,9 +188,8 @@ async def transcribe(gateway: Gateway, *, org_id: UUID, audio: bytes, filename: 
                                            504)
             try:
                 response = await client.audio.transcriptions.create(
-                    file=(filename, audio, content_type), model=candidate.model, response_format="verbose_json",
-                    timestamp_granularities=["segment"], language=language or None,
-                    timeout=min(provider.config.timeout, remaining))  # type: ignore[union-attr]
+                    file=(filename, audio, content_type), model=candidate.model, **request_options(candidate),
+                    language=language or None, timeout=min(provider.config.timeout, remaining))  # type: ignore[union-attr]
             except Exception as exc:  # noqa: BLE001 - classify() re-raises what is not a provider's failure
                 error: ProviderError = classify(exc)
                 errors.append(f"{candidate.ref}: {error}")
@@ -177,17 +207,18 @@ async def transcribe(gateway: Gateway, *, org_id: UUID, audio: bytes, filename: 
                 await gateway.sleep(delay)
                 continue
             gateway.cooldowns.success(candidate.ref)
-            transcript = parse_response(response)
+            transcript = parse_response(response, len(audio))
             units = (transcript.input_units, transcript.output_units)
             try:
                 async with gateway.connect() as conn, conn.transaction():
                     request_id = int((await (await conn.execute(query("settle_request"), params(
-                        "ok", None, units))).fetchone())[0])
+                        "ok", None, units, transcript.units_estimated))).fetchone())[0])
                     await store(conn, request_id, transcript, candidate)
             except Exception as exc:  # noqa: BLE001 - the call happened: it must be on the ledger
                 async with gateway.connect() as conn, conn.transaction():
                     request_id = int((await (await conn.execute(query("settle_request"), params(
-                        "error", f"the transcript could not be stored: {type(exc).__name__}: {exc}", units))
+                        "error", f"the transcript could not be stored: {type(exc).__name__}: {exc}", units,
+                        transcript.units_estimated))
                                       ).fetchone())[0])
                 raise GatewayError("store_failed", "the transcript could not be stored; the call is logged as failed",
                                    status=500, request_id=request_id) from None

@@ -2,9 +2,8 @@
 -- prompt version and model of its logged call, or the scoring model, or the rule), when, for whom,
 -- on which data (its inputs' identifiers) and its `llm_requests` row. Security invoker: each
 -- store's own row-level security decides what the caller sees, so another organisation's member
--- gets no rows. Predictions (win probability, stall and churn risk) are computed when read from
--- the stored history (88_prediction_rpcs.sql), not stored; they appear here through the lead
--- score and the model version that made it.
+-- gets no rows. Predictions (a deal's win probability, close date and stall risk; the churn risk
+-- of the lead's account) appear as the RPCs stored them (salesflow.predictions, 88_stored_predictions.sql).
 
 create or replace function salesflow.llm_request_summary(org_id uuid, request_id bigint) returns jsonb
 language sql
@@ -108,6 +107,26 @@ as $$
                false, r.status::text, r.status_changed_by
         from salesflow.ai_recommendations as r
         where r.org_id = get_ai_decision_audit.org_id and r.lead_id = get_ai_decision_audit.lead_id
+        union all
+        select 'prediction.' || p.kind, p.id::text, p.created_at, null,
+               pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                   'method', p.method, 'method_version', p.method_version, 'source', p.source,
+                   'requested_by', p.requested_by, 'job_id', p.job_id
+               )),
+               p.result, p.inputs || pg_catalog.jsonb_build_object('as_of', p.as_of), false, 'computed', null
+        from salesflow.predictions as p
+        where p.org_id = get_ai_decision_audit.org_id and p.lead_id = get_ai_decision_audit.lead_id
+        union all
+        -- the churn risk of the lead's account
+        select 'prediction.' || p.kind, p.id::text, p.created_at, null,
+               pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                   'method', p.method, 'method_version', p.method_version, 'source', p.source,
+                   'requested_by', p.requested_by, 'job_id', p.job_id
+               )),
+               p.result, p.inputs || pg_catalog.jsonb_build_object('as_of', p.as_of), false, 'computed', null
+        from salesflow.predictions as p
+        inner join salesflow.leads as l on l.org_id = p.org_id and l.company_id = p.company_id
+        where p.org_id = get_ai_decision_audit.org_id and l.id = get_ai_decision_audit.lead_id
     )
     select
         d.kind, d.decision_id, d.decided_at,
@@ -124,7 +143,7 @@ $$;
 
 comment on function api.get_ai_decision_audit(uuid, uuid) is
 'The AI decision audit of one lead: every stored AI output (suggestion, draft, memory fact, summary, BANT '
-'proposal, DISG profile, score, recommendation) with what made it (prompt version and model of its logged '
+'proposal, DISG profile, score, recommendation, stored prediction of its deals and account) with what made it (prompt version and model of its logged '
 'call, scoring model or rule), when, its inputs'' identifiers and its llm_requests row; under RLS.';
 
 revoke execute on function

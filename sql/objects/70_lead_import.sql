@@ -36,17 +36,36 @@ grant select, insert on salesflow.engagement_events to authenticated, service_ro
 
 -- Conversion, defined once: a lead has converted when it reached `customer` (or `evangelist`,
 -- which comes after it), when a deal of it was won, or when an imported outcome says so. It is
--- lost when disqualified or when an imported outcome says no; otherwise it is open. decided_at is
--- when that became known (null where an import gave no date).
+-- lost when disqualified or when an imported outcome says no; otherwise it is open.
+-- salesflow.conversion_status is the rule; the view, salesflow.prior_probability and
+-- salesflow.score_leads call it with the lead's stage, its outcome (null: none) and whether a deal
+-- of it was won. It is inlined where it is called (one-statement immutable language sql, no SET
+-- clause, so the enum literals are qualified and the operators pg_catalog's), so it changes no
+-- join: every caller still looks the outcome and the won deal up as it did before.
+create or replace function salesflow.conversion_status(
+    stage salesflow.lifecycle_stage, outcome boolean, won boolean
+) returns text
+language sql
+immutable
+parallel safe
+security invoker
+as $$
+    select case
+        when conversion_status.stage operator(pg_catalog.=) any (
+                 array['customer', 'evangelist']::salesflow.lifecycle_stage []
+             ) or conversion_status.outcome or conversion_status.won then 'converted'
+        when conversion_status.stage operator(pg_catalog.=) 'disqualified'::salesflow.lifecycle_stage
+             or not conversion_status.outcome then 'lost'
+        else 'open'
+    end
+$$;
+
+-- decided_at is when the status became known (null where an import gave no date).
 create or replace view salesflow.lead_conversions with (security_invoker = on) as
 select
     l.org_id,
     l.id as lead_id,
-    case
-        when l.lifecycle_stage in ('customer', 'evangelist') or w.won_at is not null or o.converted then 'converted'
-        when l.lifecycle_stage = 'disqualified' or o.converted = false then 'lost'
-        else 'open'
-    end as status,
+    salesflow.conversion_status(l.lifecycle_stage, o.converted, w.won_at is not null) as status,
     case
         when w.won_at is not null then w.won_at
         when o.converted is not null then o.decided_at
@@ -196,7 +215,7 @@ begin
 
     create temporary table if not exists pg_temp.import_rows (
         line integer, obj jsonb, lead_id uuid, known boolean, f jsonb, email text, attrs jsonb, outcome boolean,
-        outcome_at timestamptz, reasons text []
+        outcome_at timestamptz, reasons text [], company_id uuid
     ) on commit drop;
     truncate pg_temp.import_rows;
     insert into pg_temp.import_rows (line, obj, f)
@@ -336,31 +355,49 @@ begin
         select v_org, t.name, t.data_type, t.col, t.col from pg_temp.import_types as t where not t.known
         on conflict do nothing;
 
-        -- companies: by domain, else by name (case-insensitive); new ones created once
-        insert into salesflow.companies (org_id, name, domain, industry, employee_count, country)
-        select distinct on (coalesce(lower(r.f ->> 'company_domain'), lower(r.f ->> 'company')))
-               v_org, coalesce(r.f ->> 'company', lower(r.f ->> 'company_domain')), lower(r.f ->> 'company_domain'),
-               r.f ->> 'industry', (r.f ->> 'employee_count')::integer, upper(r.f ->> 'country')
-        from pg_temp.import_rows as r
-        where (r.f ? 'company' or r.f ? 'company_domain')
-          and not exists (
-              select from salesflow.companies as c
-              where c.org_id = v_org
-                and (c.domain = lower(r.f ->> 'company_domain')
-                     or (r.f ->> 'company_domain' is null and lower(c.name) = lower(r.f ->> 'company')))
-          )
-        order by coalesce(lower(r.f ->> 'company_domain'), lower(r.f ->> 'company')), r.line;
+        -- companies: by domain, else by name (case-insensitive, the oldest), new ones created once
+        -- per domain or name; each step one join of the batch with the organisation's companies
+        -- (the domain by companies_domain_key, the name by companies_name_idx), not a look-up per row
+        update pg_temp.import_rows as r set company_id = c.id
+        from salesflow.companies as c
+        where c.org_id = v_org and c.domain = lower(r.f ->> 'company_domain');
+        update pg_temp.import_rows as r set company_id = c.id
+        from (
+            select distinct on (lower(c.name)) lower(c.name) as name, c.id
+            from salesflow.companies as c
+            where c.org_id = v_org and lower(c.name) in (
+                select lower(x.f ->> 'company') from pg_temp.import_rows as x
+                where x.f ? 'company' and not x.f ? 'company_domain'
+            )
+            order by lower(c.name), c.created_at, c.id
+        ) as c
+        where r.company_id is null and not r.f ? 'company_domain' and c.name = lower(r.f ->> 'company');
+        with created as (
+            insert into salesflow.companies (org_id, name, domain, industry, employee_count, country)
+            select distinct on (
+                       lower(r.f ->> 'company_domain'),
+                       case when r.f ? 'company_domain' then null else lower(r.f ->> 'company') end
+                   )
+                   v_org, coalesce(r.f ->> 'company', lower(r.f ->> 'company_domain')), lower(r.f ->> 'company_domain'),
+                   r.f ->> 'industry', (r.f ->> 'employee_count')::integer, upper(r.f ->> 'country')
+            from pg_temp.import_rows as r
+            where r.company_id is null and (r.f ? 'company' or r.f ? 'company_domain')
+            -- one company per domain; rows without a domain, one per name
+            order by lower(r.f ->> 'company_domain'),
+                     case when r.f ? 'company_domain' then null else lower(r.f ->> 'company') end, r.line
+            returning id, domain, lower(name) as name
+        )
+        update pg_temp.import_rows as r set company_id = c.id
+        from created as c
+        where r.company_id is null
+          and (c.domain = lower(r.f ->> 'company_domain')
+               or (c.domain is null and not r.f ? 'company_domain' and c.name = lower(r.f ->> 'company')));
 
         insert into salesflow.leads (
             org_id, id, company_id, owner_id, first_name, last_name, email, phone, title, source, lifecycle_stage,
             language, attributes, external_key
         )
-        select v_org, r.lead_id,
-               (select c.id from salesflow.companies as c
-                where c.org_id = v_org and (c.domain = lower(r.f ->> 'company_domain')
-                      or (r.f ->> 'company_domain' is null and lower(c.name) = lower(r.f ->> 'company')))
-                order by c.created_at limit 1),
-               (select auth.uid()), r.f ->> 'first_name', r.f ->> 'last_name', salesflow.normalize_email(r.f ->> 'email'),
+        select v_org, r.lead_id, r.company_id, (select auth.uid()), r.f ->> 'first_name', r.f ->> 'last_name', salesflow.normalize_email(r.f ->> 'email'),
                salesflow.normalize_phone(r.f ->> 'phone'), r.f ->> 'title',
                coalesce(lower(r.f ->> 'source'), 'import')::salesflow.lead_source,
                coalesce(lower(r.f ->> 'lifecycle_stage'), 'lead')::salesflow.lifecycle_stage,
@@ -555,6 +592,9 @@ grant execute on function api.list_attribute_definitions(uuid) to authenticated,
 revoke all on salesflow.lead_conversions from anon, authenticated, service_role;
 grant select on salesflow.lead_conversions to authenticated, service_role;
 revoke all on function salesflow.is_date(text), salesflow.infer_value_type(text []),
-salesflow.typed_value(text, text), salesflow.attribute_name(text) from public;
+salesflow.typed_value(text, text), salesflow.attribute_name(text),
+salesflow.conversion_status(salesflow.lifecycle_stage, boolean, boolean) from public;
+-- (the planner inlines conversion_status only for a caller who may execute it)
 grant execute on function salesflow.is_date(text), salesflow.infer_value_type(text []),
-salesflow.typed_value(text, text), salesflow.attribute_name(text) to authenticated, service_role;
+salesflow.typed_value(text, text), salesflow.attribute_name(text),
+salesflow.conversion_status(salesflow.lifecycle_stage, boolean, boolean) to authenticated, service_role;

@@ -369,8 +369,10 @@ as $$
                - pg_catalog.make_interval(days => coalesce((r.params ->> 'stale_days')::integer, 180)))
         union all
         -- conversation analysis (sql/objects/86_conversation_rules.sql): the latest finished analysis of
-        -- each recent call or meeting with the lead; a competitor alert, and coaching for the call's rep
-        select f.id, null, coalesce(ci.owner_id, f.owner_id), k.rule_key, 'call', k.rule_key || ':' || ci.activity_id,
+        -- each recent call or meeting with the lead; a competitor alert, and coaching for the call's rep.
+        -- The action is the rule's own: 'call' for the alert (prepare the next call), 'coach' for coaching
+        select f.id, null, coalesce(ci.owner_id, f.owner_id), k.rule_key, k.action_type,
+               k.rule_key || ':' || ci.activity_id,
                k.reason,
                pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('table', 'conversation_insights',
                                                                          'id', ci.id, 'at', ci.completed_at)),
@@ -387,7 +389,7 @@ as $$
             order by i.activity_id, i.completed_at desc
         ) as ci
         cross join lateral (
-            select r.rule_key,
+            select r.rule_key, r.action_type,
                    case r.rule_key
                        when 'competitor_mentioned' then pg_catalog.format(
                            '%s came up on the %s with %s on %s: prepare the comparison before the next call.',

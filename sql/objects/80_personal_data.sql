@@ -116,6 +116,11 @@ values
     '{error,summary,topics,sentiment,action_items,key_moments,objections,competitor_mentions,coaching,inputs}',
     '{status,requested_method,method,language,baseline_version,prompt_name,model}'
 ),
+-- stored predictions (issue 14): a deal's go with its lead (lead_id, cascade); ids and figures, no text
+(
+    'salesflow.predictions', 'cascade', null, '{inputs,result}',
+    '{kind,method,method_version,fingerprint,source}'
+),
 ('salesflow.personal_data_catalog', 'none', null, '{}', '{table_name,erasure,lead_column,personal,not_personal}')
 on conflict (table_name) do update set
     erasure = excluded.erasure, lead_column = excluded.lead_column,

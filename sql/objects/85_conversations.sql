@@ -372,8 +372,11 @@ comment on function api.remove_competitor(uuid, uuid) is
 'Remove a competitor from the list; analyses already stored keep the mentions they found.';
 
 -- == insights =================================================================================
+-- rep_speaker was added (issue 14: a provider's diarised labels, A and B, do not say which is the rep)
+drop function if exists api.request_conversation_analysis(uuid, uuid, text, text);
 create or replace function api.request_conversation_analysis(
-    org_id uuid, activity_id uuid, method text default 'auto', language text default null
+    org_id uuid, activity_id uuid, method text default 'auto', language text default null,
+    rep_speaker text default null
 )
 returns api.conversation_insights
 language plpgsql
@@ -406,6 +409,22 @@ begin
             message = 'the transcript does not mark its speakers, so talk ratio and per-speaker sentiment cannot be computed',
             hint = 'Give the transcript with a speaker on every segment (api.set_call_transcript).';
     end if;
+    if request_conversation_analysis.rep_speaker is not null then
+        -- which of the transcript's speaker labels is your rep (a diarising provider labels them A, B, ...)
+        if not exists (
+            select from pg_catalog.jsonb_array_elements(t.segments) as x
+            where x ->> 'speaker' = request_conversation_analysis.rep_speaker
+        ) then
+            raise sqlstate '22023' using
+                message = 'rep_speaker is not one of the transcript''s speakers',
+                hint = 'Its speakers: ' || (
+                    select pg_catalog.string_agg(distinct x ->> 'speaker', ', ')
+                    from pg_catalog.jsonb_array_elements(t.segments) as x
+                ) || '.';
+        end if;
+        update salesflow.call_transcripts as c set rep_speaker = request_conversation_analysis.rep_speaker
+        where c.org_id = t.org_id and c.activity_id = t.activity_id;
+    end if;
     insert into salesflow.conversation_insights (org_id, activity_id, lead_id, requested_method, language, inputs,
                                                  requested_by)
     values (a.org_id, a.id, a.lead_id, request_conversation_analysis.method,
@@ -420,10 +439,11 @@ begin
     return salesflow.api_conversation_insight(r);
 end
 $$;
-comment on function api.request_conversation_analysis(uuid, uuid, text, text) is
+comment on function api.request_conversation_analysis(uuid, uuid, text, text, text) is
 'Queue an analysis of a call or meeting transcript (speakers marked): summary, topics, sentiment per speaker '
 'over time, proposed action items, key moments, objections, competitor mentions and coaching figures. '
-'method: auto (a model where one is configured, else the offline baseline), baseline or model.';
+'method: auto (a model where one is configured, else the offline baseline), baseline or model. rep_speaker: '
+'which speaker label is your rep (kept with the transcript; else a label named rep, else the first speaker).';
 
 create or replace function api.list_conversation_insights(
     org_id uuid, activity_id uuid default null, lead_id uuid default null, page_size integer default 20
@@ -506,7 +526,7 @@ revoke execute on function api.get_call_transcript(uuid, uuid) from public;
 revoke execute on function api.add_competitor(uuid, text, text []) from public;
 revoke execute on function api.list_competitors(uuid) from public;
 revoke execute on function api.remove_competitor(uuid, uuid) from public;
-revoke execute on function api.request_conversation_analysis(uuid, uuid, text, text) from public;
+revoke execute on function api.request_conversation_analysis(uuid, uuid, text, text, text) from public;
 revoke execute on function api.list_conversation_insights(uuid, uuid, uuid, integer) from public;
 revoke execute on function api.accept_conversation_action_item(uuid, uuid, integer, timestamptz) from public;
 grant execute on function
@@ -522,7 +542,7 @@ grant execute on function api.get_call_transcript(uuid, uuid) to authenticated, 
 grant execute on function api.add_competitor(uuid, text, text []) to authenticated, service_role;
 grant execute on function api.list_competitors(uuid) to authenticated, service_role;
 grant execute on function api.remove_competitor(uuid, uuid) to authenticated, service_role;
-grant execute on function api.request_conversation_analysis(uuid, uuid, text, text) to authenticated, service_role;
+grant execute on function api.request_conversation_analysis(uuid, uuid, text, text, text) to authenticated, service_role;
 grant execute on function api.list_conversation_insights(uuid, uuid, uuid, integer) to authenticated, service_role;
 grant execute on function api.accept_conversation_action_item(uuid, uuid, integer, timestamptz)
 to authenticated, service_role;

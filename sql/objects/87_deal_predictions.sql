@@ -322,6 +322,25 @@ as $$
                 else (p_total * odds_factor) / (1 - p_total + p_total * odds_factor)
             end as p_total_adj
         from life
+    ),
+
+    -- the expected close: the first day of age (from the deal's own) by which half of its remaining
+    -- chance to be won is used up. It depends on the age alone (sb, fb and f_max are read by age),
+    -- so it is found once per distinct age, not once per deal (16,000 open deals x a 500-day life
+    -- table took 1.6 s of the forecast's every pipeline read)
+    close_days as (
+        select
+            ages.age_days,
+            (
+                select l.day
+                from lt as l
+                where
+                    l.day >= ages.age_days and ages.sb > 0 and ages.f_max > ages.fb
+                    and (l.f_upto - ages.fb) >= 0.5 * (ages.f_max - ages.fb)
+                order by l.day
+                limit 1
+            ) as close_day
+        from (select distinct age_days, sb, fb, f_max from raw) as ages
     )
 
     select
@@ -339,24 +358,14 @@ as $$
             -- the prior spreads a deal's chance evenly over a 90-day cycle
             pr.prior * least(p_to - p_from, 90) / 90.0
         ),
-        coalesce(
-            (
-                select (p_as_of::date + (l.day - a.age_days))
-                from lt as l
-                where
-                    l.day >= a.age_days and a.sb > 0 and a.f_max > a.fb
-                    and (l.f_upto - a.fb) >= 0.5 * (a.f_max - a.fb)
-                order by l.day
-                limit 1
-            ),
-            a.expected_close
-        ),
+        coalesce(p_as_of::date + (cd.close_day - a.age_days), a.expected_close),
         round(a.value, 2),
         a.value_source,
         case when a.p_total is null then 'stage prior' else 'competing-risks life table' end,
         a.odds_factor,
         a.p_total
     from adjusted as a
+    left join close_days as cd on cd.age_days = a.age_days
     cross join lateral (
         select case a.stage_at
             when 'prospecting' then 0.10

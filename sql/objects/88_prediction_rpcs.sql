@@ -3,7 +3,7 @@ create or replace function api.predict_deal(
 )
 returns jsonb
 language plpgsql
-stable
+volatile
 security invoker
 set search_path = ''
 as $$
@@ -14,6 +14,7 @@ declare
     stall record;
     median_won double precision;
     reasons jsonb := '[]';
+    answer jsonb;
 begin
     if horizon_days is null or horizon_days not between 1 and 3650 then
         raise exception 'horizon_days must be between 1 and 3650' using errcode = '22023';
@@ -59,7 +60,7 @@ begin
     end if;
     reasons := reasons || pg_catalog.to_jsonb('value: ' || chance.value_source);
 
-    return pg_catalog.jsonb_build_object(
+    answer := pg_catalog.jsonb_build_object(
         'deal_id', deal.id,
         'as_of', at_time,
         'status', 'open',
@@ -81,6 +82,16 @@ begin
         'method', chance.method,
         'reasons', reasons
     );
+    -- stored once per distinct answer (salesflow.predictions), so the audit can show it
+    return answer || pg_catalog.jsonb_build_object('prediction_id', salesflow.record_prediction(
+        predict_deal.org_id, 'deal', deal.id, chance.method, at_time,
+        pg_catalog.jsonb_build_object(
+            'deal_id', deal.id, 'horizon_days', horizon_days, 'stage', chance.stage_at,
+            'stage_since', chance.stage_since, 'stall_basis', stall.basis, 'stall_deals', stall.n,
+            'read', 'deals and stage changes of the organisation known at as_of'
+        ),
+        answer
+    ));
 end
 $$;
 comment on function api.predict_deal(uuid, uuid, integer, timestamptz) is
@@ -101,21 +112,41 @@ returns table (
     method text
 )
 language plpgsql
-stable
+volatile
 security invoker
 set search_path = ''
 as $$
+declare
+    at_time timestamptz := coalesce(predict_open_deals.as_of, pg_catalog.now());
+    found_rows jsonb;
 begin
     if horizon_days is null or horizon_days not between 1 and 3650 then
         raise exception 'horizon_days must be between 1 and 3650' using errcode = '22023';
     end if;
+    select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+        'deal_id', c.deal_id, 'stage', c.stage_at, 'age_days', c.age_days, 'win_probability', c.win_probability,
+        'win_within_horizon', c.win_in_window, 'expected_close', c.expected_close,
+        'expected_value', c.expected_value, 'value_source', c.value_source, 'method', c.method
+    ) order by c.expected_value * c.win_in_window desc, c.deal_id), '[]')
+    into found_rows
+    from salesflow.open_deal_chances(predict_open_deals.org_id, at_time, 0, horizon_days) as c;
+    -- one stored row per call (its deals in result), once per distinct answer
+    perform salesflow.record_prediction(
+        predict_open_deals.org_id, 'open_deals', null,
+        coalesce(found_rows -> 0 ->> 'method', 'no open deals'), at_time,
+        pg_catalog.jsonb_build_object('horizon_days', horizon_days,
+                                      'open_deals', pg_catalog.jsonb_array_length(found_rows)),
+        found_rows
+    );
     return query
-    select c.deal_id, c.stage_at, c.age_days, c.win_probability, c.win_in_window, c.expected_close,
-        c.expected_value, c.value_source, c.method
-    from salesflow.open_deal_chances(
-        predict_open_deals.org_id, coalesce(predict_open_deals.as_of, pg_catalog.now()), 0, horizon_days
-    ) as c
-    order by c.expected_value * c.win_in_window desc, c.deal_id;
+    select x.deal_id, x.stage, x.age_days, x.win_probability, x.win_within_horizon, x.expected_close,
+        x.expected_value, x.value_source, x.method
+    from pg_catalog.jsonb_to_recordset(found_rows) as x (
+        deal_id uuid, stage salesflow.deal_stage, age_days integer, win_probability double precision,
+        win_within_horizon double precision, expected_close date, expected_value numeric, value_source text,
+        method text
+    )
+    order by x.expected_value * x.win_within_horizon desc, x.deal_id;
 end
 $$;
 comment on function api.predict_open_deals(uuid, integer, timestamptz) is
@@ -177,6 +208,99 @@ $$;
 -- The band is a normal approximation whose variance adds the pipeline's (value^2 * p * (1 - p)),
 -- the run rate's (over its three windows) and the mean squared error of the same forecast at the
 -- three past cut-offs; P10/P90 = mean -/+ 1.2816 sigma, never below zero.
+create or replace function salesflow.compute_forecast(
+    org_id uuid, periods integer, period_days integer, as_of timestamptz
+)
+returns setof salesflow.forecast_period
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+    at_time timestamptz := coalesce(compute_forecast.as_of, pg_catalog.now());
+    width interval;
+    pipe record;
+    run record;
+    past record;
+    predicted double precision := 0;
+    realised double precision := 0;
+    squared_error double precision := 0;
+    n_past integer := 0;
+    factor double precision;
+    sigma double precision;
+    cut timestamptz;
+    past_pipe double precision;
+    past_total double precision;
+    fp salesflow.forecast_period;
+begin
+    if periods is null or periods not between 1 and 24 then
+        raise exception 'periods must be between 1 and 24' using errcode = '22023';
+    end if;
+    if period_days is null or period_days not between 1 and 366 then
+        raise exception 'period_days must be between 1 and 366' using errcode = '22023';
+    end if;
+    if not exists (select from salesflow.organizations as o where o.id = compute_forecast.org_id) then
+        perform salesflow.not_found('organization', compute_forecast.org_id);
+    end if;
+    width := pg_catalog.make_interval(days => period_days);
+
+    -- back-test at three past cut-offs: expected pipeline and realised won value of the next window
+    for k in 1..3 loop
+        cut := at_time - width * k;
+        select e.* into past from salesflow.pipeline_expectation(compute_forecast.org_id, cut, 0, period_days) as e;
+        continue when past.open_deals = 0;
+        select
+            coalesce(sum(d.amount) filter (where d.created_at <= cut), 0),
+            coalesce(sum(d.amount), 0)
+        into past_pipe, past_total
+        from salesflow.deals as d
+        where
+            d.org_id = compute_forecast.org_id and d.stage = 'closed_won'
+            and d.closed_at >= cut and d.closed_at < cut + width;
+        select r.* into run from salesflow.run_rate(compute_forecast.org_id, cut, 0, period_days) as r;
+        predicted := predicted + past.mean;
+        realised := realised + past_pipe;
+        n_past := n_past + 1;
+        squared_error := squared_error + (past_total - past.mean - run.mean) ^ 2;
+    end loop;
+    factor := case
+        when n_past = 0 then 1.0
+        else (realised + predicted / n_past) / nullif(predicted + predicted / n_past, 0)
+    end;
+    factor := coalesce(factor, 1.0);
+
+    for p in 1..periods loop
+        select e.* into pipe from salesflow.pipeline_expectation(
+            compute_forecast.org_id, at_time, (p - 1) * period_days, p * period_days
+        ) as e;
+        select r.* into run from salesflow.run_rate(
+            compute_forecast.org_id, at_time, (p - 1) * period_days, p * period_days
+        ) as r;
+        sigma := pg_catalog.sqrt(
+            factor ^ 2 * pipe.variance + run.variance
+            + case when n_past > 0 then squared_error / n_past else 0 end
+        );
+        fp.period := p;
+        fp.period_start := (at_time + width * (p - 1))::date;
+        fp.period_end := (at_time + width * p)::date;
+        fp.open_deals := pipe.open_deals;
+        fp.pipeline_expected := round((factor * pipe.mean)::numeric, 2);
+        fp.run_rate_expected := round(run.mean::numeric, 2);
+        fp.calibration := round(factor::numeric, 4);
+        fp.expected := round((factor * pipe.mean + run.mean)::numeric, 2);
+        fp.p10 := round(greatest(0, factor * pipe.mean + run.mean - 1.2816 * sigma)::numeric, 2);
+        fp.p50 := fp.expected;
+        fp.p90 := round((factor * pipe.mean + run.mean + 1.2816 * sigma)::numeric, 2);
+        fp.method := coalesce(pipe.method, 'no open deals') || ', calibrated on ' || n_past
+            || ' past cut-offs, + run rate of 3 windows';
+        return next fp;
+    end loop;
+end
+$$;
+comment on function salesflow.compute_forecast(uuid, integer, integer, timestamptz) is
+'The revenue forecast of api.forecast_revenue, computed and not stored (the RPC and the refresh_forecasts job store it).';
+
 create or replace function api.forecast_revenue(
     org_id uuid, periods integer default 3, period_days integer default 30, as_of timestamptz default null
 )
@@ -195,92 +319,23 @@ returns table (
     method text
 )
 language plpgsql
-stable
+volatile
 security invoker
 set search_path = ''
 as $$
 declare
-    at_time timestamptz := coalesce(forecast_revenue.as_of, pg_catalog.now());
-    width interval;
-    pipe record;
-    run record;
-    past record;
-    predicted double precision := 0;
-    realised double precision := 0;
-    squared_error double precision := 0;
-    n_past integer := 0;
-    factor double precision;
-    sigma double precision;
-    cut timestamptz;
-    past_pipe double precision;
-    past_total double precision;
+    stored jsonb;
 begin
-    if periods is null or periods not between 1 and 24 then
-        raise exception 'periods must be between 1 and 24' using errcode = '22023';
-    end if;
-    if period_days is null or period_days not between 1 and 366 then
-        raise exception 'period_days must be between 1 and 366' using errcode = '22023';
-    end if;
-    if not exists (select from salesflow.organizations as o where o.id = forecast_revenue.org_id) then
-        perform salesflow.not_found('organization', forecast_revenue.org_id);
-    end if;
-    width := pg_catalog.make_interval(days => period_days);
-
-    -- back-test at three past cut-offs: expected pipeline and realised won value of the next window
-    for k in 1..3 loop
-        cut := at_time - width * k;
-        select e.* into past from salesflow.pipeline_expectation(forecast_revenue.org_id, cut, 0, period_days) as e;
-        continue when past.open_deals = 0;
-        select
-            coalesce(sum(d.amount) filter (where d.created_at <= cut), 0),
-            coalesce(sum(d.amount), 0)
-        into past_pipe, past_total
-        from salesflow.deals as d
-        where
-            d.org_id = forecast_revenue.org_id and d.stage = 'closed_won'
-            and d.closed_at >= cut and d.closed_at < cut + width;
-        select r.* into run from salesflow.run_rate(forecast_revenue.org_id, cut, 0, period_days) as r;
-        predicted := predicted + past.mean;
-        realised := realised + past_pipe;
-        n_past := n_past + 1;
-        squared_error := squared_error + (past_total - past.mean - run.mean) ^ 2;
-    end loop;
-    factor := case
-        when n_past = 0 then 1.0
-        else (realised + predicted / n_past) / nullif(predicted + predicted / n_past, 0)
-    end;
-    factor := coalesce(factor, 1.0);
-
-    for p in 1..periods loop
-        select e.* into pipe from salesflow.pipeline_expectation(
-            forecast_revenue.org_id, at_time, (p - 1) * period_days, p * period_days
-        ) as e;
-        select r.* into run from salesflow.run_rate(
-            forecast_revenue.org_id, at_time, (p - 1) * period_days, p * period_days
-        ) as r;
-        sigma := pg_catalog.sqrt(
-            factor ^ 2 * pipe.variance + run.variance
-            + case when n_past > 0 then squared_error / n_past else 0 end
-        );
-        period := p;
-        period_start := (at_time + width * (p - 1))::date;
-        period_end := (at_time + width * p)::date;
-        open_deals := pipe.open_deals;
-        pipeline_expected := round((factor * pipe.mean)::numeric, 2);
-        run_rate_expected := round(run.mean::numeric, 2);
-        calibration := round(factor::numeric, 4);
-        expected := round((factor * pipe.mean + run.mean)::numeric, 2);
-        p10 := round(greatest(0, factor * pipe.mean + run.mean - 1.2816 * sigma)::numeric, 2);
-        p50 := expected;
-        p90 := round((factor * pipe.mean + run.mean + 1.2816 * sigma)::numeric, 2);
-        method := coalesce(pipe.method, 'no open deals') || ', calibrated on ' || n_past
-            || ' past cut-offs, + run rate of 3 windows';
-        return next;
-    end loop;
+    stored := salesflow.store_forecast(
+        forecast_revenue.org_id, forecast_revenue.periods, forecast_revenue.period_days,
+        coalesce(forecast_revenue.as_of, pg_catalog.now()), null
+    );
+    return query select f.* from pg_catalog.jsonb_populate_recordset(null::salesflow.forecast_period, stored -> 'periods') as f
+    order by f.period;
 end
 $$;
 comment on function api.forecast_revenue(uuid, integer, integer, timestamptz) is
-'Expected won value per future window (default 3 x 30 days) with P10/P50/P90: open pipeline weighted by time-to-win chances and calibrated on the organisation''s own past cut-offs, plus a run rate for deals not yet created.';
+'Expected won value per future window (default 3 x 30 days) with P10/P50/P90: open pipeline weighted by time-to-win chances and calibrated on the organisation''s own past cut-offs, plus a run rate for deals not yet created. Stored in salesflow.predictions (kind forecast).';
 
 -- Churn risk of an account: engagement decline (touches in the last 30 days against the 90 before),
 -- silence (days since the last touch, capped at 90) and lost deals (share lost of those closed in
@@ -289,7 +344,7 @@ comment on function api.forecast_revenue(uuid, integer, integer, timestamptz) is
 create or replace function api.predict_account_churn(org_id uuid, company_id uuid, as_of timestamptz default null)
 returns jsonb
 language plpgsql
-stable
+volatile
 security invoker
 set search_path = ''
 as $$
@@ -306,6 +361,7 @@ declare
     lost_share double precision;
     risk double precision;
     reasons jsonb := '[]';
+    answer jsonb;
 begin
     if not exists (
         select from salesflow.companies as c
@@ -365,7 +421,7 @@ begin
         reasons := reasons || pg_catalog.to_jsonb(pg_catalog.format(
             '%s of %s deals closed in the last 180 days were lost', n_lost, n_closed));
     end if;
-    return pg_catalog.jsonb_build_object(
+    answer := pg_catalog.jsonb_build_object(
         'company_id', predict_account_churn.company_id,
         'as_of', at_time,
         'churn_risk', round(risk::numeric, 4),
@@ -381,6 +437,15 @@ begin
         'last_touch', last_touch,
         'reasons', reasons
     );
+    return answer || pg_catalog.jsonb_build_object('prediction_id', salesflow.record_prediction(
+        predict_account_churn.org_id, 'account_churn', predict_account_churn.company_id, 'churn rules', at_time,
+        pg_catalog.jsonb_build_object(
+            'company_id', predict_account_churn.company_id, 'touches_last_30_days', recent,
+            'touches_previous_90_days', prior, 'deals_closed_180_days', n_closed,
+            'read', 'activities and messages of the account''s leads and deals, its closed deals'
+        ),
+        answer
+    ));
 end
 $$;
 comment on function api.predict_account_churn(uuid, uuid, timestamptz) is

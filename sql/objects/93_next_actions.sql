@@ -31,7 +31,10 @@ begin
             'recommendation'::text as source, r.action_type::text as action, r.lead_id, r.deal_id, r.reason,
             r.priority, r.due_at, r.evidence, r.id as recommendation_id
         from api.recommend_followup_actions(predict_next_actions.org_id, null, 100, at_time) as r
-        where (predict_next_actions.lead_id is null or r.lead_id = predict_next_actions.lead_id)
+        -- coaching is advice to the rep about a past call, not an action with the customer: it stays in
+        -- the rep's own list (api.recommend_followup_actions) and out of the deal's next actions
+        where r.action_type <> 'coach'
+          and (predict_next_actions.lead_id is null or r.lead_id = predict_next_actions.lead_id)
           and (
               predict_next_actions.deal_id is null or r.deal_id = predict_next_actions.deal_id
               -- a recommendation about the deal's contact that names no deal is about the deal too

@@ -536,9 +536,19 @@ begin
                 group by 1, 2
             ) as x
         ),
-        'forecast', (
-            select coalesce(pg_catalog.jsonb_agg(f order by f.period), '[]')
-            from api.forecast_revenue(get_dashboard.org_id, 3, 30) as f
+        -- the latest stored forecast (computing one takes seconds at 100,000 leads: the page reads
+        -- it apart, through api.get_dashboard_forecast, which computes and stores one when none is fresh)
+        'forecast', coalesce((
+            select p.result from salesflow.predictions as p
+            where p.org_id = get_dashboard.org_id and p.kind = 'forecast'
+              and p.inputs @> '{"periods": 3, "period_days": 30}' and p.as_of <= pg_catalog.now()
+            order by p.as_of desc limit 1
+        ), '[]'),
+        'forecast_as_of', (
+            select p.as_of from salesflow.predictions as p
+            where p.org_id = get_dashboard.org_id and p.kind = 'forecast'
+              and p.inputs @> '{"periods": 3, "period_days": 30}' and p.as_of <= pg_catalog.now()
+            order by p.as_of desc limit 1
         ),
         'queue', (
             select coalesce(pg_catalog.jsonb_agg(q), '[]') from salesflow.org_queue_health(get_dashboard.org_id) as q
@@ -582,7 +592,7 @@ begin
 end
 $$;
 comment on function api.get_dashboard(uuid, integer) is
-'Every panel of the AI insights dashboard for one organisation, read as the caller: AI spend and routing savings per day, score distribution and trend, the lifecycle funnel, recommendation adoption per week, the revenue forecast with P10-P90, queue health, compliance findings, anomalies and alert rows, ROI per AI feature, content performance and the latest executive summaries.';
+'Every panel of the AI insights dashboard for one organisation, read as the caller: AI spend and routing savings per day, score distribution and trend, the lifecycle funnel, recommendation adoption per week, the latest stored revenue forecast with P10-P90 and its as-of time, queue health, compliance findings, anomalies and alert rows, ROI per AI feature, content performance and the latest executive summaries.';
 
 revoke execute on function
 api.get_dashboard(uuid, integer), api.get_anomalies(uuid, integer, integer, double precision),

@@ -245,6 +245,7 @@ salesflow.advance_playbook(uuid, uuid, salesflow.playbook_step_status, timestamp
 salesflow.append_lead_channel_touches(uuid, uuid[], text[], salesflow.direction[], timestamptz[]),
 salesflow.as_api_recommendation(salesflow.ai_recommendations, timestamp with time zone),
 salesflow.attribute_name(text),
+salesflow.conversion_status(salesflow.lifecycle_stage, boolean, boolean),
 salesflow.decayed_priority(real, interval, timestamp with time zone, timestamp with time zone),
 salesflow.disg_guidance_for(text, text),
 salesflow.enqueue_lead_evaluation(uuid, uuid[]),
@@ -288,6 +289,23 @@ salesflow.insight_anomalies(uuid, integer, integer, double precision, date),
 salesflow.record_insight_alerts(integer),
 salesflow.executive_summary_figures(uuid, date),
 salesflow.enqueue_executive_summaries(date)
+to salesflow_worker;
+
+-- == the worker, for stored predictions (issue 14): refresh_forecasts stores forecasts, erase_lead counts them
+grant select, insert on salesflow.predictions to salesflow_worker;
+grant select on salesflow.deal_stage_changes to salesflow_worker;
+grant execute on function
+salesflow.refresh_forecasts(bigint),
+salesflow.store_forecast(uuid, integer, integer, timestamptz, bigint),
+salesflow.compute_forecast(uuid, integer, integer, timestamptz),
+salesflow.record_prediction(uuid, text, uuid, text, timestamptz, jsonb, jsonb, bigint),
+salesflow.prediction_method_version(text),
+salesflow.deals_as_of(uuid, timestamptz),
+salesflow.deal_life_table(uuid, timestamptz),
+salesflow.prediction_min_closed_deals(),
+salesflow.open_deal_chances(uuid, timestamptz, integer, integer, uuid),
+salesflow.pipeline_expectation(uuid, timestamptz, integer, integer),
+salesflow.run_rate(uuid, timestamptz, integer, integer)
 to salesflow_worker;
 
 -- extract_memory records a fact through salesflow.record_extracted_fact, which calls
