@@ -413,7 +413,8 @@ def test_env_openai_builds_a_working_client(fake_openai: FakeOpenAI) -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"SALESFLOW_EMBEDDINGS": "onnx"}, "SALESFLOW_EMBEDDINGS must be 'local', 'multilingual' or 'openai', got 'onnx'"),
+        ({"SALESFLOW_EMBEDDINGS": "onnx"},
+         "SALESFLOW_EMBEDDINGS must be 'local', 'multilingual' or 'openai', got 'onnx'"),
         ({"SALESFLOW_EMBEDDINGS": "openai", "SALESFLOW_EMBEDDINGS_MODEL": "m"}, "needs SALESFLOW_EMBEDDINGS_BASE_URL"),
         (
             {"SALESFLOW_EMBEDDINGS": "openai", "SALESFLOW_EMBEDDINGS_BASE_URL": "http://h/v1"},
