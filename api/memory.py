@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from salesflow.api.errors import ApiError
 from salesflow.api.rpc import caller_of, json_response
 from salesflow.api.search import _active
-from salesflow.gateway.embedders import NoEmbedder, vector_literal
+from salesflow.gateway.embedders import NoEmbedder, embed_query, vector_literal
 
 router = APIRouter()
 
@@ -49,6 +49,6 @@ async def memory(lead_id: str, request: Request) -> Response:
             embedder = request.app.state.embedders.for_model(await _active.get(request))
         except (NoEmbedder, ValueError) as exc:
             raise ApiError(503, "SF503", str(exc)) from None
-        vector = (await asyncio.to_thread(embedder.embed, [params.query]))[0]
+        vector = await asyncio.to_thread(embed_query, embedder, params.query)
         args |= {"query_text": params.query, "query_embedding": vector_literal(vector)}
     return json_response(await request.app.state.rpc.call("get_smart_context", args, caller, request))

