@@ -32,7 +32,7 @@ from salesflow.api.rpc import caller_of, json_response, read_json_object
 from salesflow.api.search import SEARCH_STATEMENT_TIMEOUT, _active
 from salesflow.gateway import compliance
 from salesflow.gateway.core import LLMCall, PromptCall
-from salesflow.gateway.embedders import NoEmbedder, vector_literal
+from salesflow.gateway.embedders import NoEmbedder, embed_query, vector_literal
 from salesflow.gateway.errors import GatewayError
 from salesflow.gateway.providers import ChatMessage
 from salesflow.gateway.writing import WriteRequest, WritingService, draft_json
@@ -248,7 +248,7 @@ async def _memory_hits(request: Request, caller: Any, org_id: UUID, question: st
     how = "hybrid"
     try:
         embedder = request.app.state.embedders.for_model(await _active.get(request))
-        args["query_embedding"] = vector_literal((await asyncio.to_thread(embedder.embed, [question]))[0])
+        args["query_embedding"] = vector_literal(await asyncio.to_thread(embed_query, embedder, question))
     except (NoEmbedder, ValueError, ApiError):
         how = "keyword"
     hits = await _rpc(request, "search_memory", args, caller, statement_timeout=SEARCH_STATEMENT_TIMEOUT)
