@@ -252,21 +252,31 @@ def views(conn: psycopg.Connection, org: uuid.UUID) -> None:
           f"plain query {plain:.2f} s ({refresh / plain:.2f}x)")
 
 
-# The contact-window grid: (lead weight: None = the fitted k, else a multiple of it; org_smoothing,
-# the weight of the organisation pattern's day x hour decomposition; segment_weight). day_pool and
-# hour_pool stay as shipped (0.25, 0.5) and no fading: session 3's grid over those and the fading
-# found nothing that held on test. Every setting is scored on the validation split; the best there
-# and the shipped one are scored on test, at each window width.
-SHIPPED = (None, 168.0, 50.0)
-GRID = tuple((weight, smoothing, segment) for weight in (None, 5.0) for smoothing in (1.0, 168.0, 5000.0)
-             for segment in (50.0, 1000.0))
+# The contact-window settings: (lead weight: None = the fitted k, else a multiple of it;
+# org_smoothing, the weight of the organisation pattern's day x hour decomposition; segment_weight;
+# day_pool; hour_pool; recency half-life in days or None). Every setting is scored on the
+# validation split; the best there and the shipped one are scored on test, at each window width.
+Setting = tuple[float | None, float, float, float, float, float | None]
+SHIPPED: Setting = (None, 168.0, 50.0, 0.25, 0.5, None)
+GRID: tuple[Setting, ...] = (
+    SHIPPED,
+    (None, 5000.0, 50.0, 0.25, 0.5, None),  # the decomposition decides the prior
+    (None, 168.0, 1000.0, 0.25, 0.5, None),  # the organisation's pattern over the segment's
+    (5.0, 168.0, 50.0, 0.25, 0.5, None),  # the prior over the lead's own history
+    (None, 168.0, 50.0, 0.25, 0.5, 7.0),  # recent answers count more
+    (0.2, 168.0, 50.0, 0.0, 1.0, 7.0),  # session 3's best on validation
+    (0.2, 168.0, 50.0, 0.25, 1.0, 2.0),  # the lead's last days decide: answers come in threads
+    (0.2, 168.0, 50.0, 0.0, 1.0, 0.5),
+)
 WIDTHS = (1, 2, 3)
 
 
-def label(setting: tuple[float | None, float, float]) -> str:
-    weight, smoothing, segment = setting
+def label(setting: Setting) -> str:
+    weight, smoothing, segment, day_pool, hour_pool, half_life = setting
     k = "fitted k" if weight is None else f"{weight:g} x fitted k"
-    return f"{k}, org smoothing {smoothing:g}, segment weight {segment:g}"
+    fade = "no fading" if half_life is None else f"half-life {half_life:g} d"
+    return (f"{k}, org smoothing {smoothing:g}, segment weight {segment:g}, day pool {day_pool:g}, "
+            f"hour pool {hour_pool:g}, {fade}")
 
 
 def covers(start: int, width: int, hour: int) -> bool:
@@ -322,12 +332,13 @@ def backtest(conn: psycopg.Connection, org: uuid.UUID, n: int) -> None:
             reference[width] = tuple(sum(any(covers(s, width, how) for s in starts) for _, _, how in cases) / len(cases)
                                      for starts in (base, ceiling))
         settings = GRID if split == "validation" else tuple(dict.fromkeys((chosen, SHIPPED)))
-        rates: dict[tuple[tuple[float | None, float, float], int], float] = {}
+        rates: dict[tuple[Setting, int], float] = {}
         for setting in settings:
-            weight, smoothing, segment = setting
+            weight, smoothing, segment, day_pool, hour_pool, half_life = setting
             conn.execute("update salesflow.contact_pattern_fits set lead_weight = %s, org_smoothing = %s, "
-                         "segment_weight = %s where org_id = %s",
-                         (k if weight is None else max(0.5, min(1000.0, k * weight)), smoothing, segment, org))
+                         "segment_weight = %s, day_pool = %s, hour_pool = %s, recency_half_life_days = %s "
+                         "where org_id = %s", (k if weight is None else max(0.5, min(1000.0, k * weight)),
+                                               smoothing, segment, day_pool, hour_pool, half_life, org))
             for width in widths:
                 hits = 0
                 for lead, at, how in cases:
@@ -336,7 +347,8 @@ def backtest(conn: psycopg.Connection, org: uuid.UUID, n: int) -> None:
                         (org, lead, at, width)))
                 rates[setting, width] = hits / len(cases)
         conn.execute("update salesflow.contact_pattern_fits set lead_weight = %s, org_smoothing = 168, "
-                     "segment_weight = 50 where org_id = %s", (k, org))
+                     "segment_weight = 50, day_pool = 0.25, hour_pool = 0.5, recency_half_life_days = null "
+                     "where org_id = %s", (k, org))
         print(f"  {split} split: {len(cases)} leads with >= {need} responses, latest {hide} hidden, fit on "
               f"{fitted_leads} leads: k = {k:.1f}, dispersion {dispersion:.2f}; {time.perf_counter() - t:.0f} s")
         for width in widths:
