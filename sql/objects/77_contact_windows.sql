@@ -259,14 +259,18 @@ begin
         from salesflow.contact_pattern_fits as f where f.org_id = get_best_contact_window.org_id
     ),
     -- with a recency half-life, a response counts 0.5^(age in days / half-life): a lead's latest
-    -- exchanges say more about when it answers now than those of a year ago (an age of more than
-    -- 1000 half-lives counts 0.5^1000: power() would underflow to an error)
+    -- exchanges say more about when it answers now than those of a year ago (one older than 60
+    -- half-lives counts 0: its tiny weight times the pooling's would underflow to an error)
     own_hours as (
         select own.hour_of_week,
-               sum(case when fit.half_life is null then 1.0 else pg_catalog.power(0.5, least(1000, greatest(0, extract(
-                   epoch from coalesce(get_best_contact_window.as_of, pg_catalog.now()) - own.responded_at) / 86400)
-                   / fit.half_life)) end) as n
-        from own cross join fit group by own.hour_of_week
+               sum(case when fit.half_life is null then 1.0 when f.halvings > 60 then 0
+                        else pg_catalog.power(0.5, f.halvings) end) as n
+        from own cross join fit
+        cross join lateral (
+            select greatest(0, extract(epoch from coalesce(get_best_contact_window.as_of, pg_catalog.now())
+                                       - own.responded_at) / 86400) / fit.half_life as halvings
+        ) as f
+        group by own.hour_of_week
     ),
     pooled as (
         select h.hour_of_week, sum(
