@@ -118,6 +118,11 @@ def test_a_recency_half_life_lets_a_leads_old_habit_give_way_to_its_new_one(db: 
     day, hour, confidence = best()
     assert (day, hour) == (4, 15)
     assert confidence < 7 / 8  # faded answers weigh less than seven full ones against k = 1
+    # weeks are thousands of half-lives of 15 minutes: every answer counts nothing (no underflow
+    # error), the prior decides with no confidence in the lead's own hours
+    db.execute("update salesflow.contact_pattern_fits set recency_half_life_days = 0.01 where org_id = %s", (org,))
+    db.commit()
+    assert best()[2] == 0
 
 
 def test_windows_of_several_hours_do_not_overlap_and_a_bad_width_is_refused(db: psycopg.Connection) -> None:
