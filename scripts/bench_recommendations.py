@@ -76,6 +76,8 @@ def main() -> None:
     parser.add_argument("--database-url", help="a migrated database where an earlier run (or load_demo with "
                         "org_name 'Bench Demo') left the demo organisation: measure there instead of loading one "
                         "(the run adds activities and recommendations to it)")
+    parser.add_argument("--parts", default="actions,triggers,views,backtest,adoption",
+                        help="comma-separated parts to run, of actions, triggers, views, backtest, adoption")
     parser.add_argument("--channel-stats-only", type=int, nargs="+", metavar="ROWS",
                         help="only measure the channel-stats trigger alone on COPYs of these sizes")
     args = parser.parse_args()
@@ -118,10 +120,26 @@ def run(conn: psycopg.Connection, args: argparse.Namespace) -> None:
         for n in args.channel_stats_only:
             channel_stats_cost(conn, org, leads, n)
         return
-    now = conn.execute("select now()").fetchone()[0]
-
-    # evaluate every lead, in the jobs' chunks of 500
+    parts = set(args.parts.split(","))
     leads = [r[0] for r in conn.execute("select id from salesflow.leads where org_id = %s order by id", (org,))]
+    print("load average (1, 5, 15 min), shared machine:", " ".join(Path("/proc/loadavg").read_text().split()[:3]))
+    if "actions" in parts:
+        actions(conn, org, reps, leads, args.calls)
+    if "triggers" in parts:
+        triggers(conn, org, reps, leads, args)
+    if "views" in parts:
+        views(conn, org)
+    if "backtest" in parts:
+        backtest(conn, org, args.backtest_leads)
+    if "adoption" in parts:
+        adoption(conn, org, leads)
+    print("load average at the end:", " ".join(Path("/proc/loadavg").read_text().split()[:3]))
+
+
+def actions(conn: psycopg.Connection, org: uuid.UUID, reps: list[uuid.UUID], leads: list[uuid.UUID],
+            calls: int) -> None:
+    now = conn.execute("select now()").fetchone()[0]
+    # evaluate every lead, in the jobs' chunks of 500
     t = time.perf_counter()
     opened = 0
     for i in range(0, len(leads), 500):
@@ -140,7 +158,7 @@ def run(conn: psycopg.Connection, args: argparse.Namespace) -> None:
         per_rep.append(conn.execute("select count(*) from salesflow.ai_recommendations where org_id = %s "
                                     "and assignee_id = %s and status = 'open'", (org, rep)).fetchone()[0])
         as_user(conn, rep)
-        for _ in range(args.calls):
+        for _ in range(calls):
             t = time.perf_counter()
             conn.execute("select * from api.recommend_followup_actions(%s, as_of => %s)", (org, now)).fetchall()
             samples.append(time.perf_counter() - t)
@@ -150,6 +168,10 @@ def run(conn: psycopg.Connection, args: argparse.Namespace) -> None:
           f"{min(per_rep)}-{max(per_rep)} open items each, {len(samples)} calls): "
           f"p50 {pct(samples, 0.5):.1f} ms, p95 {pct(samples, 0.95):.1f} ms")
 
+
+
+def triggers(conn: psycopg.Connection, org: uuid.UUID, reps: list[uuid.UUID], leads: list[uuid.UUID],
+             args: argparse.Namespace) -> None:
     # trigger cost: single-row inserts through the RPC, and a bulk COPY, with and without
     lead_sample = leads[: args.inserts]
     as_user(conn, reps[0])
@@ -194,6 +216,9 @@ def run(conn: psycopg.Connection, args: argparse.Namespace) -> None:
     # those leads' stats so the views below read complete figures
     conn.execute("select salesflow.refresh_lead_channel_stats(%s, %s)", (org, leads))
 
+
+
+def views(conn: psycopg.Connection, org: uuid.UUID) -> None:
     # analytics views: REFRESH CONCURRENTLY next to the plain query
     conn.execute("analyze")
     t = time.perf_counter()
@@ -226,41 +251,64 @@ def run(conn: psycopg.Connection, args: argparse.Namespace) -> None:
     print(f"analytics.leads_scored without the open-tasks index: refresh concurrently {refresh:.2f} s, "
           f"plain query {plain:.2f} s ({refresh / plain:.2f}x)")
 
-    backtest(conn, org, args.backtest_leads)
-    adoption(conn, org, leads)
 
-
-# The contact-window grid: (lead weight: None = the fitted k, else a multiple of it; day_pool;
-# hour_pool; recency half-life in days or None). Every setting is scored on the validation split,
-# the best one there is the one reported on the test split (with the shipped one beside it).
-SHIPPED = (None, 0.25, 0.5, None)
-GRID = tuple(
-    (weight, day_pool, hour_pool, half_life)
-    for weight in (None, 0.2)
-    for day_pool in (0.0, 0.25, 1.0)
-    for hour_pool in (0.0, 0.5, 1.0)
-    for half_life in (None, 7.0)
+# The contact-window settings: (lead weight: None = the fitted k, else a multiple of it;
+# org_smoothing, the weight of the organisation pattern's day x hour decomposition; segment_weight;
+# day_pool; hour_pool; recency half-life in days or None). Every setting is scored on the
+# validation split; the best there and the shipped one are scored on test, at each window width.
+Setting = tuple[float | None, float, float, float, float, float | None]
+SHIPPED: Setting = (None, 168.0, 50.0, 0.25, 0.5, None)
+GRID: tuple[Setting, ...] = (
+    SHIPPED,
+    (None, 5000.0, 50.0, 0.25, 0.5, None),  # the decomposition decides the prior
+    (None, 168.0, 1000.0, 0.25, 0.5, None),  # the organisation's pattern over the segment's
+    (5.0, 168.0, 50.0, 0.25, 0.5, None),  # the prior over the lead's own history
+    (None, 168.0, 50.0, 0.25, 0.5, 7.0),  # recent answers count more
+    (0.2, 168.0, 50.0, 0.0, 1.0, 7.0),  # session 3's best on validation
+    (0.2, 168.0, 50.0, 0.25, 1.0, 2.0),  # the lead's last days decide: answers come in threads
+    (0.2, 168.0, 50.0, 0.0, 1.0, 0.5),
 )
+WIDTHS = (1, 2, 3)
 
 
-def label(setting: tuple[float | None, float, float, float | None]) -> str:
-    weight, day_pool, hour_pool, half_life = setting
+def label(setting: Setting) -> str:
+    weight, smoothing, segment, day_pool, hour_pool, half_life = setting
     k = "fitted k" if weight is None else f"{weight:g} x fitted k"
     fade = "no fading" if half_life is None else f"half-life {half_life:g} d"
-    return f"{k}, day pool {day_pool:g}, hour pool {hour_pool:g}, {fade}"
+    return (f"{k}, org smoothing {smoothing:g}, segment weight {segment:g}, day pool {day_pool:g}, "
+            f"hour pool {hour_pool:g}, {fade}")
+
+
+def covers(start: int, width: int, hour: int) -> bool:
+    return (hour - start) % 168 < width
+
+
+def top_windows(counts: dict[int, float], width: int) -> list[int]:
+    """The starts of the best window of `width` hours by summed counts, the best not overlapping it
+    and the best overlapping neither (ties to the earlier start), as the RPC picks them."""
+    sums = {s: sum(counts.get((s + i) % 168, 0) for i in range(width)) for s in range(168)}
+    chosen: list[int] = []
+    for _ in range(3):
+        free = [s for s in range(168) if all(width <= (s - c) % 168 <= 168 - width for c in chosen)]
+        chosen.append(min(free, key=lambda s: (-sums[s], s)))
+    return chosen
 
 
 def backtest(conn: psycopg.Connection, org: uuid.UUID, n: int) -> None:
     """Two splits of different leads' responses: validation hides each lead's latest two responses
     and predicts the second-latest; test hides the latest and predicts it. The prior and the fit
-    are rebuilt without what is hidden. Each setting of the grid is scored on validation; the best
-    there, and the shipped setting, are then scored on test, next to the organisation-wide top 3."""
+    are rebuilt without what is hidden. Each setting of the grid is scored on validation with
+    1-hour windows; the best there, and the shipped setting, are then scored on test with windows
+    of 1, 2 and 3 hours, next to the organisation-wide top 3 windows of the same width (the
+    baseline) and the best three windows for the hidden responses themselves (the ceiling of any
+    one pattern for every lead, read off the answers)."""
     responses = conn.execute("""
         select x.lead_id, x.responded_at, x.hour_of_week,
                count(*) over (partition by x.lead_id) as n,
                row_number() over (partition by x.lead_id order by x.responded_at desc) as k
         from salesflow.lead_responses(%s) as x
     """, (org,)).fetchall()
+    print(f"contact-window back-test: {len(responses):,} responses of {len({r[0] for r in responses}):,} leads")
     chosen = SHIPPED
     for split, hide, need in (("validation", 2, 4), ("test", 1, 3)):
         t = time.perf_counter()
@@ -268,39 +316,54 @@ def backtest(conn: psycopg.Connection, org: uuid.UUID, n: int) -> None:
         k, dispersion, fitted_leads = conn.execute(
             "select lead_weight, dispersion, leads from salesflow.contact_pattern_fits where org_id = %s",
             (org,)).fetchone()
-        baseline = {h for (h,) in conn.execute(
-            "select hour_of_week from salesflow.contact_patterns where org_id = %s and segment = '*' "
-            "order by responses desc, hour_of_week limit 3", (org,))}
-        # validation and test cases are different leads (odd / even rank of the lead id's hash)
+        pattern = dict(conn.execute("select hour_of_week, responses from salesflow.contact_patterns "
+                                    "where org_id = %s and segment = '*'", (org,)).fetchall())
+        # validation and test cases are different leads (odd / even last bit of the lead id)
         cases = [(lead, at, how) for lead, at, how, count, rank in responses
                  if rank == hide and count >= need and (lead.int % 2 == 0) == (split == "validation")][:n]
-        base_hits = sum(how in baseline for _, _, how in cases)
+        hidden: dict[int, float] = {}
+        for _, _, how in cases:
+            hidden[how] = hidden.get(how, 0) + 1
+        widths = (1,) if split == "validation" else WIDTHS
+        reference = {}
+        for width in widths:
+            base = top_windows(pattern, width)
+            ceiling = top_windows(hidden, width)
+            reference[width] = tuple(sum(any(covers(s, width, how) for s in starts) for _, _, how in cases) / len(cases)
+                                     for starts in (base, ceiling))
         settings = GRID if split == "validation" else tuple(dict.fromkeys((chosen, SHIPPED)))
-        rates = {}
+        rates: dict[tuple[Setting, int], float] = {}
         for setting in settings:
-            weight, day_pool, hour_pool, half_life = setting
-            conn.execute("update salesflow.contact_pattern_fits set lead_weight = %s, day_pool = %s, hour_pool = %s, "
-                         "recency_half_life_days = %s where org_id = %s",
-                         (k if weight is None else max(0.5, k * weight), day_pool, hour_pool, half_life, org))
-            hits = 0
-            for lead, at, how in cases:
-                top = {d * 24 + h for d, h in conn.execute(
-                    "select day_of_week, hour from api.get_best_contact_window(%s, %s, %s)", (org, lead, at))}
-                hits += how in top
-            rates[setting] = hits / len(cases)
-        conn.execute("update salesflow.contact_pattern_fits set lead_weight = %s, day_pool = 0.25, hour_pool = 0.5, "
-                     "recency_half_life_days = null where org_id = %s", (k, org))
-        se = (base_hits / len(cases) * (1 - base_hits / len(cases)) / len(cases)) ** 0.5
-        print(f"contact-window back-test, {split} split ({len(cases)} leads with >= {need} responses, latest "
-              f"{hide} hidden, fit on {fitted_leads} leads: k = {k:.1f}, dispersion {dispersion:.2f}; "
-              f"{time.perf_counter() - t:.0f} s): organisation-wide top 3 (baseline) {base_hits / len(cases):.3f} "
-              f"(one standard error {se:.3f}); chance {3 / 168:.3f}")
-        ranked = sorted(rates.items(), key=lambda kv: (-kv[1], GRID.index(kv[0]) if kv[0] in GRID else 0))
-        for setting, rate in ranked[:5] if split == "validation" else ranked:
-            tag = " (shipped)" if setting == SHIPPED else " (best on validation)" if setting == chosen else ""
-            print(f"  {label(setting)}{tag}: top-3 hit rate {rate:.3f}")
+            weight, smoothing, segment, day_pool, hour_pool, half_life = setting
+            conn.execute("update salesflow.contact_pattern_fits set lead_weight = %s, org_smoothing = %s, "
+                         "segment_weight = %s, day_pool = %s, hour_pool = %s, recency_half_life_days = %s "
+                         "where org_id = %s", (k if weight is None else max(0.5, min(1000.0, k * weight)),
+                                               smoothing, segment, day_pool, hour_pool, half_life, org))
+            for width in widths:
+                hits = 0
+                for lead, at, how in cases:
+                    hits += any(covers(d * 24 + h, width, how) for d, h in conn.execute(
+                        "select day_of_week, hour from api.get_best_contact_window(%s, %s, %s, %s)",
+                        (org, lead, at, width)))
+                rates[setting, width] = hits / len(cases)
+        conn.execute("update salesflow.contact_pattern_fits set lead_weight = %s, org_smoothing = 168, "
+                     "segment_weight = 50, day_pool = 0.25, hour_pool = 0.5, recency_half_life_days = null "
+                     "where org_id = %s", (k, org))
+        print(f"  {split} split: {len(cases)} leads with >= {need} responses, latest {hide} hidden, fit on "
+              f"{fitted_leads} leads: k = {k:.1f}, dispersion {dispersion:.2f}; {time.perf_counter() - t:.0f} s")
+        for width in widths:
+            base, ceiling = reference[width]
+            se = (base * (1 - base) / len(cases)) ** 0.5
+            print(f"    {width}-hour windows: organisation-wide top 3 (baseline) {base:.3f} (one standard error "
+                  f"{se:.3f}), the hidden responses' own best 3 (ceiling) {ceiling:.3f}, chance {3 * width / 168:.3f}")
+            ranked = sorted(((st, r) for (st, w), r in rates.items() if w == width),
+                            key=lambda kv: (-kv[1], GRID.index(kv[0])))
+            for setting, rate in ranked if split == "test" else ranked[:4]:
+                tag = " (shipped)" if setting == SHIPPED else " (best on validation)" if setting == chosen else ""
+                print(f"      {label(setting)}{tag}: hit rate {rate:.3f}")
         if split == "validation":
-            print(f"  ... {len(GRID)} settings; shipped {rates[SHIPPED]:.3f}, worst {ranked[-1][1]:.3f}")
+            ranked = sorted(((st, r) for (st, w), r in rates.items()), key=lambda kv: (-kv[1], GRID.index(kv[0])))
+            print(f"      ... {len(GRID)} settings; shipped {rates[SHIPPED, 1]:.3f}, worst {ranked[-1][1]:.3f}")
             chosen = ranked[0][0]
 
 
@@ -335,19 +398,36 @@ def channel_stats_cost(conn: psycopg.Connection, org: uuid.UUID, leads: list[uui
 
 
 def adoption(conn: psycopg.Connection, org: uuid.UUID, leads: list[uuid.UUID]) -> None:
-    """The demo has no reactions: replay the rules 28 days before its end, then a week later."""
+    """The adoption rate and outcome lift as the RPCs give them, only when reps have reacted: the
+    demo holds no reactions, so then it says "no reactions yet" and reports the replay below as
+    what it is (items cleared by a recorded action, not a rep's verdict), never a rate."""
+    reactions = conn.execute("select count(*), count(distinct user_id) from salesflow.recommendation_reactions "
+                             "where org_id = %s", (org,)).fetchone()
+    if reactions[0]:
+        row = conn.execute("select offered, accepted, done, dismissed, expired, acceptance_rate "
+                           "from api.get_recommendation_acceptance(%s) where rule_key is null", (org,)).fetchone()
+        print(f"adoption: {reactions[0]} reactions by {reactions[1]} members; {row[0]} items offered, "
+              f"{row[1]} accepted, {row[2]} done, {row[3]} dismissed, {row[4]} expired: acceptance rate {row[5]}")
+        for rule, acted, not_acted, rate, control, lift in conn.execute(
+                "select rule_key, acted, not_acted, acted_rate, control_rate, lift "
+                "from api.get_recommendation_lift(%s)", (org,)):
+            print(f"  lift {rule}: acted {acted} (advanced {rate:.3f}) vs not acted {not_acted} "
+                  f"(matched control {control:.3f}): {lift}")
+    else:
+        print("adoption: no reactions yet (no rep has accepted, dismissed or done an item in this organisation), "
+              "so there is no adoption rate and no outcome lift to report")
     conn.execute("delete from salesflow.ai_recommendations where org_id = %s", (org,))
     t0 = ANCHOR - timedelta(days=28)
     for at in (t0, t0 + timedelta(days=7)):
         for i in range(0, len(leads), 500):
             conn.execute("select salesflow.evaluate_recommendations(%s, %s, %s)", (org, leads[i:i + 500], at))
         conn.execute("select salesflow.sweep_recommendations(%s, 0)", (at,))
-    row = conn.execute("select offered, cleared, expired, pending, acceptance_rate "
-                       "from api.get_recommendation_acceptance(%s) where rule_key is null", (org,)).fetchone()
-    offered, cleared, expired, pending, rate = row
-    print(f"adoption on the demo data: no reactions recorded, so acceptance is {rate}; replayed from "
-          f"{t0:%Y-%m-%d} for a week: {offered} items, {cleared} cleared by a recorded action, {expired} expired, "
-          f"{pending} still open (cleared / (cleared + expired) = {cleared / max(1, cleared + expired):.2f})")
+    offered, cleared, expired, pending = conn.execute(
+        "select count(*), count(*) filter (where status = 'done' and status_changed_by is null), "
+        "count(*) filter (where status = 'expired'), count(*) filter (where status in ('open', 'snoozed')) "
+        "from salesflow.ai_recommendations where org_id = %s", (org,)).fetchone()
+    print(f"  replay (not adoption): the rules from {t0:%Y-%m-%d} for a week offered {offered} items; {cleared} were "
+          f"cleared by an action the history records, {expired} expired, {pending} still open")
 
 
 if __name__ == "__main__":

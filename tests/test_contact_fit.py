@@ -118,3 +118,67 @@ def test_a_recency_half_life_lets_a_leads_old_habit_give_way_to_its_new_one(db: 
     day, hour, confidence = best()
     assert (day, hour) == (4, 15)
     assert confidence < 7 / 8  # faded answers weigh less than seven full ones against k = 1
+    # weeks are thousands of half-lives of 15 minutes: every answer counts nothing (no underflow
+    # error), the prior decides with no confidence in the lead's own hours
+    db.execute("update salesflow.contact_pattern_fits set recency_half_life_days = 0.01 where org_id = %s", (org,))
+    db.commit()
+    assert best()[2] == 0
+
+
+def test_windows_of_several_hours_do_not_overlap_and_a_bad_width_is_refused(db: psycopg.Connection) -> None:
+    org, rep, ids, _ = planted_org(db, habits=False, leads=25)
+    with acting_as(db, rep):
+        rows = db.execute("select rank, day_of_week, hour, label, probability from "
+                          "api.get_best_contact_window(%s, %s, window_hours => 3)", (org, ids[0])).fetchall()
+        hour_one = one(db, "select probability from api.get_best_contact_window(%s, %s) where rank = 1",
+                       (org, ids[0]))
+    assert [r[0] for r in rows] == [1, 2, 3]
+    starts = [d * 24 + h for _, d, h, _, _ in rows]
+    assert all(3 <= (a - b) % 168 <= 165 for i, a in enumerate(starts) for b in starts[:i])
+    # the first covers the organisation's peak, Tuesday 10:00, and holds more than its best hour
+    assert rows[0][1] == 2 and 8 <= rows[0][2] <= 10
+    assert rows[0][3] == f"Tue {rows[0][2]:02d}:00–{rows[0][2] + 3:02d}:00"
+    assert rows[0][4] > hour_one and sum(r[4] for r in rows) <= 1
+    for width in (0, 13):
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="window_hours"), acting_as(db, rep):
+            db.execute("select * from api.get_best_contact_window(%s, %s, window_hours => %s)",
+                       (org, ids[0], width))
+
+
+def test_a_thin_organisation_pattern_borrows_its_shape_from_the_day_and_hour_margins(
+    db: psycopg.Connection,
+) -> None:
+    org, rep, _, hours = planted_org(db, habits=True, leads=10)
+    with acting_as(db, rep):
+        owl, fresh = (one(db, "select id from api.create_lead(%s, first_name => %s)", (org, name))
+                      for name in ("Owl", "Fresh"))
+    # one lead answers eight Sundays at 20:00: the busiest cell, on the quietest day and hour
+    sundays = [MONDAY - timedelta(days=1 + 7 * w) + timedelta(hours=20) for w in range(8)]
+    with db.cursor() as cur:
+        cur.executemany("insert into salesflow.messages (org_id, lead_id, channel, direction, body, sent_at) "
+                        "values (%s, %s, 'email', 'inbound', 'hi', %s)", [(org, owl, at) for at in sundays])
+    hours[owl] = [(0, 20)] * 8
+    db.commit()
+    one(db, "select salesflow.refresh_contact_patterns(%s)", (org,))
+    days: dict[int, int] = {}
+    tods: dict[int, int] = {}
+    for answers in hours.values():
+        for d, h in answers:
+            days[d] = days.get(d, 0) + 1
+            tods[h] = tods.get(h, 0) + 1
+    product = {d * 24 + h: (days.get(d, 0) + 1) * (tods.get(h, 0) + 1) for d in range(7) for h in range(24)}
+
+    def first(smoothing: float) -> int:
+        db.execute("update salesflow.contact_pattern_fits set org_smoothing = %s, segment_weight = 1e6 "
+                   "where org_id = %s", (smoothing, org))
+        db.commit()
+        with acting_as(db, rep):
+            d, h = db.execute("select day_of_week, hour from api.get_best_contact_window(%s, %s) where rank = 1",
+                              (org, fresh)).fetchone()
+        return d * 24 + h
+
+    # a lead without history: nearly no smoothing gives the busiest raw cell, Sunday 20:00; all
+    # smoothing gives the busiest day times the busiest hour of the day
+    assert first(0.01) == 20
+    best = first(1e6)
+    assert product[best] == max(product.values()) > product[20]

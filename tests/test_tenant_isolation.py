@@ -771,7 +771,7 @@ FIXED: dict[str, Any] = {
     "transcript_segments": [{"start": 0, "end": 2, "speaker": "rep", "text": "Hello"}], "aliases": [],
     "method": "baseline", "item": 0,
     # the insights dashboard (issue 14)
-    "days": 30, "window_days": 28, "threshold": 3.5,
+    "days": 30, "window_days": 28, "window_hours": 2, "threshold": 3.5,
 }
 # the same name with different types: each must still match org A's data for the owner's control call
 BY_TYPE: dict[str, dict[str, str]] = {

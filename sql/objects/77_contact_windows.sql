@@ -188,21 +188,34 @@ begin
 end
 $$;
 
--- The lead's top three hours of the week. Shrinkage, in counts: p_org = (O_h + 1) / (O + 168)
--- (Laplace), p_seg = (S_h + 50 p_org) / (S + 50), p_lead = (m_h + k p_seg) / (n + k); confidence
--- n / (n + k). k is the organisation's fitted weight (salesflow.contact_pattern_fits, default 5);
--- m_h pools the lead's n responses: each spreads one unit over its own hour, the same hour on the
--- other days of its kind (weekday / weekend, weight day_pool) and the hours either side (weight
--- hour_pool), so a lead seen twice on Tuesday at ten also counts a little for Wednesday at ten.
--- With recency_half_life_days set, each response's unit fades with its age first (n is then the
--- sum of the faded units, in the shrinkage and the confidence).
-create or replace function api.get_best_contact_window(org_id uuid, lead_id uuid, as_of timestamptz default null)
+-- The lead's top three windows of window_hours hours (1-12; default 1: hours of the week).
+-- Shrinkage, in counts: the organisation's pattern p_org = (O_h + a q_h) / (O + a), where
+-- q_h = (D_d + 1) / (O + 7) * (H_t + 1) / (O + 24) is its day × hour decomposition (D_d responses on
+-- the hour's weekday, H_t at its hour of the day: a thin history borrows the shape of the week from
+-- both margins instead of reading 168 sparse cells) and a = org_smoothing; p_seg = (S_h + b p_org) /
+-- (S + b), b = segment_weight; p_lead = (m_h + k p_seg) / (n + k); confidence n / (n + k). k is the
+-- organisation's fitted weight (salesflow.contact_pattern_fits, default 5); m_h pools the lead's n
+-- responses: each spreads one unit over its own hour, the same hour on the other days of its kind
+-- (weekday / weekend, weight day_pool) and the hours either side (weight hour_pool), so a lead seen
+-- twice on Tuesday at ten also counts a little for Wednesday at ten. With recency_half_life_days
+-- set, each response's unit fades with its age first (n is then the sum of the faded units, in the
+-- shrinkage and the confidence). A window's probability is the sum over its hours (it may run past
+-- midnight into the next day); the three returned do not overlap.
+create or replace function api.get_best_contact_window(
+    org_id uuid, lead_id uuid, as_of timestamptz default null, window_hours integer default 1
+)
 returns setof api.contact_window
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
+begin
+    if window_hours is null or window_hours < 1 or window_hours > 12 then
+        raise exception 'window_hours must be between 1 and 12'
+            using errcode = '22023', hint = 'ask for windows of 1 to 12 hours';
+    end if;
+    return query
     with lead as (
         select l.id, salesflow.lead_segment(l.attributes, l.source) as segment
         from salesflow.leads as l
@@ -240,17 +253,24 @@ as $$
         select coalesce(max(f.lead_weight), 5)::double precision as k,
                coalesce(max(f.day_pool), 0.25)::double precision as day_pool,
                coalesce(max(f.hour_pool), 0.5)::double precision as hour_pool,
-               max(f.recency_half_life_days)::double precision as half_life
+               max(f.recency_half_life_days)::double precision as half_life,
+               coalesce(max(f.org_smoothing), 168)::double precision as a,
+               coalesce(max(f.segment_weight), 50)::double precision as b
         from salesflow.contact_pattern_fits as f where f.org_id = get_best_contact_window.org_id
     ),
     -- with a recency half-life, a response counts 0.5^(age in days / half-life): a lead's latest
-    -- exchanges say more about when it answers now than those of a year ago
+    -- exchanges say more about when it answers now than those of a year ago (one older than 60
+    -- half-lives counts 0: its tiny weight times the pooling's would underflow to an error)
     own_hours as (
         select own.hour_of_week,
-               sum(case when fit.half_life is null then 1.0 else pg_catalog.power(0.5, greatest(0, extract(epoch from
-                   coalesce(get_best_contact_window.as_of, pg_catalog.now()) - own.responded_at) / 86400)
-                   / fit.half_life) end) as n
-        from own cross join fit group by own.hour_of_week
+               sum(case when fit.half_life is null then 1.0 when f.halvings > 60 then 0
+                        else pg_catalog.power(0.5, f.halvings) end) as n
+        from own cross join fit
+        cross join lateral (
+            select greatest(0, extract(epoch from coalesce(get_best_contact_window.as_of, pg_catalog.now())
+                                       - own.responded_at) / 86400) / fit.half_life as halvings
+        ) as f
+        group by own.hour_of_week
     ),
     pooled as (
         select h.hour_of_week, sum(
@@ -266,46 +286,87 @@ as $$
         from hours as h cross join own_hours as o cross join fit
         group by h.hour_of_week
     ),
+    patterns as (
+        select p.hour_of_week, sum(p.responses) filter (where p.segment = '*') as o_h,
+               sum(p.responses) filter (where p.segment = lead.segment) as s_h
+        from salesflow.contact_patterns as p cross join lead
+        where p.org_id = get_best_contact_window.org_id and p.segment in ('*', lead.segment)
+        group by p.hour_of_week
+    ),
     counts as (
         select h.hour_of_week,
                (select count(*) from own where own.hour_of_week = h.hour_of_week) as n_h,
-               coalesce((select pl.m_h from pooled as pl where pl.hour_of_week = h.hour_of_week), 0) as m_h,
-               coalesce((select p.responses from salesflow.contact_patterns as p
-                         where p.org_id = get_best_contact_window.org_id and p.segment = '*'
-                           and p.hour_of_week = h.hour_of_week), 0) as o_h,
-               coalesce((select p.responses from salesflow.contact_patterns as p, lead
-                         where p.org_id = get_best_contact_window.org_id and p.segment = lead.segment
-                           and p.hour_of_week = h.hour_of_week), 0) as s_h
+               coalesce(pl.m_h, 0) as m_h, coalesce(pt.o_h, 0) as o_h, coalesce(pt.s_h, 0) as s_h
         from hours as h
+        left join pooled as pl on pl.hour_of_week = h.hour_of_week
+        left join patterns as pt on pt.hour_of_week = h.hour_of_week
+    ),
+    margins as (
+        select c.hour_of_week,
+               sum(c.o_h) over (partition by c.hour_of_week / 24) as d_o,
+               sum(c.o_h) over (partition by c.hour_of_week % 24) as t_o
+        from counts as c
     ),
     totals as (
         select sum(c.n_h) as n, sum(c.m_h) as w, sum(c.o_h) as o, sum(c.s_h) as s from counts as c
     ),
     scored as (
         select c.hour_of_week, c.n_h, t.n, t.w, fit.k,
-               (c.m_h + fit.k * ((c.s_h + 50 * ((c.o_h + 1.0) / (t.o + 168))) / (t.s + 50))) / (t.w + fit.k) as p
-        from counts as c cross join totals as t cross join fit
+               (c.m_h + fit.k * (c.s_h + fit.b * (
+                   (c.o_h + fit.a * (m.d_o + 1.0) / (t.o + 7) * (m.t_o + 1.0) / (t.o + 24)) / (t.o + fit.a)
+               )) / (t.s + fit.b)) / (t.w + fit.k) as p
+        from counts as c
+        join margins as m on m.hour_of_week = c.hour_of_week
+        cross join totals as t cross join fit
+    ),
+    -- a window starting at each hour of the week, running window_hours hours (wrapping at the week's end)
+    windows as (
+        select st.hour_of_week as start, sum(s.p) as p, sum(s.n_h) as n_h, max(s.n) as n, max(s.w) as w,
+               max(s.k) as k
+        from hours as st
+        join scored as s on (s.hour_of_week - st.hour_of_week + 168) % 168 < get_best_contact_window.window_hours
+        group by st.hour_of_week
+    ),
+    -- the best window, the best not overlapping it, the best overlapping neither
+    first as (select * from windows as x order by x.p desc, x.start limit 1),
+    second as (
+        select x.* from windows as x, first as f
+        where (x.start - f.start + 168) % 168 between get_best_contact_window.window_hours
+                                                  and 168 - get_best_contact_window.window_hours
+        order by x.p desc, x.start limit 1
+    ),
+    third as (
+        select x.* from windows as x, first as f, second as g
+        where (x.start - f.start + 168) % 168 between get_best_contact_window.window_hours
+                                                  and 168 - get_best_contact_window.window_hours
+          and (x.start - g.start + 168) % 168 between get_best_contact_window.window_hours
+                                                  and 168 - get_best_contact_window.window_hours
+        order by x.p desc, x.start limit 1
+    ),
+    chosen as (
+        select 1 as rank, * from first union all select 2, * from second union all select 3, * from third
     )
-    select row(
-        (pg_catalog.row_number() over (order by s.p desc, s.hour_of_week))::integer,
-        s.hour_of_week / 24, s.hour_of_week % 24,
-        pg_catalog.format('%s %s:00–%s:00', (array['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'])[s.hour_of_week / 24 + 1],
-                          pg_catalog.lpad((s.hour_of_week % 24)::text, 2, '0'),
-                          pg_catalog.lpad((s.hour_of_week % 24 + 1)::text, 2, '0')),
-        s.p::real, s.n_h::integer, s.n::integer, (s.w / (s.w + s.k))::real, zone.tz, zone.source
-    )::api.contact_window
-    from scored as s cross join zone
+    select c.rank, c.start / 24, c.start % 24,
+           pg_catalog.format('%s %s:00–%s:00', (array['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'])[c.start / 24 + 1],
+                             pg_catalog.lpad((c.start % 24)::text, 2, '0'),
+                             pg_catalog.lpad((case when c.start % 24 + get_best_contact_window.window_hours > 24
+                                                   then c.start % 24 + get_best_contact_window.window_hours - 24
+                                                   else c.start % 24 + get_best_contact_window.window_hours end)::text,
+                                             2, '0')),
+           c.p::real, c.n_h::integer, c.n::integer, (c.w / (c.w + c.k))::real, zone.tz, zone.source
+    from chosen as c cross join zone
     where exists (select from lead)
-    order by s.p desc, s.hour_of_week
-    limit 3
+    order by c.rank;
+end
 $$;
-comment on function api.get_best_contact_window(uuid, uuid, timestamptz) is
-'The three hours of the week a lead is most likely to answer, in the lead''s time zone (attribute, phone country or the '
-'organisation''s default), from its own responses shrunk toward its segment''s and organisation''s pattern, with a confidence.';
+comment on function api.get_best_contact_window(uuid, uuid, timestamptz, integer) is
+'The three windows of window_hours hours (default 1) of the week a lead is most likely to answer, in the lead''s time '
+'zone (attribute, phone country or the organisation''s default), from its own responses shrunk toward its segment''s '
+'and organisation''s pattern (smoothed by its day × hour decomposition), with a confidence; the windows do not overlap.';
 
-revoke execute on function api.get_best_contact_window(uuid, uuid, timestamptz) from public;
+revoke execute on function api.get_best_contact_window(uuid, uuid, timestamptz, integer) from public;
 grant execute on function
-api.get_best_contact_window(uuid, uuid, timestamptz),
+api.get_best_contact_window(uuid, uuid, timestamptz, integer),
 salesflow.is_timezone(text),
 salesflow.phone_timezone(text),
 salesflow.lead_responses(uuid, uuid[], timestamptz)
