@@ -7023,9 +7023,8 @@ to authenticated, service_role;
 -- prompt version and model of its logged call, or the scoring model, or the rule), when, for whom,
 -- on which data (its inputs' identifiers) and its `llm_requests` row. Security invoker: each
 -- store's own row-level security decides what the caller sees, so another organisation's member
--- gets no rows. Predictions (win probability, stall and churn risk) are computed when read from
--- the stored history (88_prediction_rpcs.sql), not stored; they appear here through the lead
--- score and the model version that made it.
+-- gets no rows. Predictions (a deal's win probability, close date and stall risk; the churn risk
+-- of the lead's account) appear as the RPCs stored them (salesflow.predictions, 88_stored_predictions.sql).
 
 create or replace function salesflow.llm_request_summary(org_id uuid, request_id bigint) returns jsonb
 language sql
@@ -7129,6 +7128,26 @@ as $$
                false, r.status::text, r.status_changed_by
         from salesflow.ai_recommendations as r
         where r.org_id = get_ai_decision_audit.org_id and r.lead_id = get_ai_decision_audit.lead_id
+        union all
+        select 'prediction.' || p.kind, p.id::text, p.created_at, null,
+               pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                   'method', p.method, 'method_version', p.method_version, 'source', p.source,
+                   'requested_by', p.requested_by, 'job_id', p.job_id
+               )),
+               p.result, p.inputs || pg_catalog.jsonb_build_object('as_of', p.as_of), false, 'computed', null
+        from salesflow.predictions as p
+        where p.org_id = get_ai_decision_audit.org_id and p.lead_id = get_ai_decision_audit.lead_id
+        union all
+        -- the churn risk of the lead's account
+        select 'prediction.' || p.kind, p.id::text, p.created_at, null,
+               pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                   'method', p.method, 'method_version', p.method_version, 'source', p.source,
+                   'requested_by', p.requested_by, 'job_id', p.job_id
+               )),
+               p.result, p.inputs || pg_catalog.jsonb_build_object('as_of', p.as_of), false, 'computed', null
+        from salesflow.predictions as p
+        inner join salesflow.leads as l on l.org_id = p.org_id and l.company_id = p.company_id
+        where p.org_id = get_ai_decision_audit.org_id and l.id = get_ai_decision_audit.lead_id
     )
     select
         d.kind, d.decision_id, d.decided_at,
@@ -7145,7 +7164,7 @@ $$;
 
 comment on function api.get_ai_decision_audit(uuid, uuid) is
 'The AI decision audit of one lead: every stored AI output (suggestion, draft, memory fact, summary, BANT '
-'proposal, DISG profile, score, recommendation) with what made it (prompt version and model of its logged '
+'proposal, DISG profile, score, recommendation, stored prediction of its deals and account) with what made it (prompt version and model of its logged '
 'call, scoring model or rule), when, its inputs'' identifiers and its llm_requests row; under RLS.';
 
 revoke execute on function
@@ -7196,17 +7215,36 @@ grant select, insert on salesflow.engagement_events to authenticated, service_ro
 
 -- Conversion, defined once: a lead has converted when it reached `customer` (or `evangelist`,
 -- which comes after it), when a deal of it was won, or when an imported outcome says so. It is
--- lost when disqualified or when an imported outcome says no; otherwise it is open. decided_at is
--- when that became known (null where an import gave no date).
+-- lost when disqualified or when an imported outcome says no; otherwise it is open.
+-- salesflow.conversion_status is the rule; the view, salesflow.prior_probability and
+-- salesflow.score_leads call it with the lead's stage, its outcome (null: none) and whether a deal
+-- of it was won. It is inlined where it is called (one-statement immutable language sql, no SET
+-- clause, so the enum literals are qualified and the operators pg_catalog's), so it changes no
+-- join: every caller still looks the outcome and the won deal up as it did before.
+create or replace function salesflow.conversion_status(
+    stage salesflow.lifecycle_stage, outcome boolean, won boolean
+) returns text
+language sql
+immutable
+parallel safe
+security invoker
+as $$
+    select case
+        when conversion_status.stage operator(pg_catalog.=) any (
+                 array['customer', 'evangelist']::salesflow.lifecycle_stage []
+             ) or conversion_status.outcome or conversion_status.won then 'converted'
+        when conversion_status.stage operator(pg_catalog.=) 'disqualified'::salesflow.lifecycle_stage
+             or not conversion_status.outcome then 'lost'
+        else 'open'
+    end
+$$;
+
+-- decided_at is when the status became known (null where an import gave no date).
 create or replace view salesflow.lead_conversions with (security_invoker = on) as
 select
     l.org_id,
     l.id as lead_id,
-    case
-        when l.lifecycle_stage in ('customer', 'evangelist') or w.won_at is not null or o.converted then 'converted'
-        when l.lifecycle_stage = 'disqualified' or o.converted = false then 'lost'
-        else 'open'
-    end as status,
+    salesflow.conversion_status(l.lifecycle_stage, o.converted, w.won_at is not null) as status,
     case
         when w.won_at is not null then w.won_at
         when o.converted is not null then o.decided_at
@@ -7356,7 +7394,7 @@ begin
 
     create temporary table if not exists pg_temp.import_rows (
         line integer, obj jsonb, lead_id uuid, known boolean, f jsonb, email text, attrs jsonb, outcome boolean,
-        outcome_at timestamptz, reasons text []
+        outcome_at timestamptz, reasons text [], company_id uuid
     ) on commit drop;
     truncate pg_temp.import_rows;
     insert into pg_temp.import_rows (line, obj, f)
@@ -7496,31 +7534,49 @@ begin
         select v_org, t.name, t.data_type, t.col, t.col from pg_temp.import_types as t where not t.known
         on conflict do nothing;
 
-        -- companies: by domain, else by name (case-insensitive); new ones created once
-        insert into salesflow.companies (org_id, name, domain, industry, employee_count, country)
-        select distinct on (coalesce(lower(r.f ->> 'company_domain'), lower(r.f ->> 'company')))
-               v_org, coalesce(r.f ->> 'company', lower(r.f ->> 'company_domain')), lower(r.f ->> 'company_domain'),
-               r.f ->> 'industry', (r.f ->> 'employee_count')::integer, upper(r.f ->> 'country')
-        from pg_temp.import_rows as r
-        where (r.f ? 'company' or r.f ? 'company_domain')
-          and not exists (
-              select from salesflow.companies as c
-              where c.org_id = v_org
-                and (c.domain = lower(r.f ->> 'company_domain')
-                     or (r.f ->> 'company_domain' is null and lower(c.name) = lower(r.f ->> 'company')))
-          )
-        order by coalesce(lower(r.f ->> 'company_domain'), lower(r.f ->> 'company')), r.line;
+        -- companies: by domain, else by name (case-insensitive, the oldest), new ones created once
+        -- per domain or name; each step one join of the batch with the organisation's companies
+        -- (the domain by companies_domain_key, the name by companies_name_idx), not a look-up per row
+        update pg_temp.import_rows as r set company_id = c.id
+        from salesflow.companies as c
+        where c.org_id = v_org and c.domain = lower(r.f ->> 'company_domain');
+        update pg_temp.import_rows as r set company_id = c.id
+        from (
+            select distinct on (lower(c.name)) lower(c.name) as name, c.id
+            from salesflow.companies as c
+            where c.org_id = v_org and lower(c.name) in (
+                select lower(x.f ->> 'company') from pg_temp.import_rows as x
+                where x.f ? 'company' and not x.f ? 'company_domain'
+            )
+            order by lower(c.name), c.created_at, c.id
+        ) as c
+        where r.company_id is null and not r.f ? 'company_domain' and c.name = lower(r.f ->> 'company');
+        with created as (
+            insert into salesflow.companies (org_id, name, domain, industry, employee_count, country)
+            select distinct on (
+                       lower(r.f ->> 'company_domain'),
+                       case when r.f ? 'company_domain' then null else lower(r.f ->> 'company') end
+                   )
+                   v_org, coalesce(r.f ->> 'company', lower(r.f ->> 'company_domain')), lower(r.f ->> 'company_domain'),
+                   r.f ->> 'industry', (r.f ->> 'employee_count')::integer, upper(r.f ->> 'country')
+            from pg_temp.import_rows as r
+            where r.company_id is null and (r.f ? 'company' or r.f ? 'company_domain')
+            -- one company per domain; rows without a domain, one per name
+            order by lower(r.f ->> 'company_domain'),
+                     case when r.f ? 'company_domain' then null else lower(r.f ->> 'company') end, r.line
+            returning id, domain, lower(name) as name
+        )
+        update pg_temp.import_rows as r set company_id = c.id
+        from created as c
+        where r.company_id is null
+          and (c.domain = lower(r.f ->> 'company_domain')
+               or (c.domain is null and not r.f ? 'company_domain' and c.name = lower(r.f ->> 'company')));
 
         insert into salesflow.leads (
             org_id, id, company_id, owner_id, first_name, last_name, email, phone, title, source, lifecycle_stage,
             language, attributes, external_key
         )
-        select v_org, r.lead_id,
-               (select c.id from salesflow.companies as c
-                where c.org_id = v_org and (c.domain = lower(r.f ->> 'company_domain')
-                      or (r.f ->> 'company_domain' is null and lower(c.name) = lower(r.f ->> 'company')))
-                order by c.created_at limit 1),
-               (select auth.uid()), r.f ->> 'first_name', r.f ->> 'last_name', salesflow.normalize_email(r.f ->> 'email'),
+        select v_org, r.lead_id, r.company_id, (select auth.uid()), r.f ->> 'first_name', r.f ->> 'last_name', salesflow.normalize_email(r.f ->> 'email'),
                salesflow.normalize_phone(r.f ->> 'phone'), r.f ->> 'title',
                coalesce(lower(r.f ->> 'source'), 'import')::salesflow.lead_source,
                coalesce(lower(r.f ->> 'lifecycle_stage'), 'lead')::salesflow.lifecycle_stage,
@@ -7715,9 +7771,12 @@ grant execute on function api.list_attribute_definitions(uuid) to authenticated,
 revoke all on salesflow.lead_conversions from anon, authenticated, service_role;
 grant select on salesflow.lead_conversions to authenticated, service_role;
 revoke all on function salesflow.is_date(text), salesflow.infer_value_type(text []),
-salesflow.typed_value(text, text), salesflow.attribute_name(text) from public;
+salesflow.typed_value(text, text), salesflow.attribute_name(text),
+salesflow.conversion_status(salesflow.lifecycle_stage, boolean, boolean) from public;
+-- (the planner inlines conversion_status only for a caller who may execute it)
 grant execute on function salesflow.is_date(text), salesflow.infer_value_type(text []),
-salesflow.typed_value(text, text), salesflow.attribute_name(text) to authenticated, service_role;
+salesflow.typed_value(text, text), salesflow.attribute_name(text),
+salesflow.conversion_status(salesflow.lifecycle_stage, boolean, boolean) to authenticated, service_role;
 
 -- source: sql/objects/71_scoring.sql
 -- Lead scoring in plain SQL (DESIGN.md decision 13). The worker trains a model and writes it as
@@ -7928,12 +7987,7 @@ as $$
     select (pg_catalog.count(*) filter (where x.status = 'converted') + 2)::double precision
            / (pg_catalog.count(*) filter (where x.status <> 'open') + 20)
     from (
-        select case
-            when l.lifecycle_stage in ('customer', 'evangelist') or o.converted or w.lead_id is not null
-                then 'converted'
-            when l.lifecycle_stage = 'disqualified' or o.converted = false then 'lost'
-            else 'open'
-        end as status
+        select salesflow.conversion_status(l.lifecycle_stage, o.converted, w.lead_id is not null) as status
         from salesflow.leads as l
         left join salesflow.lead_outcomes as o on o.org_id = l.org_id and o.lead_id = l.id
         left join (
@@ -7961,6 +8015,11 @@ $$;
 create or replace function salesflow.score_leads(p_org uuid, p_leads uuid []) returns integer
 language plpgsql
 security definer
+-- One plan per statement, made once per session: the statements here and in the functions they
+-- call are planned for any number of leads (key lookups), and re-planning them on each call (the
+-- first five custom plans, then whenever a custom plan looked cheaper) was most of the cost of
+-- re-scoring one lead: 4 of 5 ms of a one-row activity insert.
+set plan_cache_mode = force_generic_plan
 set search_path = ''
 as $$
 declare
@@ -7987,15 +8046,23 @@ begin
         where model is null
     ),
     kept as (
-        -- (the outcome is still open: lead_conversions' rule, spelled out so the planner joins by key)
-        select s.*, (
-                l.lifecycle_stage not in ('customer', 'evangelist', 'disqualified')
-                and not exists (select from salesflow.lead_outcomes as o where o.org_id = p_org and o.lead_id = l.id)
-                and not exists (select from salesflow.deals as d
-                                where d.org_id = p_org and d.lead_id = l.id and d.stage = 'closed_won')
-            ) as still_open
+        -- Per lead, key lookups: a lateral sub-query with a limit cannot be pulled up into a join,
+        -- so each runs once per scored lead through a primary key or deals_lead_idx. Written as
+        -- joins, the plan (cached, and estimated on statistics a bulk load left stale) hashed every
+        -- lead and outcome of the organisation: 22 ms of a one-row activity insert at 20,000 leads.
+        select s.*, salesflow.conversion_status(l.lifecycle_stage, o.converted, w.won) = 'open' as still_open
         from scored as s
-        join salesflow.leads as l on l.org_id = p_org and l.id = s.lead_id
+        cross join lateral (
+            select l.lifecycle_stage from salesflow.leads as l where l.org_id = p_org and l.id = s.lead_id limit 1
+        ) as l
+        left join lateral (
+            select o.converted from salesflow.lead_outcomes as o
+            where o.org_id = p_org and o.lead_id = s.lead_id limit 1
+        ) as o on true
+        cross join lateral (
+            select exists (select from salesflow.deals as d
+                           where d.org_id = p_org and d.lead_id = s.lead_id and d.stage = 'closed_won') as won
+        ) as w
     ),
     upserted as (
         insert into salesflow.lead_scores as ls (
@@ -9552,8 +9619,10 @@ as $$
                - pg_catalog.make_interval(days => coalesce((r.params ->> 'stale_days')::integer, 180)))
         union all
         -- conversation analysis (sql/objects/86_conversation_rules.sql): the latest finished analysis of
-        -- each recent call or meeting with the lead; a competitor alert, and coaching for the call's rep
-        select f.id, null, coalesce(ci.owner_id, f.owner_id), k.rule_key, 'call', k.rule_key || ':' || ci.activity_id,
+        -- each recent call or meeting with the lead; a competitor alert, and coaching for the call's rep.
+        -- The action is the rule's own: 'call' for the alert (prepare the next call), 'coach' for coaching
+        select f.id, null, coalesce(ci.owner_id, f.owner_id), k.rule_key, k.action_type,
+               k.rule_key || ':' || ci.activity_id,
                k.reason,
                pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('table', 'conversation_insights',
                                                                          'id', ci.id, 'at', ci.completed_at)),
@@ -9570,7 +9639,7 @@ as $$
             order by i.activity_id, i.completed_at desc
         ) as ci
         cross join lateral (
-            select r.rule_key,
+            select r.rule_key, r.action_type,
                    case r.rule_key
                        when 'competitor_mentioned' then pg_catalog.format(
                            '%s came up on the %s with %s on %s: prepare the comparison before the next call.',
@@ -10713,21 +10782,34 @@ begin
 end
 $$;
 
--- The lead's top three hours of the week. Shrinkage, in counts: p_org = (O_h + 1) / (O + 168)
--- (Laplace), p_seg = (S_h + 50 p_org) / (S + 50), p_lead = (m_h + k p_seg) / (n + k); confidence
--- n / (n + k). k is the organisation's fitted weight (salesflow.contact_pattern_fits, default 5);
--- m_h pools the lead's n responses: each spreads one unit over its own hour, the same hour on the
--- other days of its kind (weekday / weekend, weight day_pool) and the hours either side (weight
--- hour_pool), so a lead seen twice on Tuesday at ten also counts a little for Wednesday at ten.
--- With recency_half_life_days set, each response's unit fades with its age first (n is then the
--- sum of the faded units, in the shrinkage and the confidence).
-create or replace function api.get_best_contact_window(org_id uuid, lead_id uuid, as_of timestamptz default null)
+-- The lead's top three windows of window_hours hours (1-12; default 1: hours of the week).
+-- Shrinkage, in counts: the organisation's pattern p_org = (O_h + a q_h) / (O + a), where
+-- q_h = (D_d + 1) / (O + 7) * (H_t + 1) / (O + 24) is its day × hour decomposition (D_d responses on
+-- the hour's weekday, H_t at its hour of the day: a thin history borrows the shape of the week from
+-- both margins instead of reading 168 sparse cells) and a = org_smoothing; p_seg = (S_h + b p_org) /
+-- (S + b), b = segment_weight; p_lead = (m_h + k p_seg) / (n + k); confidence n / (n + k). k is the
+-- organisation's fitted weight (salesflow.contact_pattern_fits, default 5); m_h pools the lead's n
+-- responses: each spreads one unit over its own hour, the same hour on the other days of its kind
+-- (weekday / weekend, weight day_pool) and the hours either side (weight hour_pool), so a lead seen
+-- twice on Tuesday at ten also counts a little for Wednesday at ten. With recency_half_life_days
+-- set, each response's unit fades with its age first (n is then the sum of the faded units, in the
+-- shrinkage and the confidence). A window's probability is the sum over its hours (it may run past
+-- midnight into the next day); the three returned do not overlap.
+create or replace function api.get_best_contact_window(
+    org_id uuid, lead_id uuid, as_of timestamptz default null, window_hours integer default 1
+)
 returns setof api.contact_window
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
+begin
+    if window_hours is null or window_hours < 1 or window_hours > 12 then
+        raise exception 'window_hours must be between 1 and 12'
+            using errcode = '22023', hint = 'ask for windows of 1 to 12 hours';
+    end if;
+    return query
     with lead as (
         select l.id, salesflow.lead_segment(l.attributes, l.source) as segment
         from salesflow.leads as l
@@ -10765,17 +10847,24 @@ as $$
         select coalesce(max(f.lead_weight), 5)::double precision as k,
                coalesce(max(f.day_pool), 0.25)::double precision as day_pool,
                coalesce(max(f.hour_pool), 0.5)::double precision as hour_pool,
-               max(f.recency_half_life_days)::double precision as half_life
+               max(f.recency_half_life_days)::double precision as half_life,
+               coalesce(max(f.org_smoothing), 168)::double precision as a,
+               coalesce(max(f.segment_weight), 50)::double precision as b
         from salesflow.contact_pattern_fits as f where f.org_id = get_best_contact_window.org_id
     ),
     -- with a recency half-life, a response counts 0.5^(age in days / half-life): a lead's latest
-    -- exchanges say more about when it answers now than those of a year ago
+    -- exchanges say more about when it answers now than those of a year ago (one older than 60
+    -- half-lives counts 0: its tiny weight times the pooling's would underflow to an error)
     own_hours as (
         select own.hour_of_week,
-               sum(case when fit.half_life is null then 1.0 else pg_catalog.power(0.5, greatest(0, extract(epoch from
-                   coalesce(get_best_contact_window.as_of, pg_catalog.now()) - own.responded_at) / 86400)
-                   / fit.half_life) end) as n
-        from own cross join fit group by own.hour_of_week
+               sum(case when fit.half_life is null then 1.0 when f.halvings > 60 then 0
+                        else pg_catalog.power(0.5, f.halvings) end) as n
+        from own cross join fit
+        cross join lateral (
+            select greatest(0, extract(epoch from coalesce(get_best_contact_window.as_of, pg_catalog.now())
+                                       - own.responded_at) / 86400) / fit.half_life as halvings
+        ) as f
+        group by own.hour_of_week
     ),
     pooled as (
         select h.hour_of_week, sum(
@@ -10791,46 +10880,87 @@ as $$
         from hours as h cross join own_hours as o cross join fit
         group by h.hour_of_week
     ),
+    patterns as (
+        select p.hour_of_week, sum(p.responses) filter (where p.segment = '*') as o_h,
+               sum(p.responses) filter (where p.segment = lead.segment) as s_h
+        from salesflow.contact_patterns as p cross join lead
+        where p.org_id = get_best_contact_window.org_id and p.segment in ('*', lead.segment)
+        group by p.hour_of_week
+    ),
     counts as (
         select h.hour_of_week,
                (select count(*) from own where own.hour_of_week = h.hour_of_week) as n_h,
-               coalesce((select pl.m_h from pooled as pl where pl.hour_of_week = h.hour_of_week), 0) as m_h,
-               coalesce((select p.responses from salesflow.contact_patterns as p
-                         where p.org_id = get_best_contact_window.org_id and p.segment = '*'
-                           and p.hour_of_week = h.hour_of_week), 0) as o_h,
-               coalesce((select p.responses from salesflow.contact_patterns as p, lead
-                         where p.org_id = get_best_contact_window.org_id and p.segment = lead.segment
-                           and p.hour_of_week = h.hour_of_week), 0) as s_h
+               coalesce(pl.m_h, 0) as m_h, coalesce(pt.o_h, 0) as o_h, coalesce(pt.s_h, 0) as s_h
         from hours as h
+        left join pooled as pl on pl.hour_of_week = h.hour_of_week
+        left join patterns as pt on pt.hour_of_week = h.hour_of_week
+    ),
+    margins as (
+        select c.hour_of_week,
+               sum(c.o_h) over (partition by c.hour_of_week / 24) as d_o,
+               sum(c.o_h) over (partition by c.hour_of_week % 24) as t_o
+        from counts as c
     ),
     totals as (
         select sum(c.n_h) as n, sum(c.m_h) as w, sum(c.o_h) as o, sum(c.s_h) as s from counts as c
     ),
     scored as (
         select c.hour_of_week, c.n_h, t.n, t.w, fit.k,
-               (c.m_h + fit.k * ((c.s_h + 50 * ((c.o_h + 1.0) / (t.o + 168))) / (t.s + 50))) / (t.w + fit.k) as p
-        from counts as c cross join totals as t cross join fit
+               (c.m_h + fit.k * (c.s_h + fit.b * (
+                   (c.o_h + fit.a * (m.d_o + 1.0) / (t.o + 7) * (m.t_o + 1.0) / (t.o + 24)) / (t.o + fit.a)
+               )) / (t.s + fit.b)) / (t.w + fit.k) as p
+        from counts as c
+        join margins as m on m.hour_of_week = c.hour_of_week
+        cross join totals as t cross join fit
+    ),
+    -- a window starting at each hour of the week, running window_hours hours (wrapping at the week's end)
+    windows as (
+        select st.hour_of_week as start, sum(s.p) as p, sum(s.n_h) as n_h, max(s.n) as n, max(s.w) as w,
+               max(s.k) as k
+        from hours as st
+        join scored as s on (s.hour_of_week - st.hour_of_week + 168) % 168 < get_best_contact_window.window_hours
+        group by st.hour_of_week
+    ),
+    -- the best window, the best not overlapping it, the best overlapping neither
+    first as (select * from windows as x order by x.p desc, x.start limit 1),
+    second as (
+        select x.* from windows as x, first as f
+        where (x.start - f.start + 168) % 168 between get_best_contact_window.window_hours
+                                                  and 168 - get_best_contact_window.window_hours
+        order by x.p desc, x.start limit 1
+    ),
+    third as (
+        select x.* from windows as x, first as f, second as g
+        where (x.start - f.start + 168) % 168 between get_best_contact_window.window_hours
+                                                  and 168 - get_best_contact_window.window_hours
+          and (x.start - g.start + 168) % 168 between get_best_contact_window.window_hours
+                                                  and 168 - get_best_contact_window.window_hours
+        order by x.p desc, x.start limit 1
+    ),
+    chosen as (
+        select 1 as rank, * from first union all select 2, * from second union all select 3, * from third
     )
-    select row(
-        (pg_catalog.row_number() over (order by s.p desc, s.hour_of_week))::integer,
-        s.hour_of_week / 24, s.hour_of_week % 24,
-        pg_catalog.format('%s %s:00–%s:00', (array['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'])[s.hour_of_week / 24 + 1],
-                          pg_catalog.lpad((s.hour_of_week % 24)::text, 2, '0'),
-                          pg_catalog.lpad((s.hour_of_week % 24 + 1)::text, 2, '0')),
-        s.p::real, s.n_h::integer, s.n::integer, (s.w / (s.w + s.k))::real, zone.tz, zone.source
-    )::api.contact_window
-    from scored as s cross join zone
+    select c.rank, c.start / 24, c.start % 24,
+           pg_catalog.format('%s %s:00–%s:00', (array['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'])[c.start / 24 + 1],
+                             pg_catalog.lpad((c.start % 24)::text, 2, '0'),
+                             pg_catalog.lpad((case when c.start % 24 + get_best_contact_window.window_hours > 24
+                                                   then c.start % 24 + get_best_contact_window.window_hours - 24
+                                                   else c.start % 24 + get_best_contact_window.window_hours end)::text,
+                                             2, '0')),
+           c.p::real, c.n_h::integer, c.n::integer, (c.w / (c.w + c.k))::real, zone.tz, zone.source
+    from chosen as c cross join zone
     where exists (select from lead)
-    order by s.p desc, s.hour_of_week
-    limit 3
+    order by c.rank;
+end
 $$;
-comment on function api.get_best_contact_window(uuid, uuid, timestamptz) is
-'The three hours of the week a lead is most likely to answer, in the lead''s time zone (attribute, phone country or the '
-'organisation''s default), from its own responses shrunk toward its segment''s and organisation''s pattern, with a confidence.';
+comment on function api.get_best_contact_window(uuid, uuid, timestamptz, integer) is
+'The three windows of window_hours hours (default 1) of the week a lead is most likely to answer, in the lead''s time '
+'zone (attribute, phone country or the organisation''s default), from its own responses shrunk toward its segment''s '
+'and organisation''s pattern (smoothed by its day × hour decomposition), with a confidence; the windows do not overlap.';
 
-revoke execute on function api.get_best_contact_window(uuid, uuid, timestamptz) from public;
+revoke execute on function api.get_best_contact_window(uuid, uuid, timestamptz, integer) from public;
 grant execute on function
-api.get_best_contact_window(uuid, uuid, timestamptz),
+api.get_best_contact_window(uuid, uuid, timestamptz, integer),
 salesflow.is_timezone(text),
 salesflow.phone_timezone(text),
 salesflow.lead_responses(uuid, uuid[], timestamptz)
@@ -11862,6 +11992,11 @@ values
     'salesflow.conversation_insights', 'cascade', null,
     '{error,summary,topics,sentiment,action_items,key_moments,objections,competitor_mentions,coaching,inputs}',
     '{status,requested_method,method,language,baseline_version,prompt_name,model}'
+),
+-- stored predictions (issue 14): a deal's go with its lead (lead_id, cascade); ids and figures, no text
+(
+    'salesflow.predictions', 'cascade', null, '{inputs,result}',
+    '{kind,method,method_version,fingerprint,source}'
 ),
 ('salesflow.personal_data_catalog', 'none', null, '{}', '{table_name,erasure,lead_column,personal,not_personal}')
 on conflict (table_name) do update set
@@ -13464,8 +13599,11 @@ comment on function api.remove_competitor(uuid, uuid) is
 'Remove a competitor from the list; analyses already stored keep the mentions they found.';
 
 -- == insights =================================================================================
+-- rep_speaker was added (issue 14: a provider's diarised labels, A and B, do not say which is the rep)
+drop function if exists api.request_conversation_analysis(uuid, uuid, text, text);
 create or replace function api.request_conversation_analysis(
-    org_id uuid, activity_id uuid, method text default 'auto', language text default null
+    org_id uuid, activity_id uuid, method text default 'auto', language text default null,
+    rep_speaker text default null
 )
 returns api.conversation_insights
 language plpgsql
@@ -13498,6 +13636,22 @@ begin
             message = 'the transcript does not mark its speakers, so talk ratio and per-speaker sentiment cannot be computed',
             hint = 'Give the transcript with a speaker on every segment (api.set_call_transcript).';
     end if;
+    if request_conversation_analysis.rep_speaker is not null then
+        -- which of the transcript's speaker labels is your rep (a diarising provider labels them A, B, ...)
+        if not exists (
+            select from pg_catalog.jsonb_array_elements(t.segments) as x
+            where x ->> 'speaker' = request_conversation_analysis.rep_speaker
+        ) then
+            raise sqlstate '22023' using
+                message = 'rep_speaker is not one of the transcript''s speakers',
+                hint = 'Its speakers: ' || (
+                    select pg_catalog.string_agg(distinct x ->> 'speaker', ', ')
+                    from pg_catalog.jsonb_array_elements(t.segments) as x
+                ) || '.';
+        end if;
+        update salesflow.call_transcripts as c set rep_speaker = request_conversation_analysis.rep_speaker
+        where c.org_id = t.org_id and c.activity_id = t.activity_id;
+    end if;
     insert into salesflow.conversation_insights (org_id, activity_id, lead_id, requested_method, language, inputs,
                                                  requested_by)
     values (a.org_id, a.id, a.lead_id, request_conversation_analysis.method,
@@ -13512,10 +13666,11 @@ begin
     return salesflow.api_conversation_insight(r);
 end
 $$;
-comment on function api.request_conversation_analysis(uuid, uuid, text, text) is
+comment on function api.request_conversation_analysis(uuid, uuid, text, text, text) is
 'Queue an analysis of a call or meeting transcript (speakers marked): summary, topics, sentiment per speaker '
 'over time, proposed action items, key moments, objections, competitor mentions and coaching figures. '
-'method: auto (a model where one is configured, else the offline baseline), baseline or model.';
+'method: auto (a model where one is configured, else the offline baseline), baseline or model. rep_speaker: '
+'which speaker label is your rep (kept with the transcript; else a label named rep, else the first speaker).';
 
 create or replace function api.list_conversation_insights(
     org_id uuid, activity_id uuid default null, lead_id uuid default null, page_size integer default 20
@@ -13598,7 +13753,7 @@ revoke execute on function api.get_call_transcript(uuid, uuid) from public;
 revoke execute on function api.add_competitor(uuid, text, text []) from public;
 revoke execute on function api.list_competitors(uuid) from public;
 revoke execute on function api.remove_competitor(uuid, uuid) from public;
-revoke execute on function api.request_conversation_analysis(uuid, uuid, text, text) from public;
+revoke execute on function api.request_conversation_analysis(uuid, uuid, text, text, text) from public;
 revoke execute on function api.list_conversation_insights(uuid, uuid, uuid, integer) from public;
 revoke execute on function api.accept_conversation_action_item(uuid, uuid, integer, timestamptz) from public;
 grant execute on function
@@ -13614,7 +13769,7 @@ grant execute on function api.get_call_transcript(uuid, uuid) to authenticated, 
 grant execute on function api.add_competitor(uuid, text, text []) to authenticated, service_role;
 grant execute on function api.list_competitors(uuid) to authenticated, service_role;
 grant execute on function api.remove_competitor(uuid, uuid) to authenticated, service_role;
-grant execute on function api.request_conversation_analysis(uuid, uuid, text, text) to authenticated, service_role;
+grant execute on function api.request_conversation_analysis(uuid, uuid, text, text, text) to authenticated, service_role;
 grant execute on function api.list_conversation_insights(uuid, uuid, uuid, integer) to authenticated, service_role;
 grant execute on function api.accept_conversation_action_item(uuid, uuid, integer, timestamptz)
 to authenticated, service_role;
@@ -13637,6 +13792,8 @@ to authenticated, service_role;
 --                           speaker's segment ended).
 --   competitor_mentioned    a competitor from the organisation's own list came up: an alert to
 --                           prepare the comparison before the next call.
+-- The coaching rules' action is 'coach' (advice to the rep, counted apart from sales calls); the
+-- competitor alert's is 'call', the call it prepares. The detector takes the rule's action.
 insert into salesflow.recommendation_rules (
     org_id, rule_key, version, action_type, base_priority, half_life, ttl, params, description
 )
@@ -13646,19 +13803,19 @@ values
     'A competitor from the organisation''s list came up in a call or meeting in the last days: prepare the comparison.'
 ),
 (
-    null, 'coaching_talk_ratio', 1, 'call', 45, '3 days', '10 days', '{"days": 14, "max_rep_share": 0.65}',
+    null, 'coaching_talk_ratio', 1, 'coach', 45, '3 days', '10 days', '{"days": 14, "max_rep_share": 0.65}',
     'The rep spoke more than max_rep_share of the talk time on a recent call: ask more, listen more on the next one.'
 ),
 (
-    null, 'coaching_monologue', 1, 'call', 40, '3 days', '10 days', '{"days": 14, "max_seconds": 150}',
+    null, 'coaching_monologue', 1, 'coach', 40, '3 days', '10 days', '{"days": 14, "max_seconds": 150}',
     'The rep''s longest monologue on a recent call ran longer than max_seconds: pause and check in sooner.'
 ),
 (
-    null, 'coaching_questions', 1, 'call', 40, '3 days', '10 days', '{"days": 14, "min_questions": 3, "min_seconds": 300}',
+    null, 'coaching_questions', 1, 'coach', 40, '3 days', '10 days', '{"days": 14, "min_questions": 3, "min_seconds": 300}',
     'A call of at least min_seconds in which the rep asked fewer than min_questions questions: prepare discovery questions.'
 ),
 (
-    null, 'coaching_interruptions', 1, 'call', 35, '3 days', '10 days', '{"days": 14, "max_interruptions": 3}',
+    null, 'coaching_interruptions', 1, 'coach', 35, '3 days', '10 days', '{"days": 14, "max_interruptions": 3}',
     'The rep interrupted the other speaker more than max_interruptions times on a recent call: let them finish.'
 )
 on conflict do nothing;
@@ -13988,6 +14145,25 @@ as $$
                 else (p_total * odds_factor) / (1 - p_total + p_total * odds_factor)
             end as p_total_adj
         from life
+    ),
+
+    -- the expected close: the first day of age (from the deal's own) by which half of its remaining
+    -- chance to be won is used up. It depends on the age alone (sb, fb and f_max are read by age),
+    -- so it is found once per distinct age, not once per deal (16,000 open deals x a 500-day life
+    -- table took 1.6 s of the forecast's every pipeline read)
+    close_days as (
+        select
+            ages.age_days,
+            (
+                select l.day
+                from lt as l
+                where
+                    l.day >= ages.age_days and ages.sb > 0 and ages.f_max > ages.fb
+                    and (l.f_upto - ages.fb) >= 0.5 * (ages.f_max - ages.fb)
+                order by l.day
+                limit 1
+            ) as close_day
+        from (select distinct age_days, sb, fb, f_max from raw) as ages
     )
 
     select
@@ -14005,24 +14181,14 @@ as $$
             -- the prior spreads a deal's chance evenly over a 90-day cycle
             pr.prior * least(p_to - p_from, 90) / 90.0
         ),
-        coalesce(
-            (
-                select (p_as_of::date + (l.day - a.age_days))
-                from lt as l
-                where
-                    l.day >= a.age_days and a.sb > 0 and a.f_max > a.fb
-                    and (l.f_upto - a.fb) >= 0.5 * (a.f_max - a.fb)
-                order by l.day
-                limit 1
-            ),
-            a.expected_close
-        ),
+        coalesce(p_as_of::date + (cd.close_day - a.age_days), a.expected_close),
         round(a.value, 2),
         a.value_source,
         case when a.p_total is null then 'stage prior' else 'competing-risks life table' end,
         a.odds_factor,
         a.p_total
     from adjusted as a
+    left join close_days as cd on cd.age_days = a.age_days
     cross join lateral (
         select case a.stage_at
             when 'prospecting' then 0.10
@@ -14087,7 +14253,7 @@ create or replace function api.predict_deal(
 )
 returns jsonb
 language plpgsql
-stable
+volatile
 security invoker
 set search_path = ''
 as $$
@@ -14098,6 +14264,7 @@ declare
     stall record;
     median_won double precision;
     reasons jsonb := '[]';
+    answer jsonb;
 begin
     if horizon_days is null or horizon_days not between 1 and 3650 then
         raise exception 'horizon_days must be between 1 and 3650' using errcode = '22023';
@@ -14143,7 +14310,7 @@ begin
     end if;
     reasons := reasons || pg_catalog.to_jsonb('value: ' || chance.value_source);
 
-    return pg_catalog.jsonb_build_object(
+    answer := pg_catalog.jsonb_build_object(
         'deal_id', deal.id,
         'as_of', at_time,
         'status', 'open',
@@ -14165,6 +14332,16 @@ begin
         'method', chance.method,
         'reasons', reasons
     );
+    -- stored once per distinct answer (salesflow.predictions), so the audit can show it
+    return answer || pg_catalog.jsonb_build_object('prediction_id', salesflow.record_prediction(
+        predict_deal.org_id, 'deal', deal.id, chance.method, at_time,
+        pg_catalog.jsonb_build_object(
+            'deal_id', deal.id, 'horizon_days', horizon_days, 'stage', chance.stage_at,
+            'stage_since', chance.stage_since, 'stall_basis', stall.basis, 'stall_deals', stall.n,
+            'read', 'deals and stage changes of the organisation known at as_of'
+        ),
+        answer
+    ));
 end
 $$;
 comment on function api.predict_deal(uuid, uuid, integer, timestamptz) is
@@ -14185,21 +14362,41 @@ returns table (
     method text
 )
 language plpgsql
-stable
+volatile
 security invoker
 set search_path = ''
 as $$
+declare
+    at_time timestamptz := coalesce(predict_open_deals.as_of, pg_catalog.now());
+    found_rows jsonb;
 begin
     if horizon_days is null or horizon_days not between 1 and 3650 then
         raise exception 'horizon_days must be between 1 and 3650' using errcode = '22023';
     end if;
+    select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+        'deal_id', c.deal_id, 'stage', c.stage_at, 'age_days', c.age_days, 'win_probability', c.win_probability,
+        'win_within_horizon', c.win_in_window, 'expected_close', c.expected_close,
+        'expected_value', c.expected_value, 'value_source', c.value_source, 'method', c.method
+    ) order by c.expected_value * c.win_in_window desc, c.deal_id), '[]')
+    into found_rows
+    from salesflow.open_deal_chances(predict_open_deals.org_id, at_time, 0, horizon_days) as c;
+    -- one stored row per call (its deals in result), once per distinct answer
+    perform salesflow.record_prediction(
+        predict_open_deals.org_id, 'open_deals', null,
+        coalesce(found_rows -> 0 ->> 'method', 'no open deals'), at_time,
+        pg_catalog.jsonb_build_object('horizon_days', horizon_days,
+                                      'open_deals', pg_catalog.jsonb_array_length(found_rows)),
+        found_rows
+    );
     return query
-    select c.deal_id, c.stage_at, c.age_days, c.win_probability, c.win_in_window, c.expected_close,
-        c.expected_value, c.value_source, c.method
-    from salesflow.open_deal_chances(
-        predict_open_deals.org_id, coalesce(predict_open_deals.as_of, pg_catalog.now()), 0, horizon_days
-    ) as c
-    order by c.expected_value * c.win_in_window desc, c.deal_id;
+    select x.deal_id, x.stage, x.age_days, x.win_probability, x.win_within_horizon, x.expected_close,
+        x.expected_value, x.value_source, x.method
+    from pg_catalog.jsonb_to_recordset(found_rows) as x (
+        deal_id uuid, stage salesflow.deal_stage, age_days integer, win_probability double precision,
+        win_within_horizon double precision, expected_close date, expected_value numeric, value_source text,
+        method text
+    )
+    order by x.expected_value * x.win_within_horizon desc, x.deal_id;
 end
 $$;
 comment on function api.predict_open_deals(uuid, integer, timestamptz) is
@@ -14261,6 +14458,99 @@ $$;
 -- The band is a normal approximation whose variance adds the pipeline's (value^2 * p * (1 - p)),
 -- the run rate's (over its three windows) and the mean squared error of the same forecast at the
 -- three past cut-offs; P10/P90 = mean -/+ 1.2816 sigma, never below zero.
+create or replace function salesflow.compute_forecast(
+    org_id uuid, periods integer, period_days integer, as_of timestamptz
+)
+returns setof salesflow.forecast_period
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+    at_time timestamptz := coalesce(compute_forecast.as_of, pg_catalog.now());
+    width interval;
+    pipe record;
+    run record;
+    past record;
+    predicted double precision := 0;
+    realised double precision := 0;
+    squared_error double precision := 0;
+    n_past integer := 0;
+    factor double precision;
+    sigma double precision;
+    cut timestamptz;
+    past_pipe double precision;
+    past_total double precision;
+    fp salesflow.forecast_period;
+begin
+    if periods is null or periods not between 1 and 24 then
+        raise exception 'periods must be between 1 and 24' using errcode = '22023';
+    end if;
+    if period_days is null or period_days not between 1 and 366 then
+        raise exception 'period_days must be between 1 and 366' using errcode = '22023';
+    end if;
+    if not exists (select from salesflow.organizations as o where o.id = compute_forecast.org_id) then
+        perform salesflow.not_found('organization', compute_forecast.org_id);
+    end if;
+    width := pg_catalog.make_interval(days => period_days);
+
+    -- back-test at three past cut-offs: expected pipeline and realised won value of the next window
+    for k in 1..3 loop
+        cut := at_time - width * k;
+        select e.* into past from salesflow.pipeline_expectation(compute_forecast.org_id, cut, 0, period_days) as e;
+        continue when past.open_deals = 0;
+        select
+            coalesce(sum(d.amount) filter (where d.created_at <= cut), 0),
+            coalesce(sum(d.amount), 0)
+        into past_pipe, past_total
+        from salesflow.deals as d
+        where
+            d.org_id = compute_forecast.org_id and d.stage = 'closed_won'
+            and d.closed_at >= cut and d.closed_at < cut + width;
+        select r.* into run from salesflow.run_rate(compute_forecast.org_id, cut, 0, period_days) as r;
+        predicted := predicted + past.mean;
+        realised := realised + past_pipe;
+        n_past := n_past + 1;
+        squared_error := squared_error + (past_total - past.mean - run.mean) ^ 2;
+    end loop;
+    factor := case
+        when n_past = 0 then 1.0
+        else (realised + predicted / n_past) / nullif(predicted + predicted / n_past, 0)
+    end;
+    factor := coalesce(factor, 1.0);
+
+    for p in 1..periods loop
+        select e.* into pipe from salesflow.pipeline_expectation(
+            compute_forecast.org_id, at_time, (p - 1) * period_days, p * period_days
+        ) as e;
+        select r.* into run from salesflow.run_rate(
+            compute_forecast.org_id, at_time, (p - 1) * period_days, p * period_days
+        ) as r;
+        sigma := pg_catalog.sqrt(
+            factor ^ 2 * pipe.variance + run.variance
+            + case when n_past > 0 then squared_error / n_past else 0 end
+        );
+        fp.period := p;
+        fp.period_start := (at_time + width * (p - 1))::date;
+        fp.period_end := (at_time + width * p)::date;
+        fp.open_deals := pipe.open_deals;
+        fp.pipeline_expected := round((factor * pipe.mean)::numeric, 2);
+        fp.run_rate_expected := round(run.mean::numeric, 2);
+        fp.calibration := round(factor::numeric, 4);
+        fp.expected := round((factor * pipe.mean + run.mean)::numeric, 2);
+        fp.p10 := round(greatest(0, factor * pipe.mean + run.mean - 1.2816 * sigma)::numeric, 2);
+        fp.p50 := fp.expected;
+        fp.p90 := round((factor * pipe.mean + run.mean + 1.2816 * sigma)::numeric, 2);
+        fp.method := coalesce(pipe.method, 'no open deals') || ', calibrated on ' || n_past
+            || ' past cut-offs, + run rate of 3 windows';
+        return next fp;
+    end loop;
+end
+$$;
+comment on function salesflow.compute_forecast(uuid, integer, integer, timestamptz) is
+'The revenue forecast of api.forecast_revenue, computed and not stored (the RPC and the refresh_forecasts job store it).';
+
 create or replace function api.forecast_revenue(
     org_id uuid, periods integer default 3, period_days integer default 30, as_of timestamptz default null
 )
@@ -14279,92 +14569,23 @@ returns table (
     method text
 )
 language plpgsql
-stable
+volatile
 security invoker
 set search_path = ''
 as $$
 declare
-    at_time timestamptz := coalesce(forecast_revenue.as_of, pg_catalog.now());
-    width interval;
-    pipe record;
-    run record;
-    past record;
-    predicted double precision := 0;
-    realised double precision := 0;
-    squared_error double precision := 0;
-    n_past integer := 0;
-    factor double precision;
-    sigma double precision;
-    cut timestamptz;
-    past_pipe double precision;
-    past_total double precision;
+    stored jsonb;
 begin
-    if periods is null or periods not between 1 and 24 then
-        raise exception 'periods must be between 1 and 24' using errcode = '22023';
-    end if;
-    if period_days is null or period_days not between 1 and 366 then
-        raise exception 'period_days must be between 1 and 366' using errcode = '22023';
-    end if;
-    if not exists (select from salesflow.organizations as o where o.id = forecast_revenue.org_id) then
-        perform salesflow.not_found('organization', forecast_revenue.org_id);
-    end if;
-    width := pg_catalog.make_interval(days => period_days);
-
-    -- back-test at three past cut-offs: expected pipeline and realised won value of the next window
-    for k in 1..3 loop
-        cut := at_time - width * k;
-        select e.* into past from salesflow.pipeline_expectation(forecast_revenue.org_id, cut, 0, period_days) as e;
-        continue when past.open_deals = 0;
-        select
-            coalesce(sum(d.amount) filter (where d.created_at <= cut), 0),
-            coalesce(sum(d.amount), 0)
-        into past_pipe, past_total
-        from salesflow.deals as d
-        where
-            d.org_id = forecast_revenue.org_id and d.stage = 'closed_won'
-            and d.closed_at >= cut and d.closed_at < cut + width;
-        select r.* into run from salesflow.run_rate(forecast_revenue.org_id, cut, 0, period_days) as r;
-        predicted := predicted + past.mean;
-        realised := realised + past_pipe;
-        n_past := n_past + 1;
-        squared_error := squared_error + (past_total - past.mean - run.mean) ^ 2;
-    end loop;
-    factor := case
-        when n_past = 0 then 1.0
-        else (realised + predicted / n_past) / nullif(predicted + predicted / n_past, 0)
-    end;
-    factor := coalesce(factor, 1.0);
-
-    for p in 1..periods loop
-        select e.* into pipe from salesflow.pipeline_expectation(
-            forecast_revenue.org_id, at_time, (p - 1) * period_days, p * period_days
-        ) as e;
-        select r.* into run from salesflow.run_rate(
-            forecast_revenue.org_id, at_time, (p - 1) * period_days, p * period_days
-        ) as r;
-        sigma := pg_catalog.sqrt(
-            factor ^ 2 * pipe.variance + run.variance
-            + case when n_past > 0 then squared_error / n_past else 0 end
-        );
-        period := p;
-        period_start := (at_time + width * (p - 1))::date;
-        period_end := (at_time + width * p)::date;
-        open_deals := pipe.open_deals;
-        pipeline_expected := round((factor * pipe.mean)::numeric, 2);
-        run_rate_expected := round(run.mean::numeric, 2);
-        calibration := round(factor::numeric, 4);
-        expected := round((factor * pipe.mean + run.mean)::numeric, 2);
-        p10 := round(greatest(0, factor * pipe.mean + run.mean - 1.2816 * sigma)::numeric, 2);
-        p50 := expected;
-        p90 := round((factor * pipe.mean + run.mean + 1.2816 * sigma)::numeric, 2);
-        method := coalesce(pipe.method, 'no open deals') || ', calibrated on ' || n_past
-            || ' past cut-offs, + run rate of 3 windows';
-        return next;
-    end loop;
+    stored := salesflow.store_forecast(
+        forecast_revenue.org_id, forecast_revenue.periods, forecast_revenue.period_days,
+        coalesce(forecast_revenue.as_of, pg_catalog.now()), null
+    );
+    return query select f.* from pg_catalog.jsonb_populate_recordset(null::salesflow.forecast_period, stored -> 'periods') as f
+    order by f.period;
 end
 $$;
 comment on function api.forecast_revenue(uuid, integer, integer, timestamptz) is
-'Expected won value per future window (default 3 x 30 days) with P10/P50/P90: open pipeline weighted by time-to-win chances and calibrated on the organisation''s own past cut-offs, plus a run rate for deals not yet created.';
+'Expected won value per future window (default 3 x 30 days) with P10/P50/P90: open pipeline weighted by time-to-win chances and calibrated on the organisation''s own past cut-offs, plus a run rate for deals not yet created. Stored in salesflow.predictions (kind forecast).';
 
 -- Churn risk of an account: engagement decline (touches in the last 30 days against the 90 before),
 -- silence (days since the last touch, capped at 90) and lost deals (share lost of those closed in
@@ -14373,7 +14594,7 @@ comment on function api.forecast_revenue(uuid, integer, integer, timestamptz) is
 create or replace function api.predict_account_churn(org_id uuid, company_id uuid, as_of timestamptz default null)
 returns jsonb
 language plpgsql
-stable
+volatile
 security invoker
 set search_path = ''
 as $$
@@ -14390,6 +14611,7 @@ declare
     lost_share double precision;
     risk double precision;
     reasons jsonb := '[]';
+    answer jsonb;
 begin
     if not exists (
         select from salesflow.companies as c
@@ -14449,7 +14671,7 @@ begin
         reasons := reasons || pg_catalog.to_jsonb(pg_catalog.format(
             '%s of %s deals closed in the last 180 days were lost', n_lost, n_closed));
     end if;
-    return pg_catalog.jsonb_build_object(
+    answer := pg_catalog.jsonb_build_object(
         'company_id', predict_account_churn.company_id,
         'as_of', at_time,
         'churn_risk', round(risk::numeric, 4),
@@ -14465,6 +14687,15 @@ begin
         'last_touch', last_touch,
         'reasons', reasons
     );
+    return answer || pg_catalog.jsonb_build_object('prediction_id', salesflow.record_prediction(
+        predict_account_churn.org_id, 'account_churn', predict_account_churn.company_id, 'churn rules', at_time,
+        pg_catalog.jsonb_build_object(
+            'company_id', predict_account_churn.company_id, 'touches_last_30_days', recent,
+            'touches_previous_90_days', prior, 'deals_closed_180_days', n_closed,
+            'read', 'activities and messages of the account''s leads and deals, its closed deals'
+        ),
+        answer
+    ));
 end
 $$;
 comment on function api.predict_account_churn(uuid, uuid, timestamptz) is
@@ -14504,6 +14735,223 @@ api.predict_open_deals(uuid, integer, timestamptz),
 api.forecast_revenue(uuid, integer, integer, timestamptz),
 api.predict_account_churn(uuid, uuid, timestamptz)
 to authenticated, service_role;
+
+-- source: sql/objects/88_stored_predictions.sql
+-- Stored predictions (issue 14, migration 0037): every prediction an RPC or the dashboard shows is
+-- kept in salesflow.predictions with its method version, as-of time, inputs' identifiers and who or
+-- what asked, so the AI decision audit can show it. An unchanged prediction read again adds no row
+-- (its fingerprint is unique), so a page reloaded all day adds one row per distinct answer.
+-- The dashboard's forecast is stored by the daily refresh_forecasts job and read back with its as-of
+-- time (api.get_dashboard_forecast), so the page does not wait for a forecast on every load.
+
+-- The version of each prediction method; bump it when the method's figures change.
+create or replace function salesflow.prediction_method_version(kind text) returns text
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+    select case prediction_method_version.kind
+        -- 0.4 engagement decline + 0.4 silence + 0.2 lost share (88_prediction_rpcs.sql)
+        when 'account_churn' then 'churn-rules-1'
+        -- competing-risks life table with stage odds; the forecast calibrated on 3 past cut-offs
+        else 'life-table-1'
+    end
+$$;
+
+-- Store one prediction (as the caller under RLS, or as the worker with p_job) and return its id;
+-- the id of the stored row when the same prediction was stored before.
+create or replace function salesflow.record_prediction(
+    p_org uuid, p_kind text, p_subject uuid, p_method text, p_as_of timestamptz, p_inputs jsonb, p_result jsonb,
+    p_job bigint default null
+)
+returns bigint
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+    version text := salesflow.prediction_method_version(p_kind);
+    print text := pg_catalog.md5(pg_catalog.concat_ws(
+        '|', p_kind, p_subject::text, version, p_method, p_inputs::text,
+        case when pg_catalog.jsonb_typeof(p_result) = 'object' then (p_result - 'as_of') else p_result end::text
+    ));
+    stored_id bigint;
+    requester uuid;
+begin
+    -- the worker (p_job) has no caller, and no access to the auth schema
+    if p_job is null then
+        requester := (select auth.uid());
+    end if;
+    insert into salesflow.predictions as p (
+        org_id, kind, deal_id, company_id, lead_id, method, method_version, as_of, inputs, result, fingerprint,
+        source, requested_by, job_id
+    )
+    select
+        p_org, p_kind,
+        case when p_kind = 'deal' then p_subject end,
+        case when p_kind = 'account_churn' then p_subject end,
+        (select d.lead_id from salesflow.deals as d where p_kind = 'deal' and d.org_id = p_org and d.id = p_subject),
+        p_method, version, p_as_of, p_inputs, p_result, print,
+        case when p_job is null then 'request' else 'job' end,
+        requester,
+        p_job
+    on conflict (org_id, kind, fingerprint) do nothing
+    returning p.id into stored_id;
+    if stored_id is null then
+        select p.id into stored_id from salesflow.predictions as p
+        where p.org_id = p_org and p.kind = p_kind and p.fingerprint = print;
+    end if;
+    return stored_id;
+end
+$$;
+
+-- Compute and store a forecast: {"prediction_id", "as_of", "periods": [salesflow.forecast_period]}.
+create or replace function salesflow.store_forecast(
+    p_org uuid, p_periods integer, p_period_days integer, p_as_of timestamptz, p_job bigint
+)
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+    found_rows jsonb;
+    stored_id bigint;
+begin
+    select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(f) order by f.period), '[]')
+    into found_rows
+    from salesflow.compute_forecast(p_org, p_periods, p_period_days, p_as_of) as f;
+    stored_id := salesflow.record_prediction(
+        p_org, 'forecast', null, coalesce(found_rows -> 0 ->> 'method', 'no open deals'), p_as_of,
+        pg_catalog.jsonb_build_object(
+            'periods', p_periods, 'period_days', p_period_days,
+            'open_deals', coalesce((found_rows -> 0 ->> 'open_deals')::integer, 0),
+            'read', 'deals and stage changes of the organisation known at as_of'
+        ),
+        found_rows, p_job
+    );
+    return pg_catalog.jsonb_build_object('prediction_id', stored_id, 'as_of', p_as_of, 'periods', found_rows);
+end
+$$;
+
+-- The dashboard's forecast panel (3 windows of 30 days): the latest stored forecast when it is
+-- younger than max_age_minutes (the daily job keeps one), else computed now and stored.
+create or replace function api.get_dashboard_forecast(org_id uuid, max_age_minutes integer default 1440)
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+    found record;
+    fresh jsonb;
+begin
+    perform salesflow.require_dashboard_member(get_dashboard_forecast.org_id);
+    if max_age_minutes is null or max_age_minutes not between 0 and 10080 then
+        raise sqlstate '22023' using message = 'max_age_minutes must be between 0 and 10080 (a week)';
+    end if;
+    select p.id, p.as_of, p.source, p.created_at, p.result into found
+    from salesflow.predictions as p
+    where
+        p.org_id = get_dashboard_forecast.org_id and p.kind = 'forecast'
+        and p.inputs @> '{"periods": 3, "period_days": 30}'
+        and p.as_of > pg_catalog.now() - pg_catalog.make_interval(mins => max_age_minutes)
+        and p.as_of <= pg_catalog.now()
+    order by p.as_of desc
+    limit 1;
+    if found.id is not null then
+        return pg_catalog.jsonb_build_object(
+            'prediction_id', found.id, 'as_of', found.as_of, 'source', found.source, 'stored', true,
+            'periods', found.result
+        );
+    end if;
+    fresh := salesflow.store_forecast(get_dashboard_forecast.org_id, 3, 30, pg_catalog.now(), null);
+    return fresh || pg_catalog.jsonb_build_object('source', 'request', 'stored', false);
+end
+$$;
+comment on function api.get_dashboard_forecast(uuid, integer) is
+'The dashboard''s revenue forecast (3 x 30 days, P10/P50/P90) with its as-of time and prediction id: the latest stored one younger than max_age_minutes (default a day; the daily refresh_forecasts job stores one), else computed now and stored.';
+
+-- The refresh_forecasts job: one stored forecast per organisation with an open deal.
+create or replace function salesflow.refresh_forecasts(job_id bigint)
+returns integer
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+    select count(salesflow.store_forecast(o.id, 3, 30, pg_catalog.now(), refresh_forecasts.job_id))::integer
+    from salesflow.organizations as o
+    where exists (select from salesflow.deals as d where d.org_id = o.id and d.closed_at is null)
+$$;
+
+-- The stored predictions of an organisation, newest first (deal_id: that deal's only).
+create or replace function api.list_predictions(org_id uuid, deal_id uuid default null, page_size integer default 50)
+returns table (
+    id bigint, kind text, deal_id uuid, company_id uuid, lead_id uuid, method text, method_version text,
+    as_of timestamptz, inputs jsonb, result jsonb, source text, requested_by uuid, job_id bigint,
+    created_at timestamptz
+)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+    select
+        p.id, p.kind, p.deal_id, p.company_id, p.lead_id, p.method, p.method_version, p.as_of, p.inputs, p.result,
+        p.source, p.requested_by, p.job_id, p.created_at
+    from salesflow.predictions as p
+    where
+        p.org_id = list_predictions.org_id
+        and (list_predictions.deal_id is null or p.deal_id = list_predictions.deal_id)
+    order by p.created_at desc, p.id desc
+    limit salesflow.check_page_size(list_predictions.page_size)
+$$;
+comment on function api.list_predictions(uuid, uuid, integer) is
+'Stored predictions (deal, account_churn, open_deals, forecast) newest first, each with its method version, as-of time, inputs'' identifiers and who or what asked; under RLS.';
+
+-- members read their organisation's predictions and store the ones they ask for (as themselves);
+-- the worker (BYPASSRLS) stores the job's
+drop policy if exists predictions_select on salesflow.predictions;
+create policy predictions_select on salesflow.predictions for select to authenticated
+using (org_id = any((select salesflow.my_org_ids())::uuid[]));
+drop policy if exists predictions_insert on salesflow.predictions;
+create policy predictions_insert on salesflow.predictions for insert to authenticated
+with check (
+    org_id = any((select salesflow.my_org_ids())::uuid[])
+    and source = 'request' and requested_by = (select auth.uid()) and job_id is null
+);
+revoke all on salesflow.predictions from anon, authenticated, service_role;
+grant select, insert on salesflow.predictions to authenticated, service_role;
+
+revoke execute on function
+salesflow.prediction_method_version(text),
+salesflow.record_prediction(uuid, text, uuid, text, timestamptz, jsonb, jsonb, bigint),
+salesflow.store_forecast(uuid, integer, integer, timestamptz, bigint),
+salesflow.compute_forecast(uuid, integer, integer, timestamptz),
+salesflow.refresh_forecasts(bigint),
+api.get_dashboard_forecast(uuid, integer),
+api.list_predictions(uuid, uuid, integer)
+from public;
+grant execute on function
+salesflow.prediction_method_version(text),
+salesflow.record_prediction(uuid, text, uuid, text, timestamptz, jsonb, jsonb, bigint),
+salesflow.store_forecast(uuid, integer, integer, timestamptz, bigint),
+salesflow.compute_forecast(uuid, integer, integer, timestamptz),
+api.get_dashboard_forecast(uuid, integer),
+api.list_predictions(uuid, uuid, integer)
+to authenticated, service_role;
+
+insert into salesflow.job_schedules (name, kind, cron, next_run_at)
+values (
+    'refresh_forecasts', 'refresh_forecasts', '17 2 * * *',
+    date_trunc('day', now(), 'UTC') + interval '1 day 2 hours 17 minutes'
+)
+on conflict (name) do nothing;
 
 -- source: sql/objects/89_lead_views.sql
 -- The analysts' views over lead intelligence (issue 11's tables): every lead with its score,
@@ -15283,7 +15731,10 @@ begin
             'recommendation'::text as source, r.action_type::text as action, r.lead_id, r.deal_id, r.reason,
             r.priority, r.due_at, r.evidence, r.id as recommendation_id
         from api.recommend_followup_actions(predict_next_actions.org_id, null, 100, at_time) as r
-        where (predict_next_actions.lead_id is null or r.lead_id = predict_next_actions.lead_id)
+        -- coaching is advice to the rep about a past call, not an action with the customer: it stays in
+        -- the rep's own list (api.recommend_followup_actions) and out of the deal's next actions
+        where r.action_type <> 'coach'
+          and (predict_next_actions.lead_id is null or r.lead_id = predict_next_actions.lead_id)
           and (
               predict_next_actions.deal_id is null or r.deal_id = predict_next_actions.deal_id
               -- a recommendation about the deal's contact that names no deal is about the deal too
@@ -16099,9 +16550,19 @@ begin
                 group by 1, 2
             ) as x
         ),
-        'forecast', (
-            select coalesce(pg_catalog.jsonb_agg(f order by f.period), '[]')
-            from api.forecast_revenue(get_dashboard.org_id, 3, 30) as f
+        -- the latest stored forecast (computing one takes seconds at 100,000 leads: the page reads
+        -- it apart, through api.get_dashboard_forecast, which computes and stores one when none is fresh)
+        'forecast', coalesce((
+            select p.result from salesflow.predictions as p
+            where p.org_id = get_dashboard.org_id and p.kind = 'forecast'
+              and p.inputs @> '{"periods": 3, "period_days": 30}' and p.as_of <= pg_catalog.now()
+            order by p.as_of desc limit 1
+        ), '[]'),
+        'forecast_as_of', (
+            select p.as_of from salesflow.predictions as p
+            where p.org_id = get_dashboard.org_id and p.kind = 'forecast'
+              and p.inputs @> '{"periods": 3, "period_days": 30}' and p.as_of <= pg_catalog.now()
+            order by p.as_of desc limit 1
         ),
         'queue', (
             select coalesce(pg_catalog.jsonb_agg(q), '[]') from salesflow.org_queue_health(get_dashboard.org_id) as q
@@ -16145,7 +16606,7 @@ begin
 end
 $$;
 comment on function api.get_dashboard(uuid, integer) is
-'Every panel of the AI insights dashboard for one organisation, read as the caller: AI spend and routing savings per day, score distribution and trend, the lifecycle funnel, recommendation adoption per week, the revenue forecast with P10-P90, queue health, compliance findings, anomalies and alert rows, ROI per AI feature, content performance and the latest executive summaries.';
+'Every panel of the AI insights dashboard for one organisation, read as the caller: AI spend and routing savings per day, score distribution and trend, the lifecycle funnel, recommendation adoption per week, the latest stored revenue forecast with P10-P90 and its as-of time, queue health, compliance findings, anomalies and alert rows, ROI per AI feature, content performance and the latest executive summaries.';
 
 revoke execute on function
 api.get_dashboard(uuid, integer), api.get_anomalies(uuid, integer, integer, double precision),
@@ -16445,6 +16906,7 @@ salesflow.advance_playbook(uuid, uuid, salesflow.playbook_step_status, timestamp
 salesflow.append_lead_channel_touches(uuid, uuid[], text[], salesflow.direction[], timestamptz[]),
 salesflow.as_api_recommendation(salesflow.ai_recommendations, timestamp with time zone),
 salesflow.attribute_name(text),
+salesflow.conversion_status(salesflow.lifecycle_stage, boolean, boolean),
 salesflow.decayed_priority(real, interval, timestamp with time zone, timestamp with time zone),
 salesflow.disg_guidance_for(text, text),
 salesflow.enqueue_lead_evaluation(uuid, uuid[]),
@@ -16488,6 +16950,23 @@ salesflow.insight_anomalies(uuid, integer, integer, double precision, date),
 salesflow.record_insight_alerts(integer),
 salesflow.executive_summary_figures(uuid, date),
 salesflow.enqueue_executive_summaries(date)
+to salesflow_worker;
+
+-- == the worker, for stored predictions (issue 14): refresh_forecasts stores forecasts, erase_lead counts them
+grant select, insert on salesflow.predictions to salesflow_worker;
+grant select on salesflow.deal_stage_changes to salesflow_worker;
+grant execute on function
+salesflow.refresh_forecasts(bigint),
+salesflow.store_forecast(uuid, integer, integer, timestamptz, bigint),
+salesflow.compute_forecast(uuid, integer, integer, timestamptz),
+salesflow.record_prediction(uuid, text, uuid, text, timestamptz, jsonb, jsonb, bigint),
+salesflow.prediction_method_version(text),
+salesflow.deals_as_of(uuid, timestamptz),
+salesflow.deal_life_table(uuid, timestamptz),
+salesflow.prediction_min_closed_deals(),
+salesflow.open_deal_chances(uuid, timestamptz, integer, integer, uuid),
+salesflow.pipeline_expectation(uuid, timestamptz, integer, integer),
+salesflow.run_rate(uuid, timestamptz, integer, integer)
 to salesflow_worker;
 
 -- extract_memory records a fact through salesflow.record_extracted_fact, which calls
